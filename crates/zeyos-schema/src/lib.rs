@@ -1,0 +1,2 @@
+//! The ZeyOS data model as data.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! The `zeyos-odata` gateway binary.
+fn main() {}
