@@ -1,0 +1,6 @@
+//! The entity data model: what each OData service exposes, derived from the
+//! ZeyOS schema description and `config.toml`.
+
+pub mod model;
+
+pub use model::*;
