@@ -6,4 +6,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bind;
 pub mod edm;
+pub mod error;
+pub mod exec;
+pub mod plan;
+pub mod server;
+pub mod upstream;
+pub mod values;

@@ -1,0 +1,3 @@
+//! Binding: names in the syntax tree resolved and typed against the model.
+
+pub mod expr;

@@ -1,0 +1,3 @@
+//! Execution: upstream requests, residual evaluation, paging.
+
+pub mod eval;

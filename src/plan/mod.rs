@@ -1,0 +1,4 @@
+//! Planning: which part of a request ZeyOS answers and which the gateway.
+
+pub mod casefold;
+pub mod pushdown;

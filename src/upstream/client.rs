@@ -1,0 +1,314 @@
+//! The HTTP client for one ZeyOS instance.
+//!
+//! Wire mechanics only: building requests, timeouts, reading bodies and
+//! turning ZeyOS's text errors into [`UpstreamError`]s that say which side
+//! failed. What to ask for is the planner's business; whose token to use is
+//! the authenticator's.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Map, Value as Json};
+
+use super::request::ListRequest;
+
+/// One row as ZeyOS returns it.
+pub type Row = Map<String, Json>;
+
+/// Where and how to reach ZeyOS.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// Base URL without the instance, e.g. `http://127.0.0.1:8091`.
+    pub base_url: String,
+    /// The ZeyOS instance, e.g. `demo`.
+    pub instance: String,
+    /// Application secret sent with logins.
+    pub appsecret: String,
+    /// Device/application identifier sent with logins.
+    pub identifier: String,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole request, body included.
+    pub read_timeout: Duration,
+    /// ZeyOS's maximum `limit` per list request.
+    pub max_limit: u32,
+}
+
+/// Why an upstream call failed. Each variant says which side is at fault,
+/// so the server can map it to exactly one status.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// ZeyOS answered with an error status; `message` is its text body.
+    #[error("ZeyOS answered {status}: {message}")]
+    Status {
+        /// The status ZeyOS sent.
+        status: StatusCode,
+        /// ZeyOS's error text (never contains credentials).
+        message: String,
+    },
+    /// No answer within the configured time.
+    #[error("ZeyOS did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The connection could not be made or broke.
+    #[error("cannot reach ZeyOS: {0}")]
+    Connect(String),
+    /// ZeyOS answered something that is not what the API promises.
+    #[error("ZeyOS sent an invalid response: {0}")]
+    InvalidResponse(String),
+}
+
+impl UpstreamError {
+    /// Whether the same request may be sent again safely (reads only).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            UpstreamError::Timeout(_) | UpstreamError::Connect(_) => true,
+            UpstreamError::Status { status, .. } => {
+                *status == StatusCode::BAD_GATEWAY || *status == StatusCode::SERVICE_UNAVAILABLE
+            }
+            UpstreamError::InvalidResponse(_) => false,
+        }
+    }
+}
+
+/// The answer to a single-record read.
+#[derive(Debug, Clone)]
+pub enum GetResponse {
+    /// The record and its ETag.
+    Found {
+        /// The record.
+        row: Row,
+        /// ZeyOS's entity tag, if sent.
+        etag: Option<String>,
+    },
+    /// `If-None-Match` matched.
+    NotModified,
+}
+
+/// What a login returns.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// The bearer token.
+    pub token: String,
+    /// Expiry as Unix seconds, if ZeyOS gives one.
+    pub expires: Option<i64>,
+    /// The user's ID.
+    pub user: Option<i64>,
+}
+
+/// A pooled client to one ZeyOS instance.
+#[derive(Debug)]
+pub struct UpstreamClient {
+    http: Client<HttpConnector, Full<Bytes>>,
+    settings: UpstreamSettings,
+    api_base: String,
+    auth_base: String,
+    calls: AtomicU64,
+}
+
+impl UpstreamClient {
+    /// A client with a keep-alive connection pool.
+    pub fn new(settings: UpstreamSettings) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(settings.connect_timeout));
+        connector.set_nodelay(true);
+        connector.enforce_http(true);
+        let http = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .build(connector);
+        let base = settings.base_url.trim_end_matches('/');
+        let api_base = format!("{base}/{}/api/v1", settings.instance);
+        let auth_base = format!("{base}/{}/auth/v1", settings.instance);
+        UpstreamClient {
+            http,
+            settings,
+            api_base,
+            auth_base,
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// The settings this client was made with.
+    pub fn settings(&self) -> &UpstreamSettings {
+        &self.settings
+    }
+
+    /// How many HTTP requests this client has sent (for logs and metrics).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// `POST /{entity}`: the rows of a list request.
+    pub async fn list(&self, token: &str, req: &ListRequest) -> Result<Vec<Row>, UpstreamError> {
+        let body = self.list_body(token, req).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| UpstreamError::InvalidResponse(format!("list of {}: {e}", req.entity)))
+    }
+
+    /// `POST /{entity}` with `count`: the number of matching rows.
+    pub async fn count(&self, token: &str, req: &ListRequest) -> Result<u64, UpstreamError> {
+        let mut req = req.clone();
+        req.count = true;
+        let body = self.list_body(token, &req).await?;
+        let v: Json = serde_json::from_slice(&body)
+            .map_err(|e| UpstreamError::InvalidResponse(format!("count of {}: {e}", req.entity)))?;
+        v.get("count")
+            .and_then(crate::values::json_i64)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| UpstreamError::InvalidResponse(format!("count of {}: {v}", req.entity)))
+    }
+
+    async fn list_body(&self, token: &str, req: &ListRequest) -> Result<Bytes, UpstreamError> {
+        let uri = format!("{}/{}", self.api_base, req.entity);
+        let body = Bytes::from(req.to_json().to_string());
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json")
+            .body(Full::new(body))
+            .map_err(|e| UpstreamError::InvalidResponse(format!("cannot build request: {e}")))?;
+        let (status, _headers, body) = self.send(request).await?;
+        if !status.is_success() {
+            return Err(status_error(status, &body));
+        }
+        Ok(body)
+    }
+
+    /// `GET /{entity}/{ID}`, conditional on `if_none_match`.
+    pub async fn get(
+        &self,
+        token: &str,
+        entity: &str,
+        id: i64,
+        expand: &[String],
+        if_none_match: Option<&str>,
+    ) -> Result<GetResponse, UpstreamError> {
+        let mut uri = format!("{}/{entity}/{id}", self.api_base);
+        if !expand.is_empty() {
+            let mut ser = form_urlencoded::Serializer::new(String::new());
+            for e in expand {
+                ser.append_pair("expand[]", e);
+            }
+            uri.push('?');
+            uri.push_str(&ser.finish());
+        }
+        let mut builder = Request::builder()
+            .method(Method::GET)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::ACCEPT, "application/json");
+        if let Some(tag) = if_none_match {
+            builder = builder.header(header::IF_NONE_MATCH, tag);
+        }
+        let request = builder
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| UpstreamError::InvalidResponse(format!("cannot build request: {e}")))?;
+        let (status, headers, body) = self.send(request).await?;
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(GetResponse::NotModified);
+        }
+        if !status.is_success() {
+            return Err(status_error(status, &body));
+        }
+        let row: Row = serde_json::from_slice(&body)
+            .map_err(|e| UpstreamError::InvalidResponse(format!("{entity}/{id}: {e}")))?;
+        let etag = headers
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(GetResponse::Found { row, etag })
+    }
+
+    /// `POST /auth/v1/login`: exchanges a user name and password for a token.
+    pub async fn login(&self, name: &str, password: &str) -> Result<Login, UpstreamError> {
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("name", name)
+            .append_pair("password", password)
+            .append_pair("identifier", &self.settings.identifier)
+            .append_pair("appsecret", &self.settings.appsecret)
+            .finish();
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}/login", self.auth_base))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(Full::new(Bytes::from(form)))
+            .map_err(|e| UpstreamError::InvalidResponse(format!("cannot build request: {e}")))?;
+        let (status, _headers, body) = self.send(request).await?;
+        if !status.is_success() {
+            return Err(status_error(status, &body));
+        }
+        let v: Json = serde_json::from_slice(&body)
+            .map_err(|e| UpstreamError::InvalidResponse(format!("login: {e}")))?;
+        let token = v
+            .get("token")
+            .and_then(Json::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| UpstreamError::InvalidResponse("login answer has no token".into()))?
+            .to_string();
+        Ok(Login {
+            token,
+            expires: v.get("expdate").and_then(crate::values::json_i64),
+            user: v.get("user").and_then(crate::values::json_i64),
+        })
+    }
+
+    async fn send(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<(StatusCode, http::HeaderMap, Bytes), UpstreamError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let timeout = self.settings.read_timeout;
+        let fut = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| UpstreamError::Connect(describe_client_error(&e)))?;
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|e| UpstreamError::Connect(format!("reading the response: {e}")))?
+                .to_bytes();
+            Ok((parts.status, parts.headers, body))
+        };
+        tokio::time::timeout(timeout, fut)
+            .await
+            .map_err(|_| UpstreamError::Timeout(timeout))?
+    }
+}
+
+/// A client error without the request (which carries the token).
+fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
+    use std::error::Error;
+    let mut text = if e.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn status_error(status: StatusCode, body: &Bytes) -> UpstreamError {
+    let text = String::from_utf8_lossy(body);
+    // ZeyOS sends its messages as text, sometimes as a JSON string.
+    let message = serde_json::from_str::<String>(&text)
+        .unwrap_or_else(|_| text.trim().to_string());
+    let message: String = message.chars().take(500).collect();
+    UpstreamError::Status { status, message }
+}
