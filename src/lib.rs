@@ -11,6 +11,7 @@ pub mod edm;
 pub mod error;
 pub mod exec;
 pub mod plan;
+pub mod serialize;
 pub mod server;
 pub mod upstream;
 pub mod values;

@@ -460,7 +460,12 @@ impl<'m> Translator<'m> {
             _ => return None,
         };
         let (col, fold) = self.string_operand(operand)?;
-        if !fold?.superset(text) {
+        let kind = if prefix.is_empty() && suffix.is_empty() {
+            MatchKind::Whole
+        } else {
+            MatchKind::Part
+        };
+        if !fold?.superset(text, kind) {
             return None;
         }
         let pattern = format!("{prefix}{}{suffix}", escape_like(text));

@@ -1,0 +1,3 @@
+//! OData JSON output.
+
+pub mod value;

@@ -1,0 +1,191 @@
+//! Writing property values in OData JSON.
+//!
+//! Values are written straight from ZeyOS's JSON into the output buffer,
+//! converted by the property's [`Conversion`]: time stamps become ISO 8601
+//! UTC, 0/1 flags booleans, enum integers member names, and with
+//! `IEEE754Compatible=true` 64-bit integers and decimals become strings so
+//! JavaScript clients keep every digit.
+
+use serde_json::Value as Json;
+
+use crate::edm::{Conversion, EdmType, Property, ServiceModel};
+use crate::values::{civil, json_i64};
+
+/// Appends a JSON string literal.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    // serde_json's escaping is correct and fast; writing into a Vec cannot
+    // fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Appends a JSON object key followed by a colon.
+pub fn write_key(out: &mut Vec<u8>, key: &str) {
+    write_str(out, key);
+    out.push(b':');
+}
+
+/// Appends a property value read from ZeyOS.
+pub fn write_property_value(
+    out: &mut Vec<u8>,
+    model: &ServiceModel,
+    prop: &Property,
+    value: Option<&Json>,
+    ieee754: bool,
+) {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    match prop.conversion {
+        Conversion::UnixTime => match json_i64(value) {
+            Some(secs) => {
+                let mut s = String::with_capacity(20);
+                civil::format_unix_utc(secs, &mut s);
+                write_str(out, &s);
+            }
+            None => out.extend_from_slice(b"null"),
+        },
+        Conversion::UnixDate => match json_i64(value) {
+            Some(secs) => {
+                let mut s = String::with_capacity(10);
+                civil::format_unix_date(secs, &mut s);
+                write_str(out, &s);
+            }
+            None => out.extend_from_slice(b"null"),
+        },
+        Conversion::Flag => match value {
+            Json::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            other => match json_i64(other) {
+                Some(0) => out.extend_from_slice(b"false"),
+                Some(_) => out.extend_from_slice(b"true"),
+                None => out.extend_from_slice(b"null"),
+            },
+        },
+        Conversion::EnumValue => write_enum(out, model, &prop.ty, value),
+        Conversion::Json => write_json(out, value),
+        Conversion::Plain => write_plain(out, model, &prop.ty, value, ieee754),
+    }
+}
+
+fn write_enum(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: &Json) {
+    let (EdmType::Enum(id), Some(n)) = (ty, json_i64(value)) else {
+        write_json(out, value);
+        return;
+    };
+    let members = &model.enum_type(*id).members;
+    match members.iter().find(|(_, v)| *v == n) {
+        Some((name, _)) => write_str(out, name),
+        // A value the reference does not name: OData allows the number as
+        // the member's string form.
+        None => write_str(out, &n.to_string()),
+    }
+}
+
+fn write_plain(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: &Json, ieee754: bool) {
+    match ty {
+        EdmType::Int64 | EdmType::Decimal if ieee754 => match value {
+            Json::Number(n) => write_str(out, &n.to_string()),
+            Json::String(s) => write_str(out, s),
+            other => write_json(out, other),
+        },
+        EdmType::Int32 | EdmType::Int64 => match json_i64(value) {
+            Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        },
+        EdmType::Decimal | EdmType::Double => match value {
+            Json::Number(_) => write_json(out, value),
+            Json::String(s) => match s.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() => write_json(out, &Json::from(f)),
+                _ => write_str(out, s),
+            },
+            other => write_json(out, other),
+        },
+        EdmType::Boolean => match value {
+            Json::Bool(_) => write_json(out, value),
+            other => match json_i64(other) {
+                Some(n) => out.extend_from_slice(if n != 0 { b"true" } else { b"false" }),
+                None => out.extend_from_slice(b"null"),
+            },
+        },
+        EdmType::String => match value {
+            Json::String(s) => write_str(out, s),
+            other => write_str(out, &other.to_string()),
+        },
+        EdmType::Enum(_) => write_enum(out, model, ty, value),
+        _ => write_json(out, value),
+    }
+}
+
+/// Appends any JSON value as is.
+pub fn write_json(out: &mut Vec<u8>, value: &Json) {
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn model() -> ServiceModel {
+        ServiceModel {
+            name: "t".into(),
+            root: "/t/".into(),
+            namespace: "T".into(),
+            container: "C".into(),
+            entity_sets: vec![],
+            entity_types: vec![],
+            enum_types: vec![crate::edm::EnumType {
+                name: "Kind".into(),
+                description: None,
+                members: vec![("PROSPECT".into(), 0), ("CUSTOMER".into(), 1)],
+            }],
+            complex_types: vec![],
+            set_index: HashMap::new(),
+        }
+    }
+
+    fn prop(ty: EdmType, conversion: Conversion) -> Property {
+        Property {
+            name: "P".into(),
+            upstream: "p".into(),
+            ty,
+            nullable: true,
+            conversion,
+            description: None,
+            computed: false,
+            immutable: false,
+            max_length: None,
+            default: None,
+            filterable: true,
+        }
+    }
+
+    fn written(p: &Property, v: Json, ieee: bool) -> String {
+        let mut out = Vec::new();
+        write_property_value(&mut out, &model(), p, Some(&v), ieee);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn converts_each_kind() {
+        let m = model();
+        let _ = &m;
+        assert_eq!(
+            written(&prop(EdmType::DateTimeOffset, Conversion::UnixTime), 872_838_840.into(), false),
+            "\"1997-08-29T07:14:00Z\""
+        );
+        assert_eq!(written(&prop(EdmType::Boolean, Conversion::Flag), 1.into(), false), "true");
+        assert_eq!(
+            written(&prop(EdmType::Enum(crate::edm::EnumTypeId(0)), Conversion::EnumValue), 1.into(), false),
+            "\"CUSTOMER\""
+        );
+        assert_eq!(
+            written(&prop(EdmType::Decimal, Conversion::Plain), serde_json::json!(19.99), true),
+            "\"19.99\""
+        );
+        assert_eq!(
+            written(&prop(EdmType::String, Conversion::Plain), "O'Neil \"x\"".into(), false),
+            "\"O'Neil \\\"x\\\"\""
+        );
+    }
+}
