@@ -1,3 +1,4 @@
 //! Execution: upstream requests, residual evaluation, paging.
 
+pub mod collection;
 pub mod eval;

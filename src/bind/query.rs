@@ -1,0 +1,131 @@
+//! Bound requests: the resource a URL addresses and the query options that
+//! shape the answer, resolved against one service's model.
+
+use crate::bind::expr::BoundExpr;
+use crate::edm::EntitySetId;
+
+/// A single entity, addressed by key or reached through to-one navigation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntityRef {
+    /// `Accounts(1)`.
+    Key {
+        /// The entity set.
+        set: EntitySetId,
+        /// The key value (ZeyOS IDs are integers).
+        key: i64,
+    },
+    /// `Transactions(5)/Account`: the target of a foreign key of another
+    /// entity.
+    Navigation {
+        /// The entity that holds the foreign key.
+        parent: Box<EntityRef>,
+        /// The ZeyOS foreign key field on the parent, e.g. `account`.
+        field: String,
+        /// The navigation property's name, for messages.
+        name: String,
+        /// The target entity set.
+        set: EntitySetId,
+    },
+}
+
+impl EntityRef {
+    /// The entity set the referenced entity belongs to.
+    pub fn set(&self) -> EntitySetId {
+        match self {
+            EntityRef::Key { set, .. } | EntityRef::Navigation { set, .. } => *set,
+        }
+    }
+}
+
+/// A collection: an entity set, or the to-many navigation of an entity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionRef {
+    /// The entity set its members belong to.
+    pub set: EntitySetId,
+    /// `Accounts(1)/Transactions`: the parent and the child's ZeyOS field
+    /// holding the parent's ID.
+    pub parent: Option<(EntityRef, String)>,
+}
+
+/// What a URL addresses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resource {
+    /// The service document.
+    ServiceDocument,
+    /// `$metadata`.
+    Metadata,
+    /// A collection of entities.
+    Collection(CollectionRef),
+    /// The number of entities of a collection (`/$count`).
+    Count(CollectionRef),
+    /// One entity.
+    Entity(EntityRef),
+    /// A structural property of an entity, or its raw value (`/$value`).
+    Property {
+        /// The entity.
+        entity: EntityRef,
+        /// Index of the property in the entity type.
+        property: usize,
+        /// `/$value`: the raw value as text.
+        raw: bool,
+    },
+}
+
+/// One `$orderby` item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderItem {
+    /// The sort expression.
+    pub expr: BoundExpr,
+    /// `desc`.
+    pub descending: bool,
+}
+
+/// `$expand` of one navigation property, with its own options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpandItem {
+    /// The navigation property's name.
+    pub navigation: String,
+    /// The target entity set.
+    pub set: EntitySetId,
+    /// To-many or to-one.
+    pub collection: bool,
+    /// For to-one: the parent's foreign key field; for to-many: the child's
+    /// field holding the parent's ID.
+    pub field: String,
+    /// The nested options.
+    pub options: Box<QueryShape>,
+}
+
+/// The query options that shape a collection or entity answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueryShape {
+    /// `$filter`.
+    pub filter: Option<BoundExpr>,
+    /// `$search`, as ZeyOS `query` text.
+    pub search: Option<String>,
+    /// `$orderby`.
+    pub orderby: Vec<OrderItem>,
+    /// `$select`: property indexes; `None` selects all.
+    pub select: Option<Vec<usize>>,
+    /// `$expand`.
+    pub expand: Vec<ExpandItem>,
+    /// `$top`.
+    pub top: Option<u64>,
+    /// `$skip`.
+    pub skip: Option<u64>,
+    /// `$count=true`.
+    pub count: bool,
+}
+
+/// A bound request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundRequest {
+    /// What the URL addresses.
+    pub resource: Resource,
+    /// The query options.
+    pub shape: QueryShape,
+    /// `$skiptoken`, still opaque.
+    pub skiptoken: Option<String>,
+    /// `$format`, for negotiation.
+    pub format: Option<String>,
+}

@@ -1,0 +1,624 @@
+//! Reading collections: upstream pages in OData order, the residual
+//! filter, `$skip`/`$top`, counts and continuation.
+//!
+//! Rows come from ZeyOS in chunks of at most its `limit`, segment after
+//! segment (see `plan::collection::Segment`); the next chunk is fetched
+//! while the current one is written, and nothing holds more than two
+//! chunks, whatever the collection's size. Continuation is by key set: the
+//! next page asks ZeyOS for the rows after the last row's sort values, so
+//! page 1,000 costs what page 1 costs.
+
+use std::cmp::Ordering;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+use tokio::task::JoinHandle;
+
+use crate::bind::query::OrderItem;
+use crate::edm::ServiceModel;
+use crate::error::GatewayError;
+use crate::exec::eval::Evaluator;
+use crate::plan::collection::{CollectionPlan, OrderPlan, Segment};
+use crate::upstream::{Filter, ListRequest, Principal, Row, UpstreamClient};
+use crate::values::Value;
+
+/// Where a page ends, so the next one can start there.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Continuation {
+    /// Index of the segment the next row comes from.
+    pub segment: usize,
+    /// Sort values of the last row delivered in that segment.
+    pub after: Option<Vec<Json>>,
+    /// Rows delivered so far (for `$top`).
+    pub emitted: u64,
+    /// For gateway-sorted results: rows of the sorted result already
+    /// delivered, `$skip` included.
+    pub offset: u64,
+}
+
+/// What every upstream read of a request needs.
+#[derive(Clone)]
+pub struct ExecContext {
+    /// The ZeyOS client.
+    pub upstream: Arc<UpstreamClient>,
+    /// Whose token to use.
+    pub principal: Principal,
+    /// The service model.
+    pub model: Arc<ServiceModel>,
+    /// Rows the gateway may scan for a residual filter or sort.
+    pub max_residual_scan: u64,
+}
+
+impl ExecContext {
+    async fn list(&self, req: ListRequest) -> Result<Vec<Row>, GatewayError> {
+        Ok(self.upstream.list(&self.principal.token, &req).await?)
+    }
+
+    async fn count(&self, req: &ListRequest) -> Result<u64, GatewayError> {
+        Ok(self.upstream.count(&self.principal.token, req).await?)
+    }
+
+    fn max_limit(&self) -> u64 {
+        u64::from(self.upstream.settings().max_limit.max(1))
+    }
+}
+
+/// A request for the rows matching `filter` of a plan, fields and query
+/// included.
+fn base_request(plan: &CollectionPlan, filter: Filter) -> ListRequest {
+    ListRequest {
+        entity: plan.entity.clone(),
+        fields: plan.fields.iter().map(|f| (f.clone(), f.clone())).collect(),
+        filter: Some(filter),
+        query: plan.query.clone(),
+        expand: plan.expand.clone(),
+        ..Default::default()
+    }
+}
+
+/// The number of rows matching the plan's upstream filter.
+pub async fn upstream_count(ctx: &ExecContext, plan: &CollectionPlan) -> Result<u64, GatewayError> {
+    let mut req = base_request(plan, plan.filter.clone());
+    req.fields.clear();
+    req.expand.clear();
+    ctx.count(&req).await
+}
+
+/// Rows in OData order from ZeyOS, segment by segment, fetched in chunks.
+struct Scan {
+    ctx: ExecContext,
+    plan: Arc<CollectionPlan>,
+    segments: Vec<Segment>,
+    /// The segment being fetched.
+    segment: usize,
+    /// Sort values of the last row fetched in that segment.
+    fetch_after: Option<Vec<Json>>,
+    /// Offset for the first request of the current segment.
+    offset: u64,
+    /// Rows still wanted when ZeyOS alone decides membership, so chunks
+    /// need not be larger than that (plus one to learn whether more exist).
+    wanted: Option<u64>,
+    /// Rows received so far.
+    received: u64,
+    /// Chunk size when the gateway filters (grows while rows are needed).
+    residual_chunk: u64,
+    /// Fetched rows with the segment they came from.
+    buffer: VecDeque<(usize, Row)>,
+    /// The current segment has no rows beyond those fetched.
+    drained: bool,
+    prefetch: Option<JoinHandle<Result<Vec<Row>, GatewayError>>>,
+    /// The last row returned: its segment and sort values.
+    last: Option<(usize, Vec<Json>)>,
+}
+
+impl Scan {
+    fn new(ctx: ExecContext, plan: Arc<CollectionPlan>, segments: Vec<Segment>, start: &Continuation) -> Self {
+        Scan {
+            ctx,
+            plan,
+            segments,
+            segment: start.segment,
+            fetch_after: start.after.clone(),
+            offset: 0,
+            wanted: None,
+            received: 0,
+            residual_chunk: 0,
+            buffer: VecDeque::new(),
+            drained: false,
+            prefetch: None,
+            last: None,
+        }
+    }
+
+    fn chunk_size(&self) -> u64 {
+        match self.wanted {
+            Some(w) => (w.saturating_sub(self.received) + 1).min(self.ctx.max_limit()),
+            None if self.residual_chunk > 0 => self.residual_chunk.min(self.ctx.max_limit()),
+            None => self.ctx.max_limit(),
+        }
+    }
+
+    fn start_fetch(&mut self) {
+        let Some(seg) = self.segments.get(self.segment) else {
+            return;
+        };
+        let mut parts = vec![self.plan.filter.clone(), seg.filter()];
+        if let Some(after) = &self.fetch_after {
+            match seg.after(after) {
+                Some(f) => parts.push(f),
+                None => return,
+            }
+        }
+        let mut req = base_request(&self.plan, Filter::and(parts));
+        req.sort = seg.sort_keys();
+        req.limit = Some(self.chunk_size().clamp(1, self.ctx.max_limit()) as u32);
+        req.offset = Some(std::mem::take(&mut self.offset));
+        let ctx = self.ctx.clone();
+        self.prefetch = Some(tokio::spawn(async move { ctx.list(req).await }));
+    }
+
+    fn sort_values(&self, segment: usize, row: &Row) -> Vec<Json> {
+        self.segments[segment]
+            .sort
+            .iter()
+            .map(|c| row.get(&c.field).cloned().unwrap_or(Json::Null))
+            .collect()
+    }
+
+    /// Waits for the fetch in flight and buffers its rows; starts the next
+    /// fetch at once when more rows are expected, so ZeyOS works while the
+    /// caller writes.
+    async fn receive(&mut self) -> Result<(), GatewayError> {
+        let Some(handle) = self.prefetch.take() else {
+            return Ok(());
+        };
+        let limit = self.chunk_size();
+        let rows = handle
+            .await
+            .map_err(|e| GatewayError::Internal(format!("upstream task failed: {e}")))??;
+        self.drained = (rows.len() as u64) < limit;
+        self.received += rows.len() as u64;
+        if let Some(last) = rows.last() {
+            self.fetch_after = Some(self.sort_values(self.segment, last));
+        }
+        let segment = self.segment;
+        self.buffer.extend(rows.into_iter().map(|r| (segment, r)));
+        if self.residual_chunk > 0 {
+            // The residual may reject many rows: ask for more each time.
+            self.residual_chunk = self.residual_chunk.saturating_mul(4);
+        }
+        let more_wanted = self.wanted.is_none_or(|w| self.received <= w);
+        if !self.drained && more_wanted {
+            self.start_fetch();
+        }
+        Ok(())
+    }
+
+    /// The next row, or `None` at the end of the last segment.
+    async fn next(&mut self) -> Result<Option<Row>, GatewayError> {
+        loop {
+            if let Some((segment, row)) = self.buffer.pop_front() {
+                self.last = Some((segment, self.sort_values(segment, &row)));
+                return Ok(Some(row));
+            }
+            if self.prefetch.is_some() {
+                self.receive().await?;
+                continue;
+            }
+            if self.segment >= self.segments.len() {
+                return Ok(None);
+            }
+            if self.drained {
+                self.segment += 1;
+                self.fetch_after = None;
+                self.drained = false;
+                continue;
+            }
+            if self.wanted.is_some_and(|w| self.received > w) {
+                return Ok(None);
+            }
+            self.start_fetch();
+            if self.prefetch.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+impl Drop for Scan {
+    fn drop(&mut self) {
+        if let Some(h) = self.prefetch.take() {
+            h.abort();
+        }
+    }
+}
+
+/// The error for residual work beyond the configured scan budget.
+pub fn too_expensive(plan: &CollectionPlan, rows: u64, limit: u64) -> GatewayError {
+    let parts: Vec<String> = plan
+        .explain
+        .residual
+        .iter()
+        .chain(plan.explain.inexact.iter())
+        .map(|s| format!("`{s}`"))
+        .collect();
+    let what = if parts.is_empty() {
+        "the requested order".to_string()
+    } else {
+        parts.join(" and ")
+    };
+    GatewayError::bad_request(
+        "QueryTooExpensive",
+        format!(
+            "ZeyOS cannot evaluate {what}; the gateway would have to scan {rows} rows to do it, more than its limit of {limit}. Narrow the query with conditions ZeyOS can evaluate (comparisons of properties with literals, contains/startswith/endswith, in)."
+        ),
+        Some("$filter"),
+    )
+}
+
+/// A page of results being produced.
+pub struct PageStream {
+    inner: PageInner,
+    /// Rows delivered on this page so far.
+    pub delivered: u64,
+    page_limit: u64,
+    emitted_before: u64,
+    top: Option<u64>,
+    residual: Option<crate::bind::expr::BoundExpr>,
+    skip_left: u64,
+    model: Arc<ServiceModel>,
+    done: bool,
+    /// A row read ahead to learn whether more exist.
+    lookahead: Option<Row>,
+}
+
+enum PageInner {
+    Scan(Box<Scan>),
+    Sorted {
+        rows: std::vec::IntoIter<Row>,
+        offset: u64,
+    },
+}
+
+/// Everything known before the first row is written.
+pub struct PageStart {
+    /// The rows of the page, in order.
+    pub rows: PageStream,
+    /// `@odata.count`, when asked for.
+    pub count: Option<u64>,
+}
+
+/// Starts a page of a collection read.
+pub async fn start_page(
+    ctx: ExecContext,
+    plan: Arc<CollectionPlan>,
+    cont: Option<Continuation>,
+    page_size: u64,
+) -> Result<PageStart, GatewayError> {
+    let cont = cont.unwrap_or_default();
+    let first_page = cont == Continuation::default();
+    let remaining_top = plan.top.map(|t| t.saturating_sub(cont.emitted));
+    let page_limit = remaining_top.map_or(page_size, |r| r.min(page_size));
+
+    // Counting and the residual scan budget both need the upstream count;
+    // ask for it alongside the first chunk, not before it.
+    let needs_count = plan.count || plan.residual.is_some() || matches!(plan.order, OrderPlan::Gateway(_));
+    let count_task = needs_count.then(|| {
+        let ctx = ctx.clone();
+        let plan = plan.clone();
+        tokio::spawn(async move { upstream_count(&ctx, &plan).await })
+    });
+    let await_count = |task: Option<JoinHandle<Result<u64, GatewayError>>>| async move {
+        match task {
+            Some(t) => t
+                .await
+                .map_err(|e| GatewayError::Internal(format!("count task failed: {e}")))?
+                .map(Some),
+            None => Ok(None),
+        }
+    };
+
+    match &plan.order {
+        OrderPlan::Gateway(items) => {
+            let upstream_rows = await_count(count_task).await?.unwrap_or(0);
+            if upstream_rows > ctx.max_residual_scan {
+                return Err(too_expensive(&plan, upstream_rows, ctx.max_residual_scan));
+            }
+            let items = items.clone();
+            let mut rows = read_all(&ctx, &plan).await?;
+            let eval = Evaluator::new(&ctx.model);
+            sort_rows(&eval, &items, &mut rows)?;
+            let count = plan.count.then_some(rows.len() as u64);
+            let start = if first_page { plan.skip.unwrap_or(0) } else { cont.offset };
+            let end = start.saturating_add(page_limit).min(rows.len() as u64);
+            let total = rows.len() as u64;
+            let page: Vec<Row> = rows
+                .into_iter()
+                .skip(start as usize)
+                .take(end.saturating_sub(start) as usize)
+                .collect();
+            let more = end < total && remaining_top.is_none_or(|r| page_limit < r);
+            let model = ctx.model.clone();
+            let mut stream = PageStream {
+                inner: PageInner::Sorted {
+                    rows: page.into_iter(),
+                    offset: start,
+                },
+                delivered: 0,
+                page_limit,
+                emitted_before: cont.emitted,
+                top: plan.top,
+                residual: None,
+                skip_left: 0,
+                model,
+                done: false,
+                lookahead: None,
+            };
+            if !more {
+                stream.done_after_page();
+            }
+            Ok(PageStart { rows: stream, count })
+        }
+        OrderPlan::Upstream(segments) => {
+            let mut scan = Scan::new(ctx.clone(), plan.clone(), segments.clone(), &cont);
+            let mut skip_left = 0;
+            if first_page {
+                let skip = plan.skip.unwrap_or(0);
+                if plan.residual.is_none() {
+                    // Whole segments are skipped by counting them; the rest
+                    // of the offset goes to ZeyOS.
+                    let mut left = skip;
+                    if segments.len() > 1 && left > 0 {
+                        while scan.segment < segments.len() {
+                            let seg = &segments[scan.segment];
+                            let mut req = base_request(&plan, Filter::and(vec![plan.filter.clone(), seg.filter()]));
+                            req.fields.clear();
+                            req.expand.clear();
+                            let n = ctx.count(&req).await?;
+                            if n > left {
+                                break;
+                            }
+                            left -= n;
+                            scan.segment += 1;
+                        }
+                    }
+                    scan.offset = left;
+                } else {
+                    skip_left = skip;
+                }
+            }
+            if plan.residual.is_none() {
+                scan.wanted = Some(page_limit);
+            } else {
+                scan.residual_chunk = page_limit.saturating_add(skip_left).saturating_mul(2).max(100);
+            }
+            let upstream_count = await_count(count_task).await?;
+            let mut count = if plan.residual.is_none() { upstream_count } else { None };
+            if plan.residual.is_some() {
+                let n = upstream_count.unwrap_or(0);
+                if n > ctx.max_residual_scan {
+                    return Err(too_expensive(&plan, n, ctx.max_residual_scan));
+                }
+            }
+            let mut stream = PageStream {
+                inner: PageInner::Scan(Box::new(scan)),
+                delivered: 0,
+                page_limit,
+                emitted_before: cont.emitted,
+                top: plan.top,
+                residual: plan.residual.clone(),
+                skip_left,
+                model: ctx.model.clone(),
+                done: false,
+                lookahead: None,
+            };
+            if plan.count && plan.residual.is_some() {
+                // The count needs every row checked: count in a separate
+                // scan from the start (the page itself streams as usual).
+                count = Some(count_residual(&ctx, &plan).await?);
+            }
+            // Read the first row now, so that upstream failures become a
+            // proper error status instead of a cut-off response.
+            stream.prime().await?;
+            Ok(PageStart { rows: stream, count })
+        }
+    }
+}
+
+/// Counts the rows passing the residual by reading them all.
+async fn count_residual(ctx: &ExecContext, plan: &Arc<CollectionPlan>) -> Result<u64, GatewayError> {
+    let segments = vec![Segment {
+        nulls: Vec::new(),
+        sort: vec![crate::plan::collection::SortColumn {
+            field: "ID".into(),
+            descending: false,
+        }],
+    }];
+    let mut scan = Scan::new(ctx.clone(), plan.clone(), segments, &Continuation::default());
+    let eval = Evaluator::new(&ctx.model);
+    let mut n = 0;
+    while let Some(row) = scan.next().await? {
+        if let Some(r) = &plan.residual {
+            if eval.matches(r, &row).map_err(eval_error)? {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// Every row of a plan passing its residual (for gateway sorting).
+async fn read_all(ctx: &ExecContext, plan: &Arc<CollectionPlan>) -> Result<Vec<Row>, GatewayError> {
+    let segments = vec![Segment {
+        nulls: Vec::new(),
+        sort: vec![crate::plan::collection::SortColumn {
+            field: "ID".into(),
+            descending: false,
+        }],
+    }];
+    let mut scan = Scan::new(ctx.clone(), plan.clone(), segments, &Continuation::default());
+    let eval = Evaluator::new(&ctx.model);
+    let mut out = Vec::new();
+    while let Some(row) = scan.next().await? {
+        let keep = match &plan.residual {
+            Some(r) => eval.matches(r, &row).map_err(eval_error)?,
+            None => true,
+        };
+        if keep {
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
+/// Sorts rows by OData rules: nulls first ascending, last descending; the
+/// key breaks ties.
+fn sort_rows(eval: &Evaluator, items: &[OrderItem], rows: &mut [Row]) -> Result<(), GatewayError> {
+    let mut keyed: Vec<(Vec<Value>, i64, usize)> = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let mut values = Vec::with_capacity(items.len());
+        for item in items {
+            values.push(eval.value(&item.expr, row).map_err(eval_error)?);
+        }
+        let id = row.get("ID").and_then(crate::values::json_i64).unwrap_or(0);
+        keyed.push((values, id, i));
+    }
+    keyed.sort_by(|a, b| {
+        for (k, item) in items.iter().enumerate() {
+            let ord = odata_order(&a.0[k], &b.0[k]);
+            let ord = if item.descending { ord.reverse() } else { ord };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        a.1.cmp(&b.1)
+    });
+    let order: Vec<usize> = keyed.into_iter().map(|(_, _, i)| i).collect();
+    let mut taken: Vec<Option<Row>> = rows.iter_mut().map(|r| Some(std::mem::take(r))).collect();
+    for (slot, i) in rows.iter_mut().zip(order) {
+        if let Some(r) = taken[i].take() {
+            *slot = r;
+        }
+    }
+    Ok(())
+}
+
+/// Ascending OData order of two values: null first.
+pub fn odata_order(a: &Value, b: &Value) -> Ordering {
+    match (a.is_null(), b.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => a.compare(b).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// A residual evaluation failure as a client error: the data and the
+/// expression do not fit (division by zero, invalid pattern).
+pub fn eval_error(e: crate::exec::eval::EvalError) -> GatewayError {
+    GatewayError::bad_request("InvalidFilter", e.to_string(), Some("$filter"))
+}
+
+impl PageStream {
+    fn done_after_page(&mut self) {
+        self.done = true;
+    }
+
+    /// Reads ahead one passing row (so errors surface before output).
+    async fn prime(&mut self) -> Result<(), GatewayError> {
+        if self.page_limit == 0 {
+            return Ok(());
+        }
+        self.lookahead = self.pull().await?;
+        Ok(())
+    }
+
+    /// The next row that passes the residual and `$skip`.
+    async fn pull(&mut self) -> Result<Option<Row>, GatewayError> {
+        let PageInner::Scan(scan) = &mut self.inner else {
+            return Ok(None);
+        };
+        let eval = Evaluator::new(&self.model);
+        loop {
+            let Some(row) = scan.next().await? else {
+                return Ok(None);
+            };
+            if let Some(r) = &self.residual {
+                if !eval.matches(r, &row).map_err(eval_error)? {
+                    continue;
+                }
+            }
+            if self.skip_left > 0 {
+                self.skip_left -= 1;
+                continue;
+            }
+            return Ok(Some(row));
+        }
+    }
+
+    /// The next row of the page.
+    pub async fn next(&mut self) -> Result<Option<Row>, GatewayError> {
+        if self.delivered >= self.page_limit {
+            return Ok(None);
+        }
+        let row = match &mut self.inner {
+            PageInner::Sorted { rows, .. } => rows.next(),
+            PageInner::Scan(_) => match self.lookahead.take() {
+                Some(r) => Some(r),
+                None => self.pull().await?,
+            },
+        };
+        if row.is_some() {
+            self.delivered += 1;
+        }
+        Ok(row)
+    }
+
+    /// After the page: where the next page starts, or `None` when the
+    /// collection (or `$top`) is exhausted.
+    pub async fn continuation(&mut self) -> Result<Option<Continuation>, GatewayError> {
+        let emitted = self.emitted_before + self.delivered;
+        if self.top.is_some_and(|t| emitted >= t) {
+            return Ok(None);
+        }
+        match &mut self.inner {
+            PageInner::Sorted { offset, .. } => {
+                if self.done || self.delivered < self.page_limit {
+                    return Ok(None);
+                }
+                Ok(Some(Continuation {
+                    segment: 0,
+                    after: None,
+                    emitted,
+                    offset: *offset + self.delivered,
+                }))
+            }
+            PageInner::Scan(_) => {
+                if self.delivered < self.page_limit {
+                    return Ok(None);
+                }
+                // Position after the last delivered row, before looking ahead.
+                let position = match &self.inner {
+                    PageInner::Scan(scan) => scan.last.clone(),
+                    PageInner::Sorted { .. } => None,
+                };
+                if self.lookahead.is_none() {
+                    self.lookahead = self.pull().await?;
+                }
+                if self.lookahead.is_none() {
+                    return Ok(None);
+                }
+                let Some((segment, after)) = position else {
+                    return Ok(None);
+                };
+                Ok(Some(Continuation {
+                    segment,
+                    after: Some(after),
+                    emitted,
+                    offset: 0,
+                }))
+            }
+        }
+    }
+}
