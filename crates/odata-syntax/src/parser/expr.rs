@@ -50,6 +50,9 @@ impl Parser<'_> {
                 break;
             }
             self.pos += len;
+            if self.at_end() {
+                return Err(self.err(format!("an operand after '{}'", op.as_str())));
+            }
             self.rws()?;
             let rhs = match op {
                 BinaryOp::Has => self.has_rhs()?,
@@ -81,7 +84,7 @@ impl Parser<'_> {
     fn peek_binary_op(&self) -> Option<(BinaryOp, usize)> {
         let rest = self.rest().as_bytes();
         let len = rest.iter().take(6).take_while(|b| b.is_ascii_alphabetic()).count();
-        if !(2..=5).contains(&len) || !matches!(rest.get(len), Some(b' ' | b'\t')) {
+        if !(2..=5).contains(&len) || !matches!(rest.get(len), Some(b' ' | b'\t') | None) {
             return None;
         }
         let word = std::str::from_utf8(rest.get(..len)?).ok()?;
@@ -391,7 +394,7 @@ impl Parser<'_> {
         let start = self.pos;
         let kind = if self.eat_str("$count") {
             if self.peek() == Some(b'(') {
-                let opts = self.nested(|p| {
+                let opts = self.nested_weighted(super::query::NESTED_OPTIONS_WEIGHT, |p| {
                     p.pos += 1;
                     let o = p.nested_options(OptionSet::COUNT)?;
                     p.expect(b')', "';' or ')'")?;
@@ -887,4 +890,231 @@ fn double_lit(lex: &str, v: f64) -> Literal {
         value: v,
         lexical: lex.to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ast::*;
+    use crate::{parse_expression, Limits, ParseError};
+
+    /// Fully parenthesised structure, to test precedence independently of
+    /// `Display`'s minimal parentheses.
+    fn sexp(e: &Expr) -> String {
+        match &e.kind {
+            ExprKind::Binary { op, left, right } => format!("({} {} {})", op.as_str(), sexp(left), sexp(right)),
+            ExprKind::Unary { op, operand } => {
+                format!("({} {})", if *op == UnaryOp::Neg { "-" } else { "not" }, sexp(operand))
+            }
+            ExprKind::List(items) => format!("[{}]", items.iter().map(sexp).collect::<Vec<_>>().join(" ")),
+            _ => e.to_string(),
+        }
+    }
+
+    fn p(s: &str) -> Expr {
+        match parse_expression(s, &Limits::default()) {
+            Ok(e) => e,
+            Err(err) => panic!("{s:?}: {err}"),
+        }
+    }
+
+    fn s(s: &str) -> String {
+        sexp(&p(s))
+    }
+
+    fn err(s: &str) -> ParseError {
+        parse_expression(s, &Limits::default()).expect_err(s)
+    }
+
+    #[test]
+    fn precedence_and_associativity() {
+        assert_eq!(s("a or b and c"), "(or a (and b c))");
+        assert_eq!(s("a and b or c"), "(or (and a b) c)");
+        assert_eq!(s("a sub b sub c"), "(sub (sub a b) c)");
+        assert_eq!(s("a div b mul c"), "(mul (div a b) c)");
+        assert_eq!(s("a add b mul c"), "(add a (mul b c))");
+        assert_eq!(s("-a mul b"), "(mul (- a) b)");
+        // not binds tighter than eq (spec table 5.1.1.15)
+        assert_eq!(s("not a eq b"), "(eq (not a) b)");
+        assert_eq!(s("a eq b and c lt d"), "(and (eq a b) (lt c d))");
+        assert_eq!(s("a lt b eq c"), "(eq (lt a b) c)");
+        // has and in bind tighter than unary
+        assert_eq!(s("not a in ('x')"), "(not (in a ['x']))");
+        assert_eq!(s("-a has Ns.E'A'"), "(- (has a Ns.E'A'))");
+        assert_eq!(s("(a or b) and c"), "(and (or a b) c)");
+        assert_eq!(s("a mod 2 eq 0"), "(eq (mod a 2) 0)");
+        assert_eq!(s("Price divby 2"), "(divby Price 2)");
+    }
+
+    #[test]
+    fn operators_are_case_insensitive() {
+        assert_eq!(s("Name EQ 'Milk' AND Price LT 2.55"), "(and (eq Name 'Milk') (lt Price 2.55))");
+        assert_eq!(s("NOT a"), "(not a)");
+    }
+
+    #[test]
+    fn power_query_not_without_space() {
+        let e = p("not(contains(FirstName,'A'))");
+        let ExprKind::Unary { op: UnaryOp::Not, operand } = &e.kind else {
+            panic!("{e:?}")
+        };
+        assert!(matches!(operand.kind, ExprKind::Call { function: Function::Contains, .. }));
+        // but `nothing` is a property
+        assert!(matches!(p("nothing eq 1").kind, ExprKind::Binary { .. }));
+    }
+
+    #[test]
+    fn negative_numbers_vs_negation() {
+        assert_eq!(p("-1").kind, ExprKind::Literal(Literal::Int(-1)));
+        assert_eq!(s("a sub -1"), "(sub a -1)");
+        assert_eq!(s("- a"), "(- a)");
+        assert_eq!(s("-(1)"), "(- 1)");
+        assert!(matches!(p("-INF").kind, ExprKind::Literal(Literal::Double(_))));
+    }
+
+    #[test]
+    fn in_lists() {
+        assert_eq!(s("Name in ('Milk', 'Cheese')"), "(in Name ['Milk' 'Cheese'])");
+        assert_eq!(s("Name in ()"), "(in Name [])");
+        assert!(matches!(p("Name in [\"a\",'b']").kind, ExprKind::Binary { op: BinaryOp::In, .. }));
+        // a single non-literal in parentheses is a parenthesised expression
+        assert_eq!(s("A in (B)"), "(in A B)");
+        assert!(parse_expression("A in (B,C)", &Limits::default()).is_err());
+        assert!(parse_expression("A eq ('x','y')", &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn lambdas_with_nested_range_variables() {
+        let e = p("Orders/any(o:o/Items/all(i:i/Price gt 0 and o/Total gt 1))");
+        let ExprKind::Path(path) = &e.kind else { panic!() };
+        let Some(SegmentKind::Lambda(l)) = path.segments.last().map(|s| &s.kind) else {
+            panic!()
+        };
+        assert_eq!(l.kind, LambdaKind::Any);
+        let (var, body) = l.body.as_ref().unwrap();
+        assert_eq!(var, "o");
+        assert!(body.to_string().contains("all(i:"));
+        assert!(matches!(p("Tags/any()").kind, ExprKind::Path(_)));
+        assert!(parse_expression("Tags/all()", &Limits::default()).is_err());
+        assert!(parse_expression("any(x:true)", &Limits::default()).is_err());
+        assert_eq!(p("Items/ANY(x:x eq 1)").to_string(), "Items/any(x:x eq 1)");
+    }
+
+    #[test]
+    fn implicit_variables() {
+        for (src, start) in [("$it/Name", PathStart::It), ("$this", PathStart::This), ("$root/People('x')/Name", PathStart::Root)] {
+            let ExprKind::Path(path) = p(src).kind else { panic!("{src}") };
+            assert_eq!(path.start, start, "{src}");
+        }
+        assert_eq!(p("@p").kind, ExprKind::Alias("p".into()));
+        let ExprKind::Path(path) = p("@p/Street").kind else { panic!() };
+        assert_eq!(path.start, PathStart::Alias("p".into()));
+    }
+
+    #[test]
+    fn functions_qualified_and_unqualified() {
+        assert!(matches!(p("contains(Name,'x')").kind, ExprKind::Call { function: Function::Contains, .. }));
+        assert!(matches!(p("CONTAINS(Name,'x')").kind, ExprKind::Call { function: Function::Contains, .. }));
+        assert!(matches!(p("geo.distance(A,B)").kind, ExprKind::Call { function: Function::GeoDistance, .. }));
+        let ExprKind::Path(path) = p("Model.Fn(x=1)").kind else { panic!() };
+        assert!(matches!(&path.segments[0].kind, SegmentKind::Name(n) if n.namespace == "Model"));
+        assert_eq!(path.segments[0].args[0].items[0].name.as_deref(), Some("x"));
+        // arity is checked
+        assert!(matches!(err("contains(Name)"), ParseError::InvalidValue { .. }));
+        assert!(matches!(p("substring(Name,1,2)").kind, ExprKind::Call { .. }));
+        assert!(err("Model.Fn").to_string().contains("function call"));
+    }
+
+    #[test]
+    fn cast_isof_case_has() {
+        let ExprKind::TypeCheck { kind, expr, type_name } = p("cast(Edm.String)").kind else { panic!() };
+        assert_eq!((kind, expr.is_none(), type_name.name.to_string()), (TypeCheckKind::Cast, true, "Edm.String".into()));
+        let ExprKind::TypeCheck { expr, type_name, .. } = p("isof(Category,Model.Customer)").kind else { panic!() };
+        assert!(expr.is_some());
+        assert!(type_name.name.is_qualified());
+        assert!(matches!(p("cast(X,Collection(Edm.Int32))").kind, ExprKind::TypeCheck { type_name: TypeName { collection: true, .. }, .. }));
+        assert!(matches!(p("case(X gt 0:1,true:0)").kind, ExprKind::Case(ref arms) if arms.len() == 2));
+        let ExprKind::Binary { right, .. } = p("style has Sales.Pattern'Yellow,Red'").kind else { panic!() };
+        let ExprKind::Literal(Literal::Enum(en)) = right.kind else { panic!() };
+        assert_eq!(en.type_name.unwrap().to_string(), "Sales.Pattern");
+        assert_eq!(en.members.len(), 2);
+    }
+
+    #[test]
+    fn json_values() {
+        let e = p(r#"{"a":[1,"x\"y",{"b":null}],"c":Name}"#);
+        assert!(matches!(e.kind, ExprKind::Object(ref m) if m.len() == 2));
+        assert_eq!(e.to_string(), r#"{"a":[1,"x\"y",{"b":null}],"c":Name}"#);
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for src in [
+            "a or b and c",
+            "(a or b) and c",
+            "a sub (b sub c)",
+            "not (a eq b)",
+            "-(a add b) mul c",
+            "Name in ('a','b') and not contains(Name,'x')",
+            "Orders/any(o:o/Total gt 5.50) or $it/Tags/$count eq 0",
+            "UpdatedOn gt 2018-01-26T18:15:00+01:00",
+            "d eq 2012-09-03 or t eq 13:52:00.25 or g eq 01234567-89ab-cdef-0123-456789abcdef",
+            "x eq duration'P1DT2H' and b eq binary'Zm9v' and n eq null and f eq 1.5e3",
+            "$root/People('x')/Friends(2)/Name eq @p",
+            "- - a",
+            "a sub -1",
+            "cast(X,Edm.Int32) eq 1 and isof(Model.T)",
+        ] {
+            let t1 = p(src);
+            let text = t1.to_string();
+            let t2 = p(&text);
+            assert_eq!(t1, t2, "{src} -> {text}");
+        }
+    }
+
+    #[test]
+    fn spans_point_into_the_text() {
+        let e = p("Name eq 'x'");
+        assert_eq!((e.span.start, e.span.end), (0, 11));
+        let ExprKind::Binary { right, .. } = e.kind else { panic!() };
+        assert_eq!((right.span.start, right.span.end), (8, 11));
+    }
+
+    #[test]
+    fn errors_carry_position_and_expectation() {
+        let e = err("Name eq");
+        assert!(e.offset() >= 4, "{e}");
+        let e = err("Name eq 'x' and");
+        assert!(e.to_string().contains("expected"), "{e}");
+        assert_eq!(err("(a").offset(), 2);
+    }
+
+    #[test]
+    fn depth_bombs_are_errors_not_overflows() {
+        let limits = Limits::default();
+        for bomb in [
+            "(".repeat(10_000) + "a" + &")".repeat(10_000),
+            "not ".repeat(10_000) + "a",
+            "-".repeat(10_000) + "a",
+            "[".repeat(10_000),
+            "contains(".repeat(10_000),
+            "A/any(x:".repeat(10_000),
+            "cast(".repeat(10_000),
+        ] {
+            let e = parse_expression(&bomb, &Limits { max_url_length: 1 << 20, ..limits }).expect_err("bomb");
+            assert!(matches!(e, ParseError::TooDeep { .. }), "{e}");
+        }
+    }
+
+    #[test]
+    fn long_flat_chains_are_bounded_and_safe() {
+        // 300 clauses, as Power Query writes for a list filter: fine.
+        let chain: Vec<String> = (0..300).map(|i| format!("Id eq {i}")).collect();
+        let e = p(&chain.join(" or "));
+        assert_eq!(p(&e.to_string()), e);
+        // an absurdly long chain hits a limit instead of building a tree too
+        // tall to drop or print
+        let chain: Vec<String> = (0..5000).map(|i| format!("Id eq {i}")).collect();
+        let r = parse_expression(&chain.join(" or "), &Limits { max_url_length: 1 << 20, ..Limits::default() });
+        assert!(matches!(r, Err(ParseError::TooDeep { .. } | ParseError::TooManyNodes { .. })));
+    }
 }

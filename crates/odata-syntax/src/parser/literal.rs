@@ -576,3 +576,133 @@ fn ring_list(g: &mut Parser<'_>) -> Result<Vec<Vec<Position>>> {
 pub(crate) fn digits(i: &str) -> IResult<&str, &str> {
     take_while(is_digit).parse(i)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ast::*;
+    use crate::*;
+
+    fn lit(s: &str) -> Literal {
+        match parse_literal(s, &Limits::default()) {
+            Ok(l) => l,
+            Err(e) => panic!("{s:?}: {e}"),
+        }
+    }
+
+    fn bad(s: &str) -> ParseError {
+        parse_literal(s, &Limits::default()).expect_err(s)
+    }
+
+    #[test]
+    fn null_boolean_numbers() {
+        assert_eq!(lit("null"), Literal::Null);
+        assert_eq!(lit("true"), Literal::Boolean(true));
+        assert_eq!(lit("FALSE"), Literal::Boolean(false));
+        assert_eq!(lit("42"), Literal::Int(42));
+        assert_eq!(lit("+42"), Literal::Int(42));
+        assert_eq!(lit("-9223372036854775808"), Literal::Int(i64::MIN));
+        assert_eq!(lit("9223372036854775808"), Literal::Decimal("9223372036854775808".into()));
+        assert_eq!(lit("3.14"), Literal::Decimal("3.14".into()));
+        assert_eq!(lit("0.1000000000000000000001"), Literal::Decimal("0.1000000000000000000001".into()));
+        let Literal::Double(d) = lit("-1.5e3") else { panic!() };
+        assert_eq!((d.value, d.lexical.as_str()), (-1500.0, "-1.5e3"));
+        let Literal::Double(d) = lit("INF") else { panic!() };
+        assert!(d.value.is_infinite());
+        let Literal::Double(d) = lit("NaN") else { panic!() };
+        assert!(d.value.is_nan());
+        assert_eq!(lit("NaN"), lit("NaN"));
+        assert!(parse_literal("42.", &Limits::default()).is_err());
+        assert!(parse_literal(".5", &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn strings() {
+        assert_eq!(lit("'O''Neil'"), Literal::String("O'Neil".into()));
+        assert_eq!(lit("''"), Literal::String(String::new()));
+        assert_eq!(lit("'Δ ünï'"), Literal::String("Δ ünï".into()));
+        assert!(parse_literal("'O'Neil'", &Limits::default()).is_err());
+        assert!(parse_literal("'open", &Limits::default()).is_err());
+        assert_eq!(lit("'it''s'").to_string(), "'it''s'");
+    }
+
+    #[test]
+    fn dates_are_validated() {
+        assert_eq!(lit("2012-09-03"), Literal::Date(Date { year: 2012, month: 9, day: 3 }));
+        assert_eq!(lit("2020-02-29"), Literal::Date(Date { year: 2020, month: 2, day: 29 }));
+        assert_eq!(lit("0000-02-29"), Literal::Date(Date { year: 0, month: 2, day: 29 }));
+        assert_eq!(lit("-10000-04-01").to_string(), "-10000-04-01");
+        for d in ["2021-02-30", "2019-02-29", "1900-02-29", "2021-13-01", "2021-00-10", "2021-04-31", "21-01-01", "02021-01-01"] {
+            assert!(matches!(bad(d), ParseError::InvalidValue { .. }), "{d}");
+        }
+    }
+
+    #[test]
+    fn times_are_validated() {
+        assert_eq!(lit("13:52"), Literal::TimeOfDay(TimeOfDay { hour: 13, minute: 52, second: 0, picos: 0 }));
+        assert_eq!(lit("13:52:07.5"), Literal::TimeOfDay(TimeOfDay { hour: 13, minute: 52, second: 7, picos: 500_000_000_000 }));
+        assert_eq!(lit("23:59:60").to_string(), "23:59:60");
+        for t in ["25:00:00", "24:00:00", "12:60", "12:00:61", "12:00:00.1234567890123"] {
+            assert!(matches!(bad(t), ParseError::InvalidValue { .. }), "{t}");
+        }
+    }
+
+    #[test]
+    fn date_time_offsets() {
+        let Literal::DateTimeOffset(d) = lit("2012-09-03T14:53:01.123+02:00") else { panic!() };
+        assert_eq!(d.offset_minutes, Some(120));
+        assert_eq!(d.time.picos, 123_000_000_000);
+        let Literal::DateTimeOffset(d) = lit("2012-09-03T14:53Z") else { panic!() };
+        assert_eq!(d.offset_minutes, None);
+        let Literal::DateTimeOffset(d) = lit("2012-09-03T14:53-03:30") else { panic!() };
+        assert_eq!(d.offset_minutes, Some(-210));
+        // a raw '+' arrives as a space after query decoding
+        let Literal::DateTimeOffset(d) = lit("2018-01-26T18:15:00 01:00") else { panic!() };
+        assert_eq!(d.offset_minutes, Some(60));
+        assert_eq!(d.to_string(), "2018-01-26T18:15:00+01:00");
+        assert!(parse_date_time_offset("2012-09-03T14:53").is_err());
+        assert!(parse_date_time_offset("2012-09-03T25:00Z").is_err());
+        assert!(parse_date_time_offset("2012-02-30T10:00Z").is_err());
+        assert!(parse_date_time_offset("2012-09-03T10:00+24:00").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        let Literal::Duration(d) = lit("duration'-P6DT23H59M59.9999S'") else { panic!() };
+        assert_eq!((d.negative, d.days, d.hours, d.minutes, d.seconds, d.picos), (true, 6, 23, 59, 59, 999_900_000_000));
+        assert_eq!(lit("duration'PT36H'").to_string(), "duration'PT36H'");
+        assert_eq!(parse_duration("'P1D'").unwrap().days, 1);
+        for d in ["duration'P1Y'", "duration'P1M'", "duration'P'", "duration'PT'", "duration'+P1D'"] {
+            assert!(parse_literal(d, &Limits::default()).is_err(), "{d}");
+        }
+    }
+
+    #[test]
+    fn guid_binary_enum_geo() {
+        let Literal::Guid(g) = lit("01234567-89AB-cdef-0123-456789abcdef") else { panic!() };
+        assert_eq!(g.to_string(), "01234567-89ab-cdef-0123-456789abcdef");
+        assert_eq!(lit("binary'Zm9vYg'"), Literal::Binary(b"foob".to_vec()));
+        assert_eq!(lit("binary'Zm9vYg=='"), Literal::Binary(b"foob".to_vec()));
+        assert_eq!(lit("BINARY''"), Literal::Binary(Vec::new()));
+        assert!(parse_literal("binary'Zm9v+g=='", &Limits::default()).is_err());
+        assert!(parse_literal("X'1a2B'", &Limits::default()).is_err());
+        let Literal::Enum(e) = lit("Sales.Pattern'Solid,Yellow,-42'") else { panic!() };
+        assert_eq!(e.members, vec![EnumMember::Name("Solid".into()), EnumMember::Name("Yellow".into()), EnumMember::Value(-42)]);
+        assert_eq!(parse_enum_literal("'Yellow'").unwrap().type_name, None);
+        let Literal::Geo(g) = lit("geography'SRID=4326;Point(142.1 64.1)'") else { panic!() };
+        assert_eq!((g.geography, g.srid), (true, 4326));
+        assert!(matches!(lit("geometry'SRID=0;MultiPolygon(((1 1,1 1),(1 1,2 2,3 3,1 1)))'"), Literal::Geo(_)));
+        assert!(parse_literal("geography'SRID=0;Point(1)'", &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn literal_display_round_trips() {
+        for s in [
+            "null", "true", "-42", "3.140", "1e-101", "-INF", "'a''b'", "2012-09-03", "2012-09-03T14:53:00.1+02:00",
+            "13:52:07.25", "duration'P1DT0.5S'", "binary'Zm9v'", "Ns.E'A,B'", "geography'SRID=0;LineString(1 2,3 4)'",
+            "geometry'SRID=0;GeometryCollection(Point(1 2),Polygon((1 1,2 2,1 1)))'",
+        ] {
+            let l = lit(s);
+            assert_eq!(lit(&l.to_string()), l, "{s} -> {l}");
+        }
+    }
+}

@@ -214,3 +214,81 @@ pub(crate) fn entity_cast(path: &ResourcePath) -> Option<&QualifiedName> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ast::*;
+    use crate::*;
+
+    fn path(s: &str) -> ResourcePath {
+        match parse_resource_path(s, &Limits::default()) {
+            Ok(p) => p,
+            Err(e) => panic!("{s:?}: {e}"),
+        }
+    }
+
+    fn kinds(s: &str) -> Vec<String> {
+        path(s).segments.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn resource_paths() {
+        assert!(path("").is_service_root());
+        assert_eq!(path("$metadata").first(), Some(&SegmentKind::Metadata));
+        assert_eq!(path("$batch").first(), Some(&SegmentKind::Batch));
+        assert_eq!(kinds("Accounts(5)/Contacts/$count"), vec!["Accounts(5)", "Contacts", "$count"]);
+        let p = path("OrderItems(OrderID=1,ItemID='a')");
+        assert_eq!(p.segments[0].args[0].items.len(), 2);
+        // key as segment: a number is a KeyValue, an identifier stays a Name
+        let p = path("Accounts/5/Name/$value");
+        assert_eq!(p.segments[1].kind, SegmentKind::KeyValue("5".into()));
+        assert_eq!(path("People/O%27Neil").segments[1].kind, SegmentKind::KeyValue("O'Neil".into()));
+        assert_eq!(path("Categories/Smartphone%2FTablet").segments[1].kind, SegmentKind::KeyValue("Smartphone/Tablet".into()));
+        assert!(matches!(path("Employees/A1245").segments[1].kind, SegmentKind::Name(_)));
+        // casts, bound operations, $ref, $filter segments
+        assert_eq!(kinds("Products/Model.Best(1)/Model.Fn(x=@a)/$ref").len(), 4);
+        assert!(matches!(path("Products/$filter(Address/City eq 'x')/$count").segments[1].kind, SegmentKind::Filter(_)));
+        assert!(matches!(path("$crossjoin(A,B)").segments[0].kind, SegmentKind::Crossjoin(ref v) if v.len() == 2));
+    }
+
+    #[test]
+    fn invalid_paths() {
+        for bad in [
+            "Categories('a/b')",
+            "Categories(ID=wrong)",
+            "Products/$count/foo",
+            "A/$ref/$count",
+            "A/$value/x",
+            "Model.Action",
+            "A//B",
+            "$metadata/x",
+            "A(1;2)",
+            "A/$bogus",
+        ] {
+            assert!(parse_resource_path(bad, &Limits::default()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn whole_targets() {
+        let u = parse_uri("Accounts(1)/Contacts?$top=2&$orderby=Name", &Limits::default()).unwrap();
+        assert_eq!(u.path.segments.len(), 2);
+        assert_eq!(u.query.top, Some(2));
+        assert_eq!(u.to_string(), "Accounts(1)/Contacts?$orderby=Name&$top=2");
+        let e = parse_uri("Accounts?$filter=Name%20eq", &Limits::default()).unwrap_err();
+        assert_eq!(e.option(), Some("$filter"));
+        assert_eq!(e.offset(), "Accounts?$filter=Name%20eq".len());
+        assert!(parse_uri("$entity?$format=json", &Limits::default()).is_err());
+        assert!(parse_uri("$entity?$id=urn:x", &Limits::default()).is_ok());
+        assert!(parse_uri("$metadata?$top=1", &Limits::default()).is_err());
+        assert!(parse_uri("A#frag", &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn path_display_round_trips() {
+        for s in ["Accounts(5)/Contacts/$count", "People/O%27Neil", "Categories/Smartphone%2FTablet", "A('x%2Fy')/Ns.T/Ns.F(p=1)/$ref"] {
+            let p = path(s);
+            assert_eq!(path(&p.to_string()), p, "{s} -> {p}");
+        }
+    }
+}

@@ -166,6 +166,9 @@ fn set<T>(slot: &mut Option<T>, v: T, opt: Opt, at: usize) -> Result<()> {
     Ok(())
 }
 
+/// Depth charged per level of nested options (see `nested_weighted`).
+pub(crate) const NESTED_OPTIONS_WEIGHT: usize = 5;
+
 /// Where a value parser must stop: the end of input (top level) or at `;`
 /// / `)` (nested options).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -448,7 +451,7 @@ impl Parser<'_> {
         };
         if self.peek() == Some(b'(') && !matches!(item.path.last(), Some(SelectSegment::Star | SelectSegment::AllOperations(_))) {
             if self.options_follow() {
-                let o = self.nested(|p| {
+                let o = self.nested_weighted(NESTED_OPTIONS_WEIGHT, |p| {
                     p.pos += 1;
                     let o = p.nested_options(OptionSet::SELECT)?;
                     p.expect(b')', "';' or ')'")?;
@@ -518,7 +521,7 @@ impl Parser<'_> {
             if star && suffix == ExpandSuffix::Ref {
                 return Err(self.err("no options after */$ref"));
             }
-            let o = self.nested(|p| {
+            let o = self.nested_weighted(NESTED_OPTIONS_WEIGHT, |p| {
                 p.pos += 1;
                 let o = p.nested_options(allowed)?;
                 p.expect(b')', "';' or ')'")?;
@@ -668,5 +671,151 @@ impl Parser<'_> {
         let mut chars = s.chars();
         let first = chars.next()?;
         (super::is_ident_start(first) && chars.all(super::is_ident_char) && s.chars().count() <= 128).then_some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ast::*;
+    use crate::*;
+
+    fn q(s: &str) -> QueryOptions {
+        match parse_query(s, &Limits::default()) {
+            Ok(q) => q,
+            Err(e) => panic!("{s:?}: {e}"),
+        }
+    }
+
+    fn bad(s: &str) -> ParseError {
+        parse_query(s, &Limits::default()).expect_err(s)
+    }
+
+    #[test]
+    fn options_are_case_insensitive_and_dollar_optional() {
+        let o = q("$FILTER=a%20eq%201&Top=5&skip=2&$Count=TRUE&$orderby=Name%20desc,Id&select=Name,Id");
+        assert!(o.filter.is_some());
+        assert_eq!((o.top, o.skip, o.count), (Some(5), Some(2), Some(true)));
+        assert_eq!(o.orderby.as_ref().map(|v| v.len()), Some(2));
+        assert!(o.orderby.as_ref().unwrap()[0].descending);
+        assert_eq!(o.select.as_ref().map(|v| v.len()), Some(2));
+    }
+
+    #[test]
+    fn top_and_skip_must_be_non_negative_integers() {
+        assert!(matches!(bad("$top=-1"), ParseError::InvalidValue { .. }));
+        assert!(bad("$top=abc").to_string().contains("$top"));
+        assert!(bad("$skip=1.5").option().is_some());
+        assert!(matches!(bad("$top=99999999999999999999999"), ParseError::InvalidValue { .. }));
+    }
+
+    #[test]
+    fn repeated_system_options_are_rejected() {
+        let e = bad("$top=1&$filter=true&$TOP=2");
+        assert!(matches!(e, ParseError::DuplicateOption { name: "$top", .. }), "{e}");
+        assert_eq!(e.offset(), 20);
+        assert!(matches!(bad("$filter=true&filter=false"), ParseError::DuplicateOption { .. }));
+        assert!(matches!(bad("$expand=A($top=1;$top=2)"), ParseError::DuplicateOption { .. }));
+    }
+
+    #[test]
+    fn percent_decoding_edge_cases() {
+        // %27 quotes, '' escapes, + as space, %2B as plus, UTF-8
+        let o = q("$filter=Name%20eq%20%27O%27%27Neil%27+and+City+eq+'K%C3%B6ln'");
+        assert_eq!(o.filter.unwrap().to_string(), "Name eq 'O''Neil' and City eq 'Köln'");
+        let o = q("$filter=D%20gt%202018-01-26T18:15:00%2B01:00");
+        assert!(o.filter.unwrap().to_string().ends_with("+01:00"));
+        // the HQ API guide example with a raw '+'
+        let o = q("$filter=UpdatedOn gt 2018-01-26T18:15:00+01:00");
+        let ExprKind::Binary { right, .. } = o.filter.unwrap().kind else { panic!() };
+        let ExprKind::Literal(Literal::DateTimeOffset(d)) = right.kind else { panic!() };
+        assert_eq!(d.offset_minutes, Some(60));
+        assert!(matches!(bad("$filter=a%2"), ParseError::Encoding { .. }));
+        assert!(matches!(bad("$filter=%FF"), ParseError::Encoding { .. }));
+        // decoding happens once: %2527 is the text %27, not a quote
+        let o = q("$search=%2527");
+        assert_eq!(o.search.unwrap().to_string(), "%27");
+    }
+
+    #[test]
+    fn error_offsets_point_into_the_raw_query() {
+        let raw = "$top=1&$filter=Name%20eq%20";
+        let e = bad(raw);
+        assert_eq!(e.option(), Some("$filter"));
+        assert_eq!(e.offset(), raw.len());
+    }
+
+    #[test]
+    fn aliases_and_custom_options() {
+        let o = q("$filter=contains(Title,@word)&@word='Black'&@c=%7B%22a%22:1%7D&x-api=1&flag");
+        assert_eq!(o.aliases.len(), 2);
+        assert_eq!(o.aliases[0].name, "word");
+        assert!(matches!(o.aliases[1].value.kind, ExprKind::Object(_)));
+        assert_eq!(o.custom.iter().map(|c| (c.name.as_str(), c.value.as_deref())).collect::<Vec<_>>(), vec![("x-api", Some("1")), ("flag", None)]);
+        assert!(bad("$unknown=1").to_string().contains("system query option"));
+    }
+
+    #[test]
+    fn format_count_skiptoken() {
+        assert_eq!(q("$format=JSON").format, Some(Format::Json));
+        assert_eq!(q("$format=application/json;odata.metadata=none").format, Some(Format::MediaType("application/json;odata.metadata=none".into())));
+        assert!(bad("$format=yaml").to_string().contains("media type"));
+        assert!(bad("$count=yes").to_string().contains("true or false"));
+        assert_eq!(q("$skiptoken=abc%3D%3D").skiptoken.as_deref(), Some("abc=="));
+    }
+
+    #[test]
+    fn select_and_expand() {
+        let o = q("$select=Name,Address/City,Model.Fn(a,b),Model.*,*,@Core.Messages&$expand=Orders($filter=Total%20gt%205;$select=Id;$expand=Items($levels=max);$top=3),Owner/$ref,Tags/$count,*($levels=2)");
+        let sel = o.select.unwrap();
+        assert_eq!(sel.len(), 6);
+        assert_eq!(sel[2].params.as_deref(), Some(&["a".to_owned(), "b".to_owned()][..]));
+        assert_eq!(sel[3].path, vec![SelectSegment::AllOperations("Model".into())]);
+        let exp = o.expand.unwrap();
+        assert_eq!(exp.len(), 4);
+        let nested = exp[0].options.as_ref().unwrap();
+        assert_eq!(nested.top, Some(3));
+        assert_eq!(nested.expand.as_ref().unwrap()[0].options.as_ref().unwrap().levels, Some(Levels::Max));
+        assert_eq!(exp[1].suffix, ExpandSuffix::Ref);
+        assert_eq!(exp[2].suffix, ExpandSuffix::Count);
+        assert!(bad("$expand=A/$ref($select=X)").to_string().contains("allowed"));
+        assert!(bad("$expand=A($levels=0)").to_string().contains("levels"));
+        assert!(bad("$levels=2").to_string().contains("$expand"));
+    }
+
+    #[test]
+    fn compute_search_apply() {
+        let o = q("$compute=Price%20mul%20Qty%20as%20Total,year(D)%20as%20Y&$search=blue%20OR%20NOT%20%22dark%20red%22");
+        assert_eq!(o.compute.unwrap()[1].alias, "Y");
+        assert_eq!(o.search.unwrap().to_string(), "blue OR NOT \"dark red\"");
+        let o = q("$apply=filter(Amount%20gt%201)/groupby((Customer/Country),aggregate(Amount%20with%20sum%20as%20Total,$count%20as%20N))/orderby(Total%20desc)/top(5)");
+        let a = o.apply.unwrap();
+        assert_eq!(a.len(), 4);
+        assert!(matches!(a[1].kind, TransformationKind::GroupBy { then: Some(_), .. }));
+    }
+
+    #[test]
+    fn deep_expand_nesting_is_an_error() {
+        let bomb = "$expand=".to_owned() + &"A($expand=".repeat(5_000) + "B" + &")".repeat(5_000);
+        let e = parse_query(&bomb, &Limits { max_url_length: 1 << 20, ..Limits::default() }).unwrap_err();
+        assert!(matches!(e, ParseError::TooDeep { .. }), "{e}");
+    }
+
+    #[test]
+    fn url_length_limit() {
+        let long = "$filter=".to_owned() + &"a".repeat(9000);
+        assert!(matches!(parse_query(&long, &Limits::default()), Err(ParseError::UrlTooLong { .. })));
+    }
+
+    #[test]
+    fn query_display_round_trips() {
+        for s in [
+            "$filter=Name eq 'a%26b' and X eq 1&$top=5&$select=A,B/C&$expand=D($select=E;$filter=F gt 1)&$orderby=G desc,H&@p=1&custom=x%26y",
+            "$search=\"a b\" OR c&$compute=A add 1 as B&$count=true&$skip=3&$format=json",
+            "$apply=groupby((A,B/C),aggregate(D with sum as E))/filter(E gt 1)",
+        ] {
+            let a = q(s);
+            let text = a.to_string();
+            assert_eq!(q(&text), a, "{s} -> {text}");
+        }
     }
 }

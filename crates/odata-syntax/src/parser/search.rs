@@ -166,3 +166,45 @@ impl Parser<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::*;
+
+    fn s(t: &str) -> String {
+        fn sx(e: &SearchExpr) -> String {
+            match &e.kind {
+                SearchKind::Word(w) => w.clone(),
+                SearchKind::Phrase(p) => format!("\"{p}\""),
+                SearchKind::Quoted(q) => format!("'{q}'"),
+                SearchKind::Not(x) => format!("(NOT {})", sx(x)),
+                SearchKind::And(a, b) => format!("(AND {} {})", sx(a), sx(b)),
+                SearchKind::Or(a, b) => format!("(OR {} {})", sx(a), sx(b)),
+            }
+        }
+        sx(&parse_search(t, &Limits::default()).unwrap_or_else(|e| panic!("{t}: {e}")))
+    }
+
+    #[test]
+    fn search_grammar() {
+        assert_eq!(s("blue green"), "(AND blue green)");
+        assert_eq!(s("blue OR green AND red"), "(OR blue (AND green red))");
+        assert_eq!(s("NOT blue OR green"), "(OR (NOT blue) green)");
+        assert_eq!(s("\"blue green\" NOT red"), "(AND \"blue green\" (NOT red))");
+        assert_eq!(s("(a OR b) c"), "(AND (OR a b) c)");
+        // keywords are words where no operator can stand
+        assert_eq!(s("AND"), "AND");
+        assert_eq!(s("NOT NOT"), "(NOT NOT)");
+        assert_eq!(s("AND OR"), "(AND AND OR)");
+        assert_eq!(s("AND OR NOT"), "(OR AND NOT)");
+        assert_eq!(s("Daniel's"), "Daniel's");
+        for bad in ["\"blue", "(blue", "a)", "\"blue\"green", "gr(een"] {
+            assert!(parse_search(bad, &Limits::default()).is_err(), "{bad}");
+        }
+        let big = Limits { max_url_length: 1 << 20, ..Limits::default() };
+        let bomb = "(".repeat(10_000);
+        assert!(matches!(parse_search(&bomb, &big), Err(ParseError::TooDeep { .. })));
+        let bomb = "NOT ".repeat(10_000) + "a";
+        assert!(matches!(parse_search(&bomb, &Limits { max_url_length: 1 << 20, ..Limits::default() }), Err(ParseError::TooDeep { .. })));
+    }
+}
