@@ -620,11 +620,20 @@ impl fmt::Display for Expr {
                 match op {
                     UnaryOp::Neg => {
                         f.write_str("-")?;
-                        // `- -1` must not print as `--1`, and `-1` must stay
-                        // a negation of a literal, not become a literal.
-                        if matches!(operand.kind, ExprKind::Literal(_) | ExprKind::Unary { .. }) {
-                            return write!(f, "({operand})");
+                        // `-` directly before a digit (or `INF`, or another
+                        // `-`) would lex as part of a literal: `-(1)` and
+                        // `-(0 in ())` must stay negations.
+                        let text = if operand.precedence() < UNARY_PRECEDENCE {
+                            format!("({operand})")
+                        } else {
+                            operand.to_string()
+                        };
+                        if text.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+')
+                            || text.starts_with("INF")
+                        {
+                            return write!(f, "({text})");
                         }
+                        return f.write_str(&text);
                     }
                     UnaryOp::Not => f.write_str("not ")?,
                 }

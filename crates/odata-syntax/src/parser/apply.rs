@@ -9,7 +9,7 @@ use crate::error::Result;
 impl Parser<'_> {
     /// `applyExpr = applyTrafo *( "/" applyTrafo )`.
     pub(crate) fn apply_pipeline(&mut self) -> Result<Vec<Transformation>> {
-        self.nested(|p| {
+        self.nested_weighted(super::query::NESTED_OPTIONS_WEIGHT, |p| {
             let mut out = vec![p.transformation()?];
             while p.peek() == Some(b'/') {
                 p.pos += 1;

@@ -61,8 +61,8 @@ impl Parser<'_> {
             };
             self.node()?;
             links += 1;
-            if links % 8 == 0 {
-                // one depth unit per 8 links: 100 levels allow 800-term chains
+            if links % 16 == 0 {
+                // one depth unit per 16 links: 50 levels allow 800-term chains
                 self.enter()?;
             }
             lhs = Expr {
@@ -74,7 +74,7 @@ impl Parser<'_> {
                 span: self.span(start),
             };
         }
-        for _ in 0..links / 8 {
+        for _ in 0..links / 16 {
             self.leave();
         }
         Ok(lhs)
@@ -462,7 +462,8 @@ impl Parser<'_> {
 
     /// `( [ var : predicate ] )` after `any`/`all`.
     fn lambda_body(&mut self, kind: LambdaKind) -> Result<Lambda> {
-        self.nested(|p| {
+        // a lambda level spans more frames than a parenthesis: charge two
+        self.nested_weighted(2, |p| {
             p.expect(b'(', "'('")?;
             p.ws();
             if p.eat(b')') {
