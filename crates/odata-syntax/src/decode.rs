@@ -126,9 +126,8 @@ fn encode(s: &str, out: &mut String, extra: &[u8]) {
         if ch.is_ascii() {
             let b = ch as u8;
             match b {
-                b'%' | b'&' | b'#' | b'+' | b'"' | b'\\' | b'^' | b'`' | b'|' | b'<' | b'>' | b' ' => {
-                    push_pct(out, b)
-                }
+                b'%' | b'&' | b'#' | b'+' | b'"' | b'\\' | b'^' | b'`' | b'|' | b'<' | b'>'
+                | b' ' => push_pct(out, b),
                 0..=0x1f | 0x7f => push_pct(out, b),
                 _ if extra.contains(&b) => push_pct(out, b),
                 _ => out.push(ch),

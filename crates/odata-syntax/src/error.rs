@@ -175,7 +175,11 @@ impl ParseError {
         self
     }
 
-    pub(crate) fn syntax(offset: usize, expected: impl Into<Cow<'static, str>>, found: String) -> Self {
+    pub(crate) fn syntax(
+        offset: usize,
+        expected: impl Into<Cow<'static, str>>,
+        found: String,
+    ) -> Self {
         ParseError::Syntax {
             at: Location {
                 offset,

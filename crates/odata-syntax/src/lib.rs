@@ -60,7 +60,12 @@ fn check_len(input: &str, limits: &Limits) -> Result<()> {
 }
 
 /// Runs `f` on decoded `text`, requiring it to consume everything.
-fn whole<T>(text: &str, limits: &Limits, what: &'static str, f: impl FnOnce(&mut Parser<'_>) -> Result<T>) -> Result<T> {
+fn whole<T>(
+    text: &str,
+    limits: &Limits,
+    what: &'static str,
+    f: impl FnOnce(&mut Parser<'_>) -> Result<T>,
+) -> Result<T> {
     check_len(text, limits)?;
     let mut p = Parser::new(text, *limits);
     let v = f(&mut p)?;
@@ -84,21 +89,35 @@ pub fn parse_uri(target: &str, limits: &Limits) -> Result<ODataUri> {
         None => (target, None),
     };
     if let Some(i) = raw_path.find('#') {
-        return Err(ParseError::syntax(i, "no '#' (fragments are not part of a request)", "'#'".into()));
+        return Err(ParseError::syntax(
+            i,
+            "no '#' (fragments are not part of a request)",
+            "'#'".into(),
+        ));
     }
     let path = parser::path::parse_resource_path(raw_path, *limits)?;
     let query_at = raw_path.len() + 1;
     let query = match raw_query {
-        Some(q) => parser::query::parse_query(q, *limits).map_err(|e| e.relocate(|o| o + query_at, None))?,
+        Some(q) => parser::query::parse_query(q, *limits)
+            .map_err(|e| e.relocate(|o| o + query_at, None))?,
         None => QueryOptions::default(),
     };
     use parser::path::first_is;
     if first_is(&path, |k| matches!(k, SegmentKind::Entity)) {
         if query.id.is_none() {
-            return Err(ParseError::syntax(target.len(), "$id (required with $entity)", "end of input".into()));
+            return Err(ParseError::syntax(
+                target.len(),
+                "$id (required with $entity)",
+                "end of input".into(),
+            ));
         }
-        if parser::path::entity_cast(&path).is_none() && (query.select.is_some() || query.expand.is_some()) {
-            let at = target.find("select=").or_else(|| target.find("expand=")).unwrap_or(0);
+        if parser::path::entity_cast(&path).is_none()
+            && (query.select.is_some() || query.expand.is_some())
+        {
+            let at = target
+                .find("select=")
+                .or_else(|| target.find("expand="))
+                .unwrap_or(0);
             return Err(ParseError::syntax(
                 at.saturating_sub(1),
                 "only $id and $format (use $entity/Ns.Type for $select and $expand)",
@@ -106,14 +125,20 @@ pub fn parse_uri(target: &str, limits: &Limits) -> Result<ODataUri> {
             ));
         }
     }
-    if first_is(&path, |k| matches!(k, SegmentKind::Metadata | SegmentKind::Batch)) {
+    if first_is(&path, |k| {
+        matches!(k, SegmentKind::Metadata | SegmentKind::Batch)
+    }) {
         let only_format = QueryOptions {
             format: query.format.clone(),
             custom: query.custom.clone(),
             ..QueryOptions::default()
         };
         if only_format != query {
-            return Err(ParseError::syntax(query_at, "only $format and custom options for $metadata and $batch", "other options".into()));
+            return Err(ParseError::syntax(
+                query_at,
+                "only $format and custom options for $metadata and $batch",
+                "other options".into(),
+            ));
         }
     }
     Ok(ODataUri { path, query })
@@ -124,7 +149,11 @@ pub fn parse_uri(target: &str, limits: &Limits) -> Result<ODataUri> {
 pub fn parse_resource_path(raw: &str, limits: &Limits) -> Result<ResourcePath> {
     check_len(raw, limits)?;
     if let Some(i) = raw.find(['?', '#']) {
-        return Err(ParseError::syntax(i, "a path without query or fragment", format!("{:?}", &raw[i..i + 1])));
+        return Err(ParseError::syntax(
+            i,
+            "a path without query or fragment",
+            format!("{:?}", raw.get(i..i + 1).unwrap_or("")),
+        ));
     }
     parser::path::parse_resource_path(raw, *limits)
 }
@@ -141,7 +170,12 @@ pub fn parse_query(raw: &str, limits: &Limits) -> Result<QueryOptions> {
 /// Parses one expression (`commonExpr`) from decoded text, e.g. a `$filter`
 /// value after percent-decoding.
 pub fn parse_expression(text: &str, limits: &Limits) -> Result<Expr> {
-    whole(text, limits, "an operator or the end of the expression", |p| p.expr())
+    whole(
+        text,
+        limits,
+        "an operator or the end of the expression",
+        |p| p.expr(),
+    )
 }
 
 /// Parses one primitive literal (`primitiveLiteral`) from decoded text.
@@ -167,17 +201,23 @@ pub fn parse_date(text: &str) -> Result<Date> {
 
 /// Parses a dateTimeOffset `YYYY-MM-DDThh:mm[:ss[.fff]](Z|±hh:mm)`.
 pub fn parse_date_time_offset(text: &str) -> Result<DateTimeOffset> {
-    whole(text, &Limits::DEFAULT, "the end of the dateTimeOffset", |p| {
-        let start = p.pos;
-        let d = p.date()?.ok_or_else(|| p.err("a date YYYY-MM-DD"))?;
-        p.date_time_rest(d, start)
-    })
+    whole(
+        text,
+        &Limits::DEFAULT,
+        "the end of the dateTimeOffset",
+        |p| {
+            let start = p.pos;
+            let d = p.date()?.ok_or_else(|| p.err("a date YYYY-MM-DD"))?;
+            p.date_time_rest(d, start)
+        },
+    )
 }
 
 /// Parses a time of day `hh:mm[:ss[.fff]]`.
 pub fn parse_time_of_day(text: &str) -> Result<TimeOfDay> {
     whole(text, &Limits::DEFAULT, "the end of the time", |p| {
-        p.time_of_day()?.ok_or_else(|| p.err("a time hh:mm[:ss[.fff]]"))
+        p.time_of_day()?
+            .ok_or_else(|| p.err("a time hh:mm[:ss[.fff]]"))
     })
 }
 
@@ -203,7 +243,8 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
 /// Parses a GUID.
 pub fn parse_guid(text: &str) -> Result<Guid> {
     whole(text, &Limits::DEFAULT, "the end of the GUID", |p| {
-        p.guid().ok_or_else(|| p.err("a GUID 8-4-4-4-12 hex digits"))
+        p.guid()
+            .ok_or_else(|| p.err("a GUID 8-4-4-4-12 hex digits"))
     })
 }
 
@@ -228,7 +269,9 @@ pub fn parse_enum_literal(text: &str) -> Result<EnumLiteral> {
 
 /// Parses a `$search` expression (decoded).
 pub fn parse_search(text: &str, limits: &Limits) -> Result<SearchExpr> {
-    whole(text, limits, "the end of the search expression", |p| p.search_option(Ctx::Top))
+    whole(text, limits, "the end of the search expression", |p| {
+        p.search_option(Ctx::Top)
+    })
 }
 
 /// Parses a `$select` value (decoded).
@@ -259,22 +302,39 @@ pub fn parse_apply(text: &str, limits: &Limits) -> Result<Vec<Transformation>> {
 /// Parses the nested options of `$expand=Nav(...)`, without the
 /// parentheses (decoded), e.g. `$select=Name;$top=5`.
 pub fn parse_expand_options(text: &str, limits: &Limits) -> Result<QueryOptions> {
-    whole(text, limits, "';' or the end", |p| p.nested_options(OptionSet::EXPAND))
+    whole(text, limits, "';' or the end", |p| {
+        p.nested_options(OptionSet::EXPAND)
+    })
 }
 
-fn option_value<T>(text: &str, limits: &Limits, name: &str, take: impl FnOnce(&mut QueryOptions) -> Option<T>) -> Result<T> {
-    let opt = parser::query::Opt::lookup(name).ok_or_else(|| ParseError::syntax(0, "a known option", name.to_owned()))?;
+fn option_value<T>(
+    text: &str,
+    limits: &Limits,
+    name: &str,
+    take: impl FnOnce(&mut QueryOptions) -> Option<T>,
+) -> Result<T> {
+    let opt = parser::query::Opt::lookup(name)
+        .ok_or_else(|| ParseError::syntax(0, "a known option", name.to_owned()))?;
     let mut q = QueryOptions::default();
-    whole(text, limits, "the end of the option value", |p| p.option_value(opt, &mut q, Ctx::Top, 0))?;
+    whole(text, limits, "the end of the option value", |p| {
+        p.option_value(opt, &mut q, Ctx::Top, 0)
+    })?;
     take(&mut q).ok_or_else(|| ParseError::syntax(0, "a value", "nothing".into()))
 }
 
 /// Parses one preference of a `Prefer` header (`preference` rule).
 pub fn parse_preference(text: &str) -> Result<Preference> {
-    whole(text, &Limits::DEFAULT, "the end of the preference", |p| p.preference())
+    whole(text, &Limits::DEFAULT, "the end of the preference", |p| {
+        p.preference()
+    })
 }
 
 /// Parses a `Prefer` header value: preferences separated by commas.
 pub fn parse_prefer(text: &str) -> Result<Vec<Preference>> {
-    whole(text, &Limits::DEFAULT, "',' or the end of the header", |p| p.prefer_list())
+    whole(
+        text,
+        &Limits::DEFAULT,
+        "',' or the end of the header",
+        |p| p.prefer_list(),
+    )
 }

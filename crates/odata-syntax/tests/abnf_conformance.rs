@@ -48,7 +48,8 @@ fn load_skips() -> Skips {
         let parts: Vec<&str> = line.split(" :: ").collect();
         match parts.as_slice() {
             ["rule", rule, reason] if !reason.trim().is_empty() => {
-                s.rules.insert(rule.trim().to_owned(), reason.trim().to_owned());
+                s.rules
+                    .insert(rule.trim().to_owned(), reason.trim().to_owned());
             }
             ["case", rule, input, reason] if !reason.trim().is_empty() => {
                 s.cases.insert(
@@ -85,7 +86,11 @@ fn want(cond: bool, what: &str) -> Outcome {
 }
 
 fn literal_kind(rule: &str, input: &str, payload: bool) -> Outcome {
-    let text = if payload { input.to_owned() } else { ok(dec(input))? };
+    let text = if payload {
+        input.to_owned()
+    } else {
+        ok(dec(input))?
+    };
     let l = ok(parse_literal(&text, &lim()))?;
     let int_digits = |max: usize| {
         let t = text.trim_start_matches(['+', '-']);
@@ -96,8 +101,12 @@ fn literal_kind(rule: &str, input: &str, payload: bool) -> Outcome {
         "boolean" => want(matches!(l, Literal::Boolean(_)), "a boolean"),
         "booleanValue" => want(text == "true" || text == "false", "lower-case boolean"),
         "date" | "dateValue" => want(matches!(l, Literal::Date(_)), "a date"),
-        "decimalLiteral" | "doubleLiteral" | "singleLiteral" | "decimalValue" | "doubleValue" | "singleValue" => want(
-            matches!(l, Literal::Int(_) | Literal::Decimal(_) | Literal::Double(_)),
+        "decimalLiteral" | "doubleLiteral" | "singleLiteral" | "decimalValue" | "doubleValue"
+        | "singleValue" => want(
+            matches!(
+                l,
+                Literal::Int(_) | Literal::Decimal(_) | Literal::Double(_)
+            ),
             "a number",
         ),
         "sbyteLiteral" | "sbyteValue" | "byteValue" => want(int_digits(3), "a byte"),
@@ -148,14 +157,17 @@ fn run(case: &Case, suite: &abnf_yaml::Suite) -> Outcome {
         }
         "systemQueryOption" => {
             let q = ok(parse_query(input, &lim()))?;
-            want(q.custom.is_empty() && q.aliases.is_empty(), "a system query option")
+            want(
+                q.custom.is_empty() && q.aliases.is_empty(),
+                "a system query option",
+            )
         }
         "customQueryOption" => {
             let q = ok(parse_query(input, &lim()))?;
             want(q.custom.len() == 1, "a custom query option")
         }
-        "filter" | "expand" | "select" | "orderby" | "orderBy" | "compute" | "search" | "skiptoken"
-        | "deltatoken" => {
+        "filter" | "expand" | "select" | "orderby" | "orderBy" | "compute" | "search"
+        | "skiptoken" | "deltatoken" => {
             let q = ok(parse_query(input, &lim()))?;
             let present = match case.rule.to_ascii_lowercase().as_str() {
                 "filter" => q.filter.is_some(),
@@ -181,18 +193,36 @@ fn run(case: &Case, suite: &abnf_yaml::Suite) -> Outcome {
         }
         "notExpr" => {
             let e = ok(parse_expression(&ok(dec(input))?, &lim()))?;
-            want(matches!(e.kind, ExprKind::Unary { op: UnaryOp::Not, .. }), "not")
+            want(
+                matches!(
+                    e.kind,
+                    ExprKind::Unary {
+                        op: UnaryOp::Not,
+                        ..
+                    }
+                ),
+                "not",
+            )
         }
         "isofExpr" => {
             let e = ok(parse_expression(&ok(dec(input))?, &lim()))?;
             want(
-                matches!(e.kind, ExprKind::TypeCheck { kind: TypeCheckKind::IsOf, .. }),
+                matches!(
+                    e.kind,
+                    ExprKind::TypeCheck {
+                        kind: TypeCheckKind::IsOf,
+                        ..
+                    }
+                ),
                 "isof",
             )
         }
         "anyExpr" => {
             // anyExpr is the segment after a collection path: give it one
-            let e = ok(parse_expression(&format!("Items/{}", ok(dec(input))?), &lim()))?;
+            let e = ok(parse_expression(
+                &format!("Items/{}", ok(dec(input))?),
+                &lim(),
+            ))?;
             match &e.kind {
                 ExprKind::Path(p) => want(
                     matches!(p.segments.last().map(|s| &s.kind), Some(SegmentKind::Lambda(l)) if l.kind == LambdaKind::Any),
@@ -215,14 +245,18 @@ fn run(case: &Case, suite: &abnf_yaml::Suite) -> Outcome {
         "functionParameter" => {
             let p = ok(parse_resource_path(&format!("F({input})"), &lim()))?;
             want(
-                p.segments[0].args.len() == 1 && p.segments[0].args[0].items.len() == 1
+                p.segments[0].args.len() == 1
+                    && p.segments[0].args[0].items.len() == 1
                     && p.segments[0].args[0].items[0].name.is_some(),
                 "a named parameter",
             )
         }
         "stringInUrl" => {
             let e = ok(parse_expression(&format!("[{}]", ok(dec(input))?), &lim()))?;
-            want(matches!(&e.kind, ExprKind::Array(a) if a.len() == 1 && matches!(a[0].kind, ExprKind::JsonString(_))), "a JSON string")
+            want(
+                matches!(&e.kind, ExprKind::Array(a) if a.len() == 1 && matches!(a[0].kind, ExprKind::JsonString(_))),
+                "a JSON string",
+            )
         }
         "searchExpr" => ok(parse_search(&ok(dec(input))?, &lim())).map(|_| ()),
         "durationLiteral" => ok(parse_duration(&ok(dec(input))?)).map(|_| ()),
@@ -234,9 +268,13 @@ fn run(case: &Case, suite: &abnf_yaml::Suite) -> Outcome {
         "enumValue" => ok(parse_enum_literal(&format!("'{input}'"))).map(|_| ()),
         "timeOfDayLiteral" => ok(parse_time_of_day(&ok(dec(input))?)).map(|_| ()),
         "timeOfDayValue" => ok(parse_time_of_day(input)).map(|_| ()),
-        "dateTimeOffsetLiteral" | "dateTimeOffsetValueInUrl" => ok(parse_date_time_offset(&ok(dec(input))?)).map(|_| ()),
+        "dateTimeOffsetLiteral" | "dateTimeOffsetValueInUrl" => {
+            ok(parse_date_time_offset(&ok(dec(input))?)).map(|_| ())
+        }
         "dateTimeOffsetValue" => ok(parse_date_time_offset(input)).map(|_| ()),
-        "preference" | "includeAnnotationsPreference" | "maxpagesizePreference" => ok(parse_preference(input)).map(|_| ()),
+        "preference" | "includeAnnotationsPreference" | "maxpagesizePreference" => {
+            ok(parse_preference(input)).map(|_| ())
+        }
         "prefer" => {
             let v = input
                 .strip_prefix("Prefer:")
@@ -255,7 +293,12 @@ fn oasis_abnf_testcases() {
     // worktree it may be further up, so look in every ancestor.
     let rel = "shared/conformance/abnf/odata-abnf-testcases.yaml";
     let root = repo_root();
-    let Some(file) = root.ancestors().skip(1).map(|a| a.join(rel)).find(|f| f.exists()) else {
+    let Some(file) = root
+        .ancestors()
+        .skip(1)
+        .map(|a| a.join(rel))
+        .find(|f| f.exists())
+    else {
         println!("skipping ABNF conformance: ../{rel} not found");
         return;
     };
@@ -264,7 +307,11 @@ fn oasis_abnf_testcases() {
         return;
     };
     let suite = abnf_yaml::parse(&text);
-    assert!(suite.cases.len() > 800, "read only {} cases", suite.cases.len());
+    assert!(
+        suite.cases.len() > 800,
+        "read only {} cases",
+        suite.cases.len()
+    );
     let skips = load_skips();
     assert!(
         skips.missing_reason.is_empty(),
@@ -277,7 +324,9 @@ fn oasis_abnf_testcases() {
     let mut failures = Vec::new();
     for case in &suite.cases {
         if skips.rules.contains_key(&case.rule)
-            || skips.cases.contains_key(&(case.rule.clone(), case.input.clone()))
+            || skips
+                .cases
+                .contains_key(&(case.rule.clone(), case.input.clone()))
         {
             skipped += 1;
             continue;
@@ -300,7 +349,8 @@ fn oasis_abnf_testcases() {
                 "  [{}] {:?} (expected {}) -> {:?}   # {}",
                 case.rule,
                 case.input,
-                case.fail_at.map_or("accept".to_owned(), |p| format!("fail at {p}")),
+                case.fail_at
+                    .map_or("accept".to_owned(), |p| format!("fail at {p}")),
                 outcome,
                 case.name
             ));

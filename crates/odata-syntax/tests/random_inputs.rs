@@ -104,26 +104,39 @@ fn literal() -> impl Strategy<Value = Literal> {
         any::<i64>().prop_map(Literal::Int),
         (0u32..100_000, 0u32..1000).prop_map(|(a, b)| Literal::Decimal(format!("{a}.{b}"))),
         "[^\\x00-\\x1f]{0,8}".prop_map(Literal::String),
-        (1i32..9999, 1u8..=12, 1u8..=28).prop_map(|(year, month, day)| Literal::Date(Date { year, month, day })),
-        (0u8..24, 0u8..60, 0u8..60, 0u64..1000).prop_map(|(hour, minute, second, ms)| Literal::TimeOfDay(TimeOfDay {
-            hour,
-            minute,
-            second,
-            picos: ms * 1_000_000_000
+        (1i32..9999, 1u8..=12, 1u8..=28).prop_map(|(year, month, day)| Literal::Date(Date {
+            year,
+            month,
+            day
         })),
+        (0u8..24, 0u8..60, 0u8..60, 0u64..1000).prop_map(|(hour, minute, second, ms)| {
+            Literal::TimeOfDay(TimeOfDay {
+                hour,
+                minute,
+                second,
+                picos: ms * 1_000_000_000,
+            })
+        }),
         any::<u128>().prop_map(|g| Literal::Guid(Guid(g))),
     ]
 }
 
 fn leaf() -> impl Strategy<Value = Expr> {
-    let e = |kind| Expr { kind, span: Span::default() };
+    let e = |kind| Expr {
+        kind,
+        span: Span::default(),
+    };
     prop_oneof![
         literal().prop_map(move |l| e(ExprKind::Literal(l))),
         prop::collection::vec(ident(), 1..3).prop_map(move |names| e(ExprKind::Path(MemberPath {
             start: PathStart::Relative,
             segments: names
                 .into_iter()
-                .map(|n| Segment { kind: SegmentKind::Name(QualifiedName::simple(n)), args: vec![], span: Span::default() })
+                .map(|n| Segment {
+                    kind: SegmentKind::Name(QualifiedName::simple(n)),
+                    args: vec![],
+                    span: Span::default()
+                })
                 .collect(),
         }))),
         ident().prop_map(move |n| e(ExprKind::Alias(n))),
@@ -131,7 +144,10 @@ fn leaf() -> impl Strategy<Value = Expr> {
 }
 
 fn tree() -> impl Strategy<Value = Expr> {
-    let e = |kind| Expr { kind, span: Span::default() };
+    let e = |kind| Expr {
+        kind,
+        span: Span::default(),
+    };
     leaf().prop_recursive(6, 64, 3, move |inner| {
         let ops = prop_oneof![
             Just(BinaryOp::Or),
@@ -152,18 +168,31 @@ fn tree() -> impl Strategy<Value = Expr> {
                 left: Box::new(l),
                 right: Box::new(r)
             })),
-            (prop_oneof![Just(UnaryOp::Not), Just(UnaryOp::Neg)], inner.clone())
-                .prop_map(move |(op, x)| e(ExprKind::Unary { op, operand: Box::new(x) })),
-            (inner.clone(), prop::collection::vec(literal(), 0..3)).prop_map(move |(l, items)| e(ExprKind::Binary {
-                op: BinaryOp::In,
-                left: Box::new(l),
-                right: Box::new(e(ExprKind::List(items.into_iter().map(|i| e(ExprKind::Literal(i))).collect()))),
-            })),
+            (
+                prop_oneof![Just(UnaryOp::Not), Just(UnaryOp::Neg)],
+                inner.clone()
+            )
+                .prop_map(move |(op, x)| e(ExprKind::Unary {
+                    op,
+                    operand: Box::new(x)
+                })),
+            (inner.clone(), prop::collection::vec(literal(), 0..3)).prop_map(move |(l, items)| e(
+                ExprKind::Binary {
+                    op: BinaryOp::In,
+                    left: Box::new(l),
+                    right: Box::new(e(ExprKind::List(
+                        items.into_iter().map(|i| e(ExprKind::Literal(i))).collect()
+                    ))),
+                }
+            )),
             (inner.clone(), inner.clone()).prop_map(move |(a, b)| e(ExprKind::Call {
                 function: Function::Contains,
                 args: vec![a, b]
             })),
-            inner.clone().prop_map(move |a| e(ExprKind::Call { function: Function::ToLower, args: vec![a] })),
+            inner.clone().prop_map(move |a| e(ExprKind::Call {
+                function: Function::ToLower,
+                args: vec![a]
+            })),
             prop::collection::vec(inner, 0..3).prop_map(move |items| e(ExprKind::Array(items))),
         ]
     })
@@ -213,28 +242,78 @@ proptest! {
 fn depth_bombs_return_the_depth_error() {
     let l = big();
     let parens = format!("$filter={}a{}", "(".repeat(10_000), ")".repeat(10_000));
-    assert!(matches!(parse_query(&parens, &l), Err(ParseError::TooDeep { .. })));
+    assert!(matches!(
+        parse_query(&parens, &l),
+        Err(ParseError::TooDeep { .. })
+    ));
     let nots = format!("$filter={}a", "not ".repeat(10_000));
-    assert!(matches!(parse_query(&nots, &l), Err(ParseError::TooDeep { .. })));
-    let expand = format!("A?$expand={}B{}", "A($expand=".repeat(10_000), ")".repeat(10_000));
-    assert!(matches!(parse_uri(&expand, &l), Err(ParseError::TooDeep { .. })));
-    let select = format!("$select={}B{}", "A($select=".repeat(10_000), ")".repeat(10_000));
-    assert!(matches!(parse_query(&select, &l), Err(ParseError::TooDeep { .. })));
+    assert!(matches!(
+        parse_query(&nots, &l),
+        Err(ParseError::TooDeep { .. })
+    ));
+    let expand = format!(
+        "A?$expand={}B{}",
+        "A($expand=".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    assert!(matches!(
+        parse_uri(&expand, &l),
+        Err(ParseError::TooDeep { .. })
+    ));
+    let select = format!(
+        "$select={}B{}",
+        "A($select=".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    assert!(matches!(
+        parse_query(&select, &l),
+        Err(ParseError::TooDeep { .. })
+    ));
     let count = format!("$filter={}", "A/$count($filter=".repeat(10_000));
-    assert!(matches!(parse_query(&count, &l), Err(ParseError::TooDeep { .. })));
+    assert!(matches!(
+        parse_query(&count, &l),
+        Err(ParseError::TooDeep { .. })
+    ));
     let json = format!("@a={}", "[".repeat(10_000));
-    assert!(matches!(parse_query(&json, &l), Err(ParseError::TooDeep { .. })));
+    assert!(matches!(
+        parse_query(&json, &l),
+        Err(ParseError::TooDeep { .. })
+    ));
     let apply = format!("$apply={}", "concat(".repeat(10_000));
-    assert!(matches!(parse_query(&apply, &l), Err(ParseError::TooDeep { .. })));
+    assert!(matches!(
+        parse_query(&apply, &l),
+        Err(ParseError::TooDeep { .. })
+    ));
     let lambdas = format!("$filter={}", "A/any(x:".repeat(10_000));
-    assert!(matches!(parse_query(&lambdas, &l), Err(ParseError::TooDeep { .. })));
+    assert!(matches!(
+        parse_query(&lambdas, &l),
+        Err(ParseError::TooDeep { .. })
+    ));
     let args = format!("A({})", "B(x=".repeat(10_000));
     assert!(parse_resource_path(&args, &l).is_err());
     // and the limits are configurable
-    let tight = Limits { max_depth: 3, ..Limits::default() };
-    assert!(matches!(parse_expression("((((a))))", &tight), Err(ParseError::TooDeep { .. })));
-    let few = Limits { max_nodes: 5, ..Limits::default() };
-    assert!(matches!(parse_expression("a eq 1 and b eq 2 and c eq 3", &few), Err(ParseError::TooManyNodes { .. })));
-    let short = Limits { max_url_length: 10, ..Limits::default() };
-    assert!(matches!(parse_uri("Accounts?$top=100", &short), Err(ParseError::UrlTooLong { .. })));
+    let tight = Limits {
+        max_depth: 3,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        parse_expression("((((a))))", &tight),
+        Err(ParseError::TooDeep { .. })
+    ));
+    let few = Limits {
+        max_nodes: 5,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        parse_expression("a eq 1 and b eq 2 and c eq 3", &few),
+        Err(ParseError::TooManyNodes { .. })
+    ));
+    let short = Limits {
+        max_url_length: 10,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        parse_uri("Accounts?$top=100", &short),
+        Err(ParseError::UrlTooLong { .. })
+    ));
 }

@@ -18,7 +18,9 @@ impl<'a> Roles<'a> {
     }
 
     pub fn is(&self, role: &str, name: &str) -> bool {
-        self.c.get(role).is_some_and(|v| v.iter().any(|n| n == name))
+        self.c
+            .get(role)
+            .is_some_and(|v| v.iter().any(|n| n == name))
     }
 
     pub fn check_uri(&self, u: &ODataUri) -> Result<(), String> {
@@ -55,9 +57,16 @@ impl<'a> Roles<'a> {
         for (i, seg) in p.segments.iter().enumerate() {
             if let SegmentKind::Name(n) = &seg.kind {
                 if i > 0 && self.is_any(&IMPORTS, &n.name) && !self.is_any(&BOUND, &n.name) {
-                    return Err(format!("{n} is an operation import, only allowed at the service root"));
+                    return Err(format!(
+                        "{n} is an operation import, only allowed at the service root"
+                    ));
                 }
-                if let Some(Segment { kind: SegmentKind::Name(pn), args, .. }) = prev {
+                if let Some(Segment {
+                    kind: SegmentKind::Name(pn),
+                    args,
+                    ..
+                }) = prev
+                {
                     if args.is_empty()
                         && seg.args.is_empty()
                         && pn.is_qualified()
@@ -70,8 +79,15 @@ impl<'a> Roles<'a> {
                 }
             }
             if seg.kind == SegmentKind::Value {
-                if let Some(Segment { kind: SegmentKind::Name(pn), .. }) = prev {
-                    if self.is_any(&["complexProperty", "complexColProperty", "streamProperty"], &pn.name) {
+                if let Some(Segment {
+                    kind: SegmentKind::Name(pn),
+                    ..
+                }) = prev
+                {
+                    if self.is_any(
+                        &["complexProperty", "complexColProperty", "streamProperty"],
+                        &pn.name,
+                    ) {
                         return Err(format!("$value after {pn}, which is not primitive"));
                     }
                 }

@@ -359,7 +359,11 @@ impl fmt::Display for Geo {
 
 impl fmt::Display for GeoLiteral {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let prefix = if self.geography { "geography" } else { "geometry" };
+        let prefix = if self.geography {
+            "geography"
+        } else {
+            "geometry"
+        };
         write!(f, "{prefix}'SRID={};{}'", self.srid, self.value)
     }
 }

@@ -109,7 +109,11 @@ impl fmt::Display for QualifiedName {
 }
 
 /// Writes `items` separated by `sep`.
-pub(crate) fn join<T: fmt::Display>(f: &mut fmt::Formatter<'_>, items: &[T], sep: &str) -> fmt::Result {
+pub(crate) fn join<T: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    items: &[T],
+    sep: &str,
+) -> fmt::Result {
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             f.write_str(sep)?;

@@ -204,8 +204,9 @@ impl Parser<'_> {
     }
 
     fn method(&mut self) -> Result<QualifiedName> {
-        self.qualified_name()?
-            .ok_or_else(|| self.err("an aggregation method (sum, min, max, average, countdistinct, Ns.Method)"))
+        self.qualified_name()?.ok_or_else(|| {
+            self.err("an aggregation method (sum, min, max, average, countdistinct, Ns.Method)")
+        })
     }
 
     fn aggregate_item(&mut self) -> Result<AggregateItem> {

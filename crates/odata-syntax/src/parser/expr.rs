@@ -2,9 +2,9 @@
 
 use super::Parser;
 use crate::ast::{
-    Arg, Args, BinaryOp, CaseArm, Double, Expr, ExprKind, Function,
-    JsonMember, Lambda, LambdaKind, Literal, MemberPath, PathStart, QualifiedName, Segment,
-    SegmentKind, TypeCheckKind, TypeName, UnaryOp, UNARY_PRECEDENCE,
+    Arg, Args, BinaryOp, CaseArm, Double, Expr, ExprKind, Function, JsonMember, Lambda, LambdaKind,
+    Literal, MemberPath, PathStart, QualifiedName, Segment, SegmentKind, TypeCheckKind, TypeName,
+    UnaryOp, UNARY_PRECEDENCE,
 };
 use crate::error::Result;
 use crate::parser::query::OptionSet;
@@ -83,7 +83,11 @@ impl Parser<'_> {
     /// An operator keyword at the cursor, followed by whitespace.
     fn peek_binary_op(&self) -> Option<(BinaryOp, usize)> {
         let rest = self.rest().as_bytes();
-        let len = rest.iter().take(6).take_while(|b| b.is_ascii_alphabetic()).count();
+        let len = rest
+            .iter()
+            .take(6)
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
         if !(2..=5).contains(&len) || !matches!(rest.get(len), Some(b' ' | b'\t') | None) {
             return None;
         }
@@ -150,8 +154,14 @@ impl Parser<'_> {
                     break;
                 }
             }
-            if let Some(bad) = items.iter().find(|e| !matches!(e.kind, ExprKind::Literal(_))) {
-                return Err(p.err_at(bad.span.start, "a primitive literal (lists after 'in' hold literals only)"));
+            if let Some(bad) = items
+                .iter()
+                .find(|e| !matches!(e.kind, ExprKind::Literal(_)))
+            {
+                return Err(p.err_at(
+                    bad.span.start,
+                    "a primitive literal (lists after 'in' hold literals only)",
+                ));
             }
             p.node()?;
             Ok(Expr {
@@ -244,7 +254,13 @@ impl Parser<'_> {
                 if let Some(l) = self.numeric_like()? {
                     return Ok(self.lit(l, start));
                 }
-                if self.rest().starts_with("-INF") && !self.rest().get(4..).and_then(|r| r.chars().next()).is_some_and(super::is_ident_char) {
+                if self.rest().starts_with("-INF")
+                    && !self
+                        .rest()
+                        .get(4..)
+                        .and_then(|r| r.chars().next())
+                        .is_some_and(super::is_ident_char)
+                {
                     self.pos += 4;
                     return Ok(self.lit(double_lit("-INF", f64::NEG_INFINITY), start));
                 }
@@ -280,7 +296,11 @@ impl Parser<'_> {
             return Ok(Some(Literal::TimeOfDay(t)));
         }
         let n = self.number()?;
-        if n.is_some() && self.peek().is_some_and(|b| b.is_ascii_alphabetic() || b == b'.') {
+        if n.is_some()
+            && self
+                .peek()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'.')
+        {
             return Err(self.err("an operator or the end of the number"));
         }
         Ok(n)
@@ -316,7 +336,10 @@ impl Parser<'_> {
 
     pub fn annotation_qualifier(&mut self) -> Result<Option<String>> {
         if self.eat(b'#') {
-            Ok(Some(self.expect_ident("an annotation qualifier after '#'")?.to_owned()))
+            Ok(Some(
+                self.expect_ident("an annotation qualifier after '#'")?
+                    .to_owned(),
+            ))
         } else {
             Ok(None)
         }
@@ -366,7 +389,12 @@ impl Parser<'_> {
     }
 
     /// Continues a member path with `/segment`s.
-    fn path_rest(&mut self, start_kind: PathStart, mut segments: Vec<Segment>, start: usize) -> Result<Expr> {
+    fn path_rest(
+        &mut self,
+        start_kind: PathStart,
+        mut segments: Vec<Segment>,
+        start: usize,
+    ) -> Result<Expr> {
         while self.peek() == Some(b'/') {
             if !self.segment_follows() {
                 return Err(self.err_at(self.pos + 1, "a path segment after '/'"));
@@ -596,7 +624,10 @@ impl Parser<'_> {
                     return self.case_expr(start);
                 }
                 if n.eq_ignore_ascii_case("any") || n.eq_ignore_ascii_case("all") {
-                    return Err(self.err_at(self.pos, "a collection path before any/all (e.g. Items/any(...))"));
+                    return Err(self.err_at(
+                        self.pos,
+                        "a collection path before any/all (e.g. Items/any(...))",
+                    ));
                 }
                 if let Some(f) = Function::from_name(n) {
                     return self.call(f, start);
@@ -622,7 +653,10 @@ impl Parser<'_> {
         self.arg_groups(&mut seg, ArgMode::Expr)?;
         // A qualified name alone is a type cast, which must be followed by a
         // member (`Ns.Type/Prop`), or a function, which needs parentheses.
-        if qualified && seg.args.is_empty() && !(self.peek() == Some(b'/') && self.segment_follows()) {
+        if qualified
+            && seg.args.is_empty()
+            && !(self.peek() == Some(b'/') && self.segment_follows())
+        {
             return Err(self.err("'(' (a function call) or '/' (after a type cast)"));
         }
         self.path_rest(PathStart::Relative, vec![seg], start)
@@ -650,9 +684,20 @@ impl Parser<'_> {
         let (min, max) = function.arity();
         if args.len() < min || args.len() > max {
             let expected = if min == max {
-                format!("{} takes {} argument(s), got {}", function.name(), min, args.len())
+                format!(
+                    "{} takes {} argument(s), got {}",
+                    function.name(),
+                    min,
+                    args.len()
+                )
             } else {
-                format!("{} takes {} to {} arguments, got {}", function.name(), min, max, args.len())
+                format!(
+                    "{} takes {} to {} arguments, got {}",
+                    function.name(),
+                    min,
+                    max,
+                    args.len()
+                )
             };
             return Err(self.invalid_at(start, expected));
         }
@@ -852,7 +897,10 @@ impl Parser<'_> {
                             let hi = self.hex4()?;
                             let cp = if (0xD800..0xDC00).contains(&hi) {
                                 if !self.eat_str("\\u") {
-                                    return Err(self.invalid_at(esc_at, "a high surrogate must be followed by a low surrogate"));
+                                    return Err(self.invalid_at(
+                                        esc_at,
+                                        "a high surrogate must be followed by a low surrogate",
+                                    ));
                                 }
                                 let lo = self.hex4()?;
                                 if !(0xDC00..0xE000).contains(&lo) {
@@ -867,7 +915,12 @@ impl Parser<'_> {
                                 None => return Err(self.invalid_at(esc_at, "invalid \\u escape")),
                             }
                         }
-                        _ => return Err(self.err_at(esc_at, "a JSON escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)")),
+                        _ => {
+                            return Err(self.err_at(
+                                esc_at,
+                                "a JSON escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)",
+                            ))
+                        }
                     }
                 }
                 c => out.push(c),
@@ -902,11 +955,19 @@ mod tests {
     /// `Display`'s minimal parentheses.
     fn sexp(e: &Expr) -> String {
         match &e.kind {
-            ExprKind::Binary { op, left, right } => format!("({} {} {})", op.as_str(), sexp(left), sexp(right)),
-            ExprKind::Unary { op, operand } => {
-                format!("({} {})", if *op == UnaryOp::Neg { "-" } else { "not" }, sexp(operand))
+            ExprKind::Binary { op, left, right } => {
+                format!("({} {} {})", op.as_str(), sexp(left), sexp(right))
             }
-            ExprKind::List(items) => format!("[{}]", items.iter().map(sexp).collect::<Vec<_>>().join(" ")),
+            ExprKind::Unary { op, operand } => {
+                format!(
+                    "({} {})",
+                    if *op == UnaryOp::Neg { "-" } else { "not" },
+                    sexp(operand)
+                )
+            }
+            ExprKind::List(items) => {
+                format!("[{}]", items.iter().map(sexp).collect::<Vec<_>>().join(" "))
+            }
             _ => e.to_string(),
         }
     }
@@ -948,17 +1009,30 @@ mod tests {
 
     #[test]
     fn operators_are_case_insensitive() {
-        assert_eq!(s("Name EQ 'Milk' AND Price LT 2.55"), "(and (eq Name 'Milk') (lt Price 2.55))");
+        assert_eq!(
+            s("Name EQ 'Milk' AND Price LT 2.55"),
+            "(and (eq Name 'Milk') (lt Price 2.55))"
+        );
         assert_eq!(s("NOT a"), "(not a)");
     }
 
     #[test]
     fn power_query_not_without_space() {
         let e = p("not(contains(FirstName,'A'))");
-        let ExprKind::Unary { op: UnaryOp::Not, operand } = &e.kind else {
+        let ExprKind::Unary {
+            op: UnaryOp::Not,
+            operand,
+        } = &e.kind
+        else {
             panic!("{e:?}")
         };
-        assert!(matches!(operand.kind, ExprKind::Call { function: Function::Contains, .. }));
+        assert!(matches!(
+            operand.kind,
+            ExprKind::Call {
+                function: Function::Contains,
+                ..
+            }
+        ));
         // but `nothing` is a property
         assert!(matches!(p("nothing eq 1").kind, ExprKind::Binary { .. }));
     }
@@ -969,14 +1043,26 @@ mod tests {
         assert_eq!(s("a sub -1"), "(sub a -1)");
         assert_eq!(s("- a"), "(- a)");
         assert_eq!(s("-(1)"), "(- 1)");
-        assert!(matches!(p("-INF").kind, ExprKind::Literal(Literal::Double(_))));
+        assert!(matches!(
+            p("-INF").kind,
+            ExprKind::Literal(Literal::Double(_))
+        ));
     }
 
     #[test]
     fn in_lists() {
-        assert_eq!(s("Name in ('Milk', 'Cheese')"), "(in Name ['Milk' 'Cheese'])");
+        assert_eq!(
+            s("Name in ('Milk', 'Cheese')"),
+            "(in Name ['Milk' 'Cheese'])"
+        );
         assert_eq!(s("Name in ()"), "(in Name [])");
-        assert!(matches!(p("Name in [\"a\",'b']").kind, ExprKind::Binary { op: BinaryOp::In, .. }));
+        assert!(matches!(
+            p("Name in [\"a\",'b']").kind,
+            ExprKind::Binary {
+                op: BinaryOp::In,
+                ..
+            }
+        ));
         // a single non-literal in parentheses is a parenthesised expression
         assert_eq!(s("A in (B)"), "(in A B)");
         assert!(parse_expression("A in (B,C)", &Limits::default()).is_err());
@@ -986,7 +1072,9 @@ mod tests {
     #[test]
     fn lambdas_with_nested_range_variables() {
         let e = p("Orders/any(o:o/Items/all(i:i/Price gt 0 and o/Total gt 1))");
-        let ExprKind::Path(path) = &e.kind else { panic!() };
+        let ExprKind::Path(path) = &e.kind else {
+            panic!()
+        };
         let Some(SegmentKind::Lambda(l)) = path.segments.last().map(|s| &s.kind) else {
             panic!()
         };
@@ -1002,40 +1090,104 @@ mod tests {
 
     #[test]
     fn implicit_variables() {
-        for (src, start) in [("$it/Name", PathStart::It), ("$this", PathStart::This), ("$root/People('x')/Name", PathStart::Root)] {
-            let ExprKind::Path(path) = p(src).kind else { panic!("{src}") };
+        for (src, start) in [
+            ("$it/Name", PathStart::It),
+            ("$this", PathStart::This),
+            ("$root/People('x')/Name", PathStart::Root),
+        ] {
+            let ExprKind::Path(path) = p(src).kind else {
+                panic!("{src}")
+            };
             assert_eq!(path.start, start, "{src}");
         }
         assert_eq!(p("@p").kind, ExprKind::Alias("p".into()));
-        let ExprKind::Path(path) = p("@p/Street").kind else { panic!() };
+        let ExprKind::Path(path) = p("@p/Street").kind else {
+            panic!()
+        };
         assert_eq!(path.start, PathStart::Alias("p".into()));
     }
 
     #[test]
     fn functions_qualified_and_unqualified() {
-        assert!(matches!(p("contains(Name,'x')").kind, ExprKind::Call { function: Function::Contains, .. }));
-        assert!(matches!(p("CONTAINS(Name,'x')").kind, ExprKind::Call { function: Function::Contains, .. }));
-        assert!(matches!(p("geo.distance(A,B)").kind, ExprKind::Call { function: Function::GeoDistance, .. }));
-        let ExprKind::Path(path) = p("Model.Fn(x=1)").kind else { panic!() };
+        assert!(matches!(
+            p("contains(Name,'x')").kind,
+            ExprKind::Call {
+                function: Function::Contains,
+                ..
+            }
+        ));
+        assert!(matches!(
+            p("CONTAINS(Name,'x')").kind,
+            ExprKind::Call {
+                function: Function::Contains,
+                ..
+            }
+        ));
+        assert!(matches!(
+            p("geo.distance(A,B)").kind,
+            ExprKind::Call {
+                function: Function::GeoDistance,
+                ..
+            }
+        ));
+        let ExprKind::Path(path) = p("Model.Fn(x=1)").kind else {
+            panic!()
+        };
         assert!(matches!(&path.segments[0].kind, SegmentKind::Name(n) if n.namespace == "Model"));
         assert_eq!(path.segments[0].args[0].items[0].name.as_deref(), Some("x"));
         // arity is checked
-        assert!(matches!(err("contains(Name)"), ParseError::InvalidValue { .. }));
-        assert!(matches!(p("substring(Name,1,2)").kind, ExprKind::Call { .. }));
+        assert!(matches!(
+            err("contains(Name)"),
+            ParseError::InvalidValue { .. }
+        ));
+        assert!(matches!(
+            p("substring(Name,1,2)").kind,
+            ExprKind::Call { .. }
+        ));
         assert!(err("Model.Fn").to_string().contains("function call"));
     }
 
     #[test]
     fn cast_isof_case_has() {
-        let ExprKind::TypeCheck { kind, expr, type_name } = p("cast(Edm.String)").kind else { panic!() };
-        assert_eq!((kind, expr.is_none(), type_name.name.to_string()), (TypeCheckKind::Cast, true, "Edm.String".into()));
-        let ExprKind::TypeCheck { expr, type_name, .. } = p("isof(Category,Model.Customer)").kind else { panic!() };
+        let ExprKind::TypeCheck {
+            kind,
+            expr,
+            type_name,
+        } = p("cast(Edm.String)").kind
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (kind, expr.is_none(), type_name.name.to_string()),
+            (TypeCheckKind::Cast, true, "Edm.String".into())
+        );
+        let ExprKind::TypeCheck {
+            expr, type_name, ..
+        } = p("isof(Category,Model.Customer)").kind
+        else {
+            panic!()
+        };
         assert!(expr.is_some());
         assert!(type_name.name.is_qualified());
-        assert!(matches!(p("cast(X,Collection(Edm.Int32))").kind, ExprKind::TypeCheck { type_name: TypeName { collection: true, .. }, .. }));
-        assert!(matches!(p("case(X gt 0:1,true:0)").kind, ExprKind::Case(ref arms) if arms.len() == 2));
-        let ExprKind::Binary { right, .. } = p("style has Sales.Pattern'Yellow,Red'").kind else { panic!() };
-        let ExprKind::Literal(Literal::Enum(en)) = right.kind else { panic!() };
+        assert!(matches!(
+            p("cast(X,Collection(Edm.Int32))").kind,
+            ExprKind::TypeCheck {
+                type_name: TypeName {
+                    collection: true,
+                    ..
+                },
+                ..
+            }
+        ));
+        assert!(
+            matches!(p("case(X gt 0:1,true:0)").kind, ExprKind::Case(ref arms) if arms.len() == 2)
+        );
+        let ExprKind::Binary { right, .. } = p("style has Sales.Pattern'Yellow,Red'").kind else {
+            panic!()
+        };
+        let ExprKind::Literal(Literal::Enum(en)) = right.kind else {
+            panic!()
+        };
         assert_eq!(en.type_name.unwrap().to_string(), "Sales.Pattern");
         assert_eq!(en.members.len(), 2);
     }
@@ -1076,7 +1228,9 @@ mod tests {
     fn spans_point_into_the_text() {
         let e = p("Name eq 'x'");
         assert_eq!((e.span.start, e.span.end), (0, 11));
-        let ExprKind::Binary { right, .. } = e.kind else { panic!() };
+        let ExprKind::Binary { right, .. } = e.kind else {
+            panic!()
+        };
         assert_eq!((right.span.start, right.span.end), (8, 11));
     }
 
@@ -1101,7 +1255,14 @@ mod tests {
             "A/any(x:".repeat(10_000),
             "cast(".repeat(10_000),
         ] {
-            let e = parse_expression(&bomb, &Limits { max_url_length: 1 << 20, ..limits }).expect_err("bomb");
+            let e = parse_expression(
+                &bomb,
+                &Limits {
+                    max_url_length: 1 << 20,
+                    ..limits
+                },
+            )
+            .expect_err("bomb");
             assert!(matches!(e, ParseError::TooDeep { .. }), "{e}");
         }
     }
@@ -1115,7 +1276,16 @@ mod tests {
         // an absurdly long chain hits a limit instead of building a tree too
         // tall to drop or print
         let chain: Vec<String> = (0..5000).map(|i| format!("Id eq {i}")).collect();
-        let r = parse_expression(&chain.join(" or "), &Limits { max_url_length: 1 << 20, ..Limits::default() });
-        assert!(matches!(r, Err(ParseError::TooDeep { .. } | ParseError::TooManyNodes { .. })));
+        let r = parse_expression(
+            &chain.join(" or "),
+            &Limits {
+                max_url_length: 1 << 20,
+                ..Limits::default()
+            },
+        );
+        assert!(matches!(
+            r,
+            Err(ParseError::TooDeep { .. } | ParseError::TooManyNodes { .. })
+        ));
     }
 }

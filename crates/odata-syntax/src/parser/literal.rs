@@ -82,14 +82,21 @@ fn number_lex(i: &str) -> IResult<&str, (&str, bool, bool)> {
     )
         .parse(i)?;
     let len = i.len() - rest.len();
-    Ok((rest, (i.get(..len).unwrap_or(""), frac.is_some(), exp.is_some())))
+    Ok((
+        rest,
+        (i.get(..len).unwrap_or(""), frac.is_some(), exp.is_some()),
+    ))
 }
 
 /// `[ "-" ] "P" [ n "D" ] [ "T" [ n "H" ] [ n "M" ] [ n [ "." n ] "S" ] ]`
 type DurLex<'a> = (
     Option<char>,
     Option<&'a str>,
-    Option<(Option<&'a str>, Option<&'a str>, Option<(&'a str, Option<&'a str>)>)>,
+    Option<(
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<(&'a str, Option<&'a str>)>,
+    )>,
 );
 fn duration_lex(i: &str) -> IResult<&str, DurLex<'_>> {
     let num = || take_while1(is_digit);
@@ -97,13 +104,16 @@ fn duration_lex(i: &str) -> IResult<&str, DurLex<'_>> {
         opt(char('-')),
         char('P'),
         opt((num(), char('D')).map(|(n, _)| n)),
-        opt((
-            char('T'),
-            opt((num(), char('H')).map(|(n, _)| n)),
-            opt((num(), char('M')).map(|(n, _)| n)),
-            opt((num(), opt((char('.'), num()).map(|(_, f)| f)), char('S')).map(|(s, f, _)| (s, f))),
-        )
-            .map(|(_, h, m, s)| (h, m, s))),
+        opt(
+            (
+                char('T'),
+                opt((num(), char('H')).map(|(n, _)| n)),
+                opt((num(), char('M')).map(|(n, _)| n)),
+                opt((num(), opt((char('.'), num()).map(|(_, f)| f)), char('S'))
+                    .map(|(s, f, _)| (s, f))),
+            )
+                .map(|(_, h, m, s)| (h, m, s)),
+        ),
     )
         .map(|(neg, _, d, t)| (neg, d, t))
         .parse(i)
@@ -149,7 +159,10 @@ impl Parser<'_> {
         };
         // year = [ "-" ] ( "0" 3DIGIT / oneToNine 3*DIGIT )
         if y.len() < 4 || (y.starts_with('0') && y.len() != 4) {
-            return Err(self.invalid_at(start, "a year has four digits, or more without a leading zero"));
+            return Err(self.invalid_at(
+                start,
+                "a year has four digits, or more without a leading zero",
+            ));
         }
         let year: i32 = match y.parse::<i32>() {
             Ok(v) if y.len() <= 9 => {
@@ -195,14 +208,16 @@ impl Parser<'_> {
             Some((s, frac)) => {
                 let second: u8 = s.parse().unwrap_or(99);
                 if second > 60 {
-                    return Err(self.invalid_at(start + 6, "second must be 00 to 59 (60 for a leap second)"));
+                    return Err(self
+                        .invalid_at(start + 6, "second must be 00 to 59 (60 for a leap second)"));
                 }
                 let p = match frac {
                     None => 0,
                     Some(f) => match picos(f) {
                         Some(p) => p,
                         None => {
-                            return Err(self.invalid_at(start + 9, "at most 12 digits of fractional seconds"))
+                            return Err(self
+                                .invalid_at(start + 9, "at most 12 digits of fractional seconds"))
                         }
                     },
                 };
@@ -249,7 +264,10 @@ impl Parser<'_> {
                 };
                 let (h, m): (i16, i16) = (h.parse().unwrap_or(99), m.parse().unwrap_or(99));
                 if h > 23 || m > 59 {
-                    return Err(self.invalid_at(sign_at + 1, "offset hour must be 00 to 23 and minute 00 to 59"));
+                    return Err(self.invalid_at(
+                        sign_at + 1,
+                        "offset hour must be 00 to 23 and minute 00 to 59",
+                    ));
                 }
                 self.pos += consumed(rest, after);
                 let total = h * 60 + m;
@@ -314,15 +332,25 @@ impl Parser<'_> {
 
     /// `duration'...'` body, `body_at` is its offset.
     pub fn duration_value(&self, body: &str, body_at: usize) -> Result<Duration> {
-        let bad = || self.invalid_at(body_at, "a duration like P1DT2H3M4.5S (days, hours, minutes, seconds)");
+        let bad = || {
+            self.invalid_at(
+                body_at,
+                "a duration like P1DT2H3M4.5S (days, hours, minutes, seconds)",
+            )
+        };
         let (after, (neg, d, t)) = duration_lex(body).map_err(|_| bad())?;
         if !after.is_empty() {
-            return Err(self.invalid_at(body_at + consumed(body, after), "a duration like P1DT2H3M4.5S (no years or months)"));
+            return Err(self.invalid_at(
+                body_at + consumed(body, after),
+                "a duration like P1DT2H3M4.5S (no years or months)",
+            ));
         }
         let n = |s: Option<&str>| -> Result<u64> {
             match s {
                 None => Ok(0),
-                Some(s) => s.parse().map_err(|_| self.invalid_at(body_at, "duration component too large")),
+                Some(s) => s
+                    .parse()
+                    .map_err(|_| self.invalid_at(body_at, "duration component too large")),
             }
         };
         let mut dur = Duration {
@@ -340,7 +368,9 @@ impl Parser<'_> {
                 if let Some((s, f)) = s {
                     dur.seconds = n(Some(s))?;
                     if let Some(f) = f {
-                        dur.picos = picos(f).ok_or_else(|| self.invalid_at(body_at, "at most 12 digits of fractional seconds"))?;
+                        dur.picos = picos(f).ok_or_else(|| {
+                            self.invalid_at(body_at, "at most 12 digits of fractional seconds")
+                        })?;
                     }
                 }
             }
@@ -410,7 +440,10 @@ impl Parser<'_> {
     }
 
     /// An enum literal body after a qualified type name.
-    pub fn enum_literal(&mut self, type_name: Option<crate::ast::QualifiedName>) -> Result<EnumLiteral> {
+    pub fn enum_literal(
+        &mut self,
+        type_name: Option<crate::ast::QualifiedName>,
+    ) -> Result<EnumLiteral> {
         let body_at = self.pos + 1;
         let body = self.quoted()?;
         let members = self.enum_members(&body, body_at)?;
@@ -521,7 +554,8 @@ fn position(g: &mut Parser<'_>) -> Result<Position> {
         let rest = g.rest();
         let lexed: IResult<&str, &str> = recognize(number_lex).parse(rest);
         let lexed = lexed.or_else(|_| -> IResult<&str, &str> {
-            nom::branch::alt((tag_no_case("-INF"), tag_no_case("INF"), tag_no_case("NaN"))).parse(rest)
+            nom::branch::alt((tag_no_case("-INF"), tag_no_case("INF"), tag_no_case("NaN")))
+                .parse(rest)
         });
         match lexed {
             Ok((after, lex)) => {
@@ -601,14 +635,26 @@ mod tests {
         assert_eq!(lit("42"), Literal::Int(42));
         assert_eq!(lit("+42"), Literal::Int(42));
         assert_eq!(lit("-9223372036854775808"), Literal::Int(i64::MIN));
-        assert_eq!(lit("9223372036854775808"), Literal::Decimal("9223372036854775808".into()));
+        assert_eq!(
+            lit("9223372036854775808"),
+            Literal::Decimal("9223372036854775808".into())
+        );
         assert_eq!(lit("3.14"), Literal::Decimal("3.14".into()));
-        assert_eq!(lit("0.1000000000000000000001"), Literal::Decimal("0.1000000000000000000001".into()));
-        let Literal::Double(d) = lit("-1.5e3") else { panic!() };
+        assert_eq!(
+            lit("0.1000000000000000000001"),
+            Literal::Decimal("0.1000000000000000000001".into())
+        );
+        let Literal::Double(d) = lit("-1.5e3") else {
+            panic!()
+        };
         assert_eq!((d.value, d.lexical.as_str()), (-1500.0, "-1.5e3"));
-        let Literal::Double(d) = lit("INF") else { panic!() };
+        let Literal::Double(d) = lit("INF") else {
+            panic!()
+        };
         assert!(d.value.is_infinite());
-        let Literal::Double(d) = lit("NaN") else { panic!() };
+        let Literal::Double(d) = lit("NaN") else {
+            panic!()
+        };
         assert!(d.value.is_nan());
         assert_eq!(lit("NaN"), lit("NaN"));
         assert!(parse_literal("42.", &Limits::default()).is_err());
@@ -627,36 +673,96 @@ mod tests {
 
     #[test]
     fn dates_are_validated() {
-        assert_eq!(lit("2012-09-03"), Literal::Date(Date { year: 2012, month: 9, day: 3 }));
-        assert_eq!(lit("2020-02-29"), Literal::Date(Date { year: 2020, month: 2, day: 29 }));
-        assert_eq!(lit("0000-02-29"), Literal::Date(Date { year: 0, month: 2, day: 29 }));
+        assert_eq!(
+            lit("2012-09-03"),
+            Literal::Date(Date {
+                year: 2012,
+                month: 9,
+                day: 3
+            })
+        );
+        assert_eq!(
+            lit("2020-02-29"),
+            Literal::Date(Date {
+                year: 2020,
+                month: 2,
+                day: 29
+            })
+        );
+        assert_eq!(
+            lit("0000-02-29"),
+            Literal::Date(Date {
+                year: 0,
+                month: 2,
+                day: 29
+            })
+        );
         assert_eq!(lit("-10000-04-01").to_string(), "-10000-04-01");
-        for d in ["2021-02-30", "2019-02-29", "1900-02-29", "2021-13-01", "2021-00-10", "2021-04-31", "21-01-01", "02021-01-01"] {
+        for d in [
+            "2021-02-30",
+            "2019-02-29",
+            "1900-02-29",
+            "2021-13-01",
+            "2021-00-10",
+            "2021-04-31",
+            "21-01-01",
+            "02021-01-01",
+        ] {
             assert!(matches!(bad(d), ParseError::InvalidValue { .. }), "{d}");
         }
     }
 
     #[test]
     fn times_are_validated() {
-        assert_eq!(lit("13:52"), Literal::TimeOfDay(TimeOfDay { hour: 13, minute: 52, second: 0, picos: 0 }));
-        assert_eq!(lit("13:52:07.5"), Literal::TimeOfDay(TimeOfDay { hour: 13, minute: 52, second: 7, picos: 500_000_000_000 }));
+        assert_eq!(
+            lit("13:52"),
+            Literal::TimeOfDay(TimeOfDay {
+                hour: 13,
+                minute: 52,
+                second: 0,
+                picos: 0
+            })
+        );
+        assert_eq!(
+            lit("13:52:07.5"),
+            Literal::TimeOfDay(TimeOfDay {
+                hour: 13,
+                minute: 52,
+                second: 7,
+                picos: 500_000_000_000
+            })
+        );
         assert_eq!(lit("23:59:60").to_string(), "23:59:60");
-        for t in ["25:00:00", "24:00:00", "12:60", "12:00:61", "12:00:00.1234567890123"] {
+        for t in [
+            "25:00:00",
+            "24:00:00",
+            "12:60",
+            "12:00:61",
+            "12:00:00.1234567890123",
+        ] {
             assert!(matches!(bad(t), ParseError::InvalidValue { .. }), "{t}");
         }
     }
 
     #[test]
     fn date_time_offsets() {
-        let Literal::DateTimeOffset(d) = lit("2012-09-03T14:53:01.123+02:00") else { panic!() };
+        let Literal::DateTimeOffset(d) = lit("2012-09-03T14:53:01.123+02:00") else {
+            panic!()
+        };
         assert_eq!(d.offset_minutes, Some(120));
         assert_eq!(d.time.picos, 123_000_000_000);
-        let Literal::DateTimeOffset(d) = lit("2012-09-03T14:53Z") else { panic!() };
+        let Literal::DateTimeOffset(d) = lit("2012-09-03T14:53Z") else {
+            panic!()
+        };
         assert_eq!(d.offset_minutes, None);
-        let Literal::DateTimeOffset(d) = lit("2012-09-03T14:53-03:30") else { panic!() };
+        let Literal::DateTimeOffset(d) = lit("2012-09-03T14:53-03:30") else {
+            panic!()
+        };
         assert_eq!(d.offset_minutes, Some(-210));
         // a raw '+' arrives as a space after query decoding
-        let Literal::DateTimeOffset(d) = lit("2018-01-26T18:15:00 01:00") else { panic!() };
+        let Literal::DateTimeOffset(d) = lit("2018-01-26T18:15:00 01:00") else {
+            panic!()
+        };
         assert_eq!(d.offset_minutes, Some(60));
         assert_eq!(d.to_string(), "2018-01-26T18:15:00+01:00");
         assert!(parse_date_time_offset("2012-09-03T14:53").is_err());
@@ -667,38 +773,77 @@ mod tests {
 
     #[test]
     fn durations() {
-        let Literal::Duration(d) = lit("duration'-P6DT23H59M59.9999S'") else { panic!() };
-        assert_eq!((d.negative, d.days, d.hours, d.minutes, d.seconds, d.picos), (true, 6, 23, 59, 59, 999_900_000_000));
+        let Literal::Duration(d) = lit("duration'-P6DT23H59M59.9999S'") else {
+            panic!()
+        };
+        assert_eq!(
+            (d.negative, d.days, d.hours, d.minutes, d.seconds, d.picos),
+            (true, 6, 23, 59, 59, 999_900_000_000)
+        );
         assert_eq!(lit("duration'PT36H'").to_string(), "duration'PT36H'");
         assert_eq!(parse_duration("'P1D'").unwrap().days, 1);
-        for d in ["duration'P1Y'", "duration'P1M'", "duration'P'", "duration'PT'", "duration'+P1D'"] {
+        for d in [
+            "duration'P1Y'",
+            "duration'P1M'",
+            "duration'P'",
+            "duration'PT'",
+            "duration'+P1D'",
+        ] {
             assert!(parse_literal(d, &Limits::default()).is_err(), "{d}");
         }
     }
 
     #[test]
     fn guid_binary_enum_geo() {
-        let Literal::Guid(g) = lit("01234567-89AB-cdef-0123-456789abcdef") else { panic!() };
+        let Literal::Guid(g) = lit("01234567-89AB-cdef-0123-456789abcdef") else {
+            panic!()
+        };
         assert_eq!(g.to_string(), "01234567-89ab-cdef-0123-456789abcdef");
         assert_eq!(lit("binary'Zm9vYg'"), Literal::Binary(b"foob".to_vec()));
         assert_eq!(lit("binary'Zm9vYg=='"), Literal::Binary(b"foob".to_vec()));
         assert_eq!(lit("BINARY''"), Literal::Binary(Vec::new()));
         assert!(parse_literal("binary'Zm9v+g=='", &Limits::default()).is_err());
         assert!(parse_literal("X'1a2B'", &Limits::default()).is_err());
-        let Literal::Enum(e) = lit("Sales.Pattern'Solid,Yellow,-42'") else { panic!() };
-        assert_eq!(e.members, vec![EnumMember::Name("Solid".into()), EnumMember::Name("Yellow".into()), EnumMember::Value(-42)]);
+        let Literal::Enum(e) = lit("Sales.Pattern'Solid,Yellow,-42'") else {
+            panic!()
+        };
+        assert_eq!(
+            e.members,
+            vec![
+                EnumMember::Name("Solid".into()),
+                EnumMember::Name("Yellow".into()),
+                EnumMember::Value(-42)
+            ]
+        );
         assert_eq!(parse_enum_literal("'Yellow'").unwrap().type_name, None);
-        let Literal::Geo(g) = lit("geography'SRID=4326;Point(142.1 64.1)'") else { panic!() };
+        let Literal::Geo(g) = lit("geography'SRID=4326;Point(142.1 64.1)'") else {
+            panic!()
+        };
         assert_eq!((g.geography, g.srid), (true, 4326));
-        assert!(matches!(lit("geometry'SRID=0;MultiPolygon(((1 1,1 1),(1 1,2 2,3 3,1 1)))'"), Literal::Geo(_)));
+        assert!(matches!(
+            lit("geometry'SRID=0;MultiPolygon(((1 1,1 1),(1 1,2 2,3 3,1 1)))'"),
+            Literal::Geo(_)
+        ));
         assert!(parse_literal("geography'SRID=0;Point(1)'", &Limits::default()).is_err());
     }
 
     #[test]
     fn literal_display_round_trips() {
         for s in [
-            "null", "true", "-42", "3.140", "1e-101", "-INF", "'a''b'", "2012-09-03", "2012-09-03T14:53:00.1+02:00",
-            "13:52:07.25", "duration'P1DT0.5S'", "binary'Zm9v'", "Ns.E'A,B'", "geography'SRID=0;LineString(1 2,3 4)'",
+            "null",
+            "true",
+            "-42",
+            "3.140",
+            "1e-101",
+            "-INF",
+            "'a''b'",
+            "2012-09-03",
+            "2012-09-03T14:53:00.1+02:00",
+            "13:52:07.25",
+            "duration'P1DT0.5S'",
+            "binary'Zm9v'",
+            "Ns.E'A,B'",
+            "geography'SRID=0;LineString(1 2,3 4)'",
             "geometry'SRID=0;GeometryCollection(Point(1 2),Polygon((1 1,2 2,1 1)))'",
         ] {
             let l = lit(s);

@@ -193,7 +193,11 @@ impl<'a> Parser<'a> {
     /// Runs `f` `weight` nesting levels deeper: nested query options
     /// (`$expand=A($expand=B(...))`) go through many more stack frames per
     /// level than a parenthesis does, so they are charged more.
-    pub fn nested_weighted<T>(&mut self, weight: usize, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    pub fn nested_weighted<T>(
+        &mut self,
+        weight: usize,
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
         for i in 0..weight {
             if let Err(e) = self.enter() {
                 for _ in 0..i {

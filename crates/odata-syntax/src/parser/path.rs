@@ -64,16 +64,24 @@ pub(crate) fn parse_resource_path(raw: &str, limits: Limits) -> Result<ResourceP
     let mut nodes = 0usize;
     for (index, (at, seg_raw)) in split_segments(raw).into_iter().enumerate() {
         if seg_raw.is_empty() {
-            return Err(ParseError::syntax(at, "a path segment (empty segment)", "'/'".into()));
+            return Err(ParseError::syntax(
+                at,
+                "a path segment (empty segment)",
+                "'/'".into(),
+            ));
         }
         nodes += 1;
         if nodes > limits.max_nodes {
             return Err(ParseError::TooManyNodes {
-                at: crate::error::Location { offset: at, option: None },
+                at: crate::error::Location {
+                    offset: at,
+                    option: None,
+                },
                 max: limits.max_nodes,
             });
         }
-        let decoded = percent_decode(seg_raw, PlusMode::Literal).map_err(|e| e.relocate(|o| o + at, None))?;
+        let decoded =
+            percent_decode(seg_raw, PlusMode::Literal).map_err(|e| e.relocate(|o| o + at, None))?;
         let mut p = Parser::new(&decoded, limits);
         let seg = p
             .resource_segment(index == 0)
@@ -104,11 +112,19 @@ fn check_sequence(prev: &[Segment], seg: &Segment, at: usize) -> Result<()> {
             Ok(())
         }
         (SegmentKind::Entity, _) => bad("an entity type name after $entity"),
-        (SegmentKind::All, SegmentKind::Name(_)) if prev.len() == 1 && seg.args.is_empty() => Ok(()),
+        (SegmentKind::All, SegmentKind::Name(_)) if prev.len() == 1 && seg.args.is_empty() => {
+            Ok(())
+        }
         (SegmentKind::Crossjoin(_), SegmentKind::Query) => Ok(()),
-        (SegmentKind::All | SegmentKind::Crossjoin(_), _) => bad("$query, or a type cast after $all"),
-        (SegmentKind::Name(_) | SegmentKind::KeyValue(_), _) if prev.len() >= 2
-            && matches!(prev.first().map(|s| &s.kind), Some(SegmentKind::Entity | SegmentKind::All)) =>
+        (SegmentKind::All | SegmentKind::Crossjoin(_), _) => {
+            bad("$query, or a type cast after $all")
+        }
+        (SegmentKind::Name(_) | SegmentKind::KeyValue(_), _)
+            if prev.len() >= 2
+                && matches!(
+                    prev.first().map(|s| &s.kind),
+                    Some(SegmentKind::Entity | SegmentKind::All)
+                ) =>
         {
             bad("nothing after the type cast")
         }
@@ -123,7 +139,13 @@ impl Parser<'_> {
     fn resource_segment(&mut self, first: bool) -> Result<Segment> {
         let start = self.pos;
         let kind = if self.peek() == Some(b'$') {
-            let word_len = self.rest().bytes().skip(1).take_while(|b| b.is_ascii_alphabetic()).count() + 1;
+            let word_len = self
+                .rest()
+                .bytes()
+                .skip(1)
+                .take_while(|b| b.is_ascii_alphabetic())
+                .count()
+                + 1;
             let word = self.rest().get(..word_len).unwrap_or("");
             let kind = match (first, word) {
                 (true, "$metadata") => SegmentKind::Metadata,
@@ -236,19 +258,36 @@ mod tests {
         assert!(path("").is_service_root());
         assert_eq!(path("$metadata").first(), Some(&SegmentKind::Metadata));
         assert_eq!(path("$batch").first(), Some(&SegmentKind::Batch));
-        assert_eq!(kinds("Accounts(5)/Contacts/$count"), vec!["Accounts(5)", "Contacts", "$count"]);
+        assert_eq!(
+            kinds("Accounts(5)/Contacts/$count"),
+            vec!["Accounts(5)", "Contacts", "$count"]
+        );
         let p = path("OrderItems(OrderID=1,ItemID='a')");
         assert_eq!(p.segments[0].args[0].items.len(), 2);
         // key as segment: a number is a KeyValue, an identifier stays a Name
         let p = path("Accounts/5/Name/$value");
         assert_eq!(p.segments[1].kind, SegmentKind::KeyValue("5".into()));
-        assert_eq!(path("People/O%27Neil").segments[1].kind, SegmentKind::KeyValue("O'Neil".into()));
-        assert_eq!(path("Categories/Smartphone%2FTablet").segments[1].kind, SegmentKind::KeyValue("Smartphone/Tablet".into()));
-        assert!(matches!(path("Employees/A1245").segments[1].kind, SegmentKind::Name(_)));
+        assert_eq!(
+            path("People/O%27Neil").segments[1].kind,
+            SegmentKind::KeyValue("O'Neil".into())
+        );
+        assert_eq!(
+            path("Categories/Smartphone%2FTablet").segments[1].kind,
+            SegmentKind::KeyValue("Smartphone/Tablet".into())
+        );
+        assert!(matches!(
+            path("Employees/A1245").segments[1].kind,
+            SegmentKind::Name(_)
+        ));
         // casts, bound operations, $ref, $filter segments
         assert_eq!(kinds("Products/Model.Best(1)/Model.Fn(x=@a)/$ref").len(), 4);
-        assert!(matches!(path("Products/$filter(Address/City eq 'x')/$count").segments[1].kind, SegmentKind::Filter(_)));
-        assert!(matches!(path("$crossjoin(A,B)").segments[0].kind, SegmentKind::Crossjoin(ref v) if v.len() == 2));
+        assert!(matches!(
+            path("Products/$filter(Address/City eq 'x')/$count").segments[1].kind,
+            SegmentKind::Filter(_)
+        ));
+        assert!(
+            matches!(path("$crossjoin(A,B)").segments[0].kind, SegmentKind::Crossjoin(ref v) if v.len() == 2)
+        );
     }
 
     #[test]
@@ -265,13 +304,20 @@ mod tests {
             "A(1;2)",
             "A/$bogus",
         ] {
-            assert!(parse_resource_path(bad, &Limits::default()).is_err(), "{bad}");
+            assert!(
+                parse_resource_path(bad, &Limits::default()).is_err(),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn whole_targets() {
-        let u = parse_uri("Accounts(1)/Contacts?$top=2&$orderby=Name", &Limits::default()).unwrap();
+        let u = parse_uri(
+            "Accounts(1)/Contacts?$top=2&$orderby=Name",
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(u.path.segments.len(), 2);
         assert_eq!(u.query.top, Some(2));
         assert_eq!(u.to_string(), "Accounts(1)/Contacts?$orderby=Name&$top=2");
@@ -286,7 +332,12 @@ mod tests {
 
     #[test]
     fn path_display_round_trips() {
-        for s in ["Accounts(5)/Contacts/$count", "People/O%27Neil", "Categories/Smartphone%2FTablet", "A('x%2Fy')/Ns.T/Ns.F(p=1)/$ref"] {
+        for s in [
+            "Accounts(5)/Contacts/$count",
+            "People/O%27Neil",
+            "Categories/Smartphone%2FTablet",
+            "A('x%2Fy')/Ns.T/Ns.F(p=1)/$ref",
+        ] {
             let p = path(s);
             assert_eq!(path(&p.to_string()), p, "{s} -> {p}");
         }

@@ -49,7 +49,10 @@ impl Parser<'_> {
                 self.eq_h()?;
                 self.expect(b'"', "'\"'")?;
                 let s = self.pos;
-                while self.peek().is_some_and(|b| b != b'"' && b > b' ' && b < 0x7f) {
+                while self
+                    .peek()
+                    .is_some_and(|b| b != b'"' && b > b' ' && b < 0x7f)
+                {
                     self.pos += 1;
                 }
                 let url = self.src.get(s..self.pos).unwrap_or("").to_owned();

@@ -81,9 +81,11 @@ impl Opt {
     /// Looks up a name with or without `$`, case-insensitively (4.01).
     pub fn lookup(name: &str) -> Option<Opt> {
         let bare = name.strip_prefix('$').unwrap_or(name);
-        Opt::ALL
-            .into_iter()
-            .find(|o| o.name().get(1..).is_some_and(|n| n.eq_ignore_ascii_case(bare)))
+        Opt::ALL.into_iter().find(|o| {
+            o.name()
+                .get(1..)
+                .is_some_and(|n| n.eq_ignore_ascii_case(bare))
+        })
     }
 }
 
@@ -109,7 +111,14 @@ impl OptionSet {
     pub const COUNT: OptionSet = OptionSet::of(&[Opt::Filter, Opt::Search], false);
     /// `expandRefOption`: after `/$ref`.
     pub const REF: OptionSet = OptionSet::of(
-        &[Opt::Filter, Opt::Search, Opt::OrderBy, Opt::Skip, Opt::Top, Opt::Count],
+        &[
+            Opt::Filter,
+            Opt::Search,
+            Opt::OrderBy,
+            Opt::Skip,
+            Opt::Top,
+            Opt::Count,
+        ],
         false,
     );
     /// `expandOption` (plus `$apply` from the aggregation extension).
@@ -198,7 +207,13 @@ impl Parser<'_> {
     }
 
     /// Parses the value of system option `opt` into `q`.
-    pub(crate) fn option_value(&mut self, opt: Opt, q: &mut QueryOptions, ctx: Ctx, at: usize) -> Result<()> {
+    pub(crate) fn option_value(
+        &mut self,
+        opt: Opt,
+        q: &mut QueryOptions,
+        ctx: Ctx,
+        at: usize,
+    ) -> Result<()> {
         let start = self.pos;
         match opt {
             Opt::Filter => {
@@ -231,7 +246,10 @@ impl Parser<'_> {
             }
             Opt::Top | Opt::Skip => {
                 if self.peek() == Some(b'-') {
-                    return Err(self.invalid_at(start, format!("{} must be a non-negative integer", opt.name())));
+                    return Err(self.invalid_at(
+                        start,
+                        format!("{} must be a non-negative integer", opt.name()),
+                    ));
                 }
                 let n = self.unsigned(opt.name())?;
                 if opt == Opt::Top {
@@ -255,17 +273,24 @@ impl Parser<'_> {
                     Levels::Max
                 } else {
                     if self.peek() == Some(b'0') {
-                        return Err(self.invalid_at(start, "$levels must be a positive integer without leading zeros, or max"));
+                        return Err(self.invalid_at(
+                            start,
+                            "$levels must be a positive integer without leading zeros, or max",
+                        ));
                     }
                     let n = self.unsigned("$levels")?;
-                    Levels::N(u32::try_from(n).map_err(|_| self.invalid_at(start, "$levels is too large"))?)
+                    Levels::N(
+                        u32::try_from(n)
+                            .map_err(|_| self.invalid_at(start, "$levels is too large"))?,
+                    )
                 };
                 set(&mut q.levels, v, opt, at)?;
             }
             Opt::Index => {
                 let neg = self.eat(b'-');
                 let n = self.unsigned("$index")?;
-                let v = i64::try_from(n).map_err(|_| self.invalid_at(start, "$index is too large"))?;
+                let v =
+                    i64::try_from(n).map_err(|_| self.invalid_at(start, "$index is too large"))?;
                 set(&mut q.index, if neg { -v } else { v }, opt, at)?;
             }
             Opt::Format => {
@@ -293,9 +318,14 @@ impl Parser<'_> {
                 }
                 if opt == Opt::SchemaVersion
                     && v != "*"
-                    && !v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+                    && !v
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
                 {
-                    return Err(self.err_at(start, "* or a version made of letters, digits, '-', '.', '_', '~'"));
+                    return Err(self.err_at(
+                        start,
+                        "* or a version made of letters, digits, '-', '.', '_', '~'",
+                    ));
                 }
                 let slot = match opt {
                     Opt::SkipToken => &mut q.skiptoken,
@@ -332,7 +362,11 @@ impl Parser<'_> {
     }
 
     /// `item *( COMMA item )`, tolerating whitespace after commas.
-    fn list<T>(&mut self, ctx: Ctx, mut item: impl FnMut(&mut Self) -> Result<T>) -> Result<Vec<T>> {
+    fn list<T>(
+        &mut self,
+        ctx: Ctx,
+        mut item: impl FnMut(&mut Self) -> Result<T>,
+    ) -> Result<Vec<T>> {
         let _ = ctx;
         let mut out = vec![item(self)?];
         loop {
@@ -419,7 +453,10 @@ impl Parser<'_> {
             Some(b'$' | b'@') => true,
             _ => {
                 let rest = self.src.get(self.pos + 1..).unwrap_or("");
-                let n = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+                let n = rest
+                    .bytes()
+                    .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                    .count();
                 rest.as_bytes().get(n) == Some(&b'=')
             }
         }
@@ -429,14 +466,18 @@ impl Parser<'_> {
         self.node()?;
         let start = self.pos;
         let mut path = vec![self.select_segment()?];
-        while !matches!(path.last(), Some(SelectSegment::Star | SelectSegment::AllOperations(_)))
-            && self.peek() == Some(b'/')
+        while !matches!(
+            path.last(),
+            Some(SelectSegment::Star | SelectSegment::AllOperations(_))
+        ) && self.peek() == Some(b'/')
         {
             self.pos += 1;
             let seg_at = self.pos;
             let seg = self.select_segment()?;
             if seg == SelectSegment::Star {
-                return Err(self.err_at(seg_at, "a property name ('*' only stands alone in $select)"));
+                return Err(
+                    self.err_at(seg_at, "a property name ('*' only stands alone in $select)")
+                );
             }
             path.push(seg);
         }
@@ -449,7 +490,12 @@ impl Parser<'_> {
             options: None,
             span: Span::default(),
         };
-        if self.peek() == Some(b'(') && !matches!(item.path.last(), Some(SelectSegment::Star | SelectSegment::AllOperations(_))) {
+        if self.peek() == Some(b'(')
+            && !matches!(
+                item.path.last(),
+                Some(SelectSegment::Star | SelectSegment::AllOperations(_))
+            )
+        {
             if self.options_follow() {
                 let o = self.nested_weighted(NESTED_OPTIONS_WEIGHT, |p| {
                     p.pos += 1;
@@ -564,7 +610,9 @@ impl Parser<'_> {
             return Err(self.err("'as' and a name"));
         }
         self.rws()?;
-        let alias = self.expect_ident("the computed property's name")?.to_owned();
+        let alias = self
+            .expect_ident("the computed property's name")?
+            .to_owned();
         Ok(ComputeItem {
             expr,
             alias,
@@ -577,7 +625,11 @@ impl Parser<'_> {
 pub(crate) fn parse_query<'a>(raw: &'a str, limits: Limits) -> Result<QueryOptions> {
     let mut q = QueryOptions::default();
     if let Some(i) = raw.find('#') {
-        return Err(ParseError::syntax(i, "no '#' in the query (it starts a fragment)", "'#'".into()));
+        return Err(ParseError::syntax(
+            i,
+            "no '#' in the query (it starts a fragment)",
+            "'#'".into(),
+        ));
     }
     let mut offset = 0;
     let mut nodes_budget = limits;
@@ -591,18 +643,28 @@ pub(crate) fn parse_query<'a>(raw: &'a str, limits: Limits) -> Result<QueryOptio
             Some((n, v)) => (n, Some(v)),
             None => (pair, None),
         };
-        let name = percent_decode(raw_name, PlusMode::Space).map_err(|e| e.relocate(|o| o + pair_at, None))?;
+        let name = percent_decode(raw_name, PlusMode::Space)
+            .map_err(|e| e.relocate(|o| o + pair_at, None))?;
         let value_at = pair_at + raw_name.len() + 1;
         let decode_value = |v: &'a str| -> Result<std::borrow::Cow<'a, str>> {
-            percent_decode(v, PlusMode::Space).map_err(|e| e.relocate(|o| o + value_at, Some(&name)))
+            percent_decode(v, PlusMode::Space)
+                .map_err(|e| e.relocate(|o| o + value_at, Some(&name)))
         };
         if let Some(alias) = name.strip_prefix('@') {
             let mut p = Parser::new("", nodes_budget);
             if p.ident_ok(alias).is_none() {
-                return Err(ParseError::syntax(pair_at + 1, "a parameter alias name after '@'", format!("{alias:?}")));
+                return Err(ParseError::syntax(
+                    pair_at + 1,
+                    "a parameter alias name after '@'",
+                    format!("{alias:?}"),
+                ));
             }
             let Some(rv) = raw_value else {
-                return Err(ParseError::syntax(pair_at + raw_name.len(), "'=' and the alias value", "end of option".into()));
+                return Err(ParseError::syntax(
+                    pair_at + raw_name.len(),
+                    "'=' and the alias value",
+                    "end of option".into(),
+                ));
             };
             let v = decode_value(rv)?;
             let value = parse_value(&v, nodes_budget, |p| {
@@ -610,7 +672,12 @@ pub(crate) fn parse_query<'a>(raw: &'a str, limits: Limits) -> Result<QueryOptio
                 p.finish("the end of the alias value")?;
                 Ok(e)
             })
-            .map_err(|e| e.relocate(|o| value_at + raw_offset(rv, o, PlusMode::Space), Some(&name)))?;
+            .map_err(|e| {
+                e.relocate(
+                    |o| value_at + raw_offset(rv, o, PlusMode::Space),
+                    Some(&name),
+                )
+            })?;
             q.aliases.push(AliasValue {
                 name: alias.to_owned(),
                 span: Span::new(0, v.len()),
@@ -620,13 +687,23 @@ pub(crate) fn parse_query<'a>(raw: &'a str, limits: Limits) -> Result<QueryOptio
         }
         if let Some(opt) = Opt::lookup(&name) {
             if opt == Opt::Levels {
-                return Err(ParseError::syntax(pair_at, "a query option allowed here ($levels only inside $expand)", format!("{name:?}")));
+                return Err(ParseError::syntax(
+                    pair_at,
+                    "a query option allowed here ($levels only inside $expand)",
+                    format!("{name:?}"),
+                ));
             }
             let Some(rv) = raw_value else {
-                return Err(ParseError::syntax(pair_at + raw_name.len(), "'=' and a value", "end of option".into()));
+                return Err(ParseError::syntax(
+                    pair_at + raw_name.len(),
+                    "'=' and a value",
+                    "end of option".into(),
+                ));
             };
             let v = decode_value(rv)?;
-            let r = parse_value(&v, nodes_budget, |p| p.option_value(opt, &mut q, Ctx::Top, 0));
+            let r = parse_value(&v, nodes_budget, |p| {
+                p.option_value(opt, &mut q, Ctx::Top, 0)
+            });
             if let Err(e) = r {
                 let e = match e {
                     ParseError::DuplicateOption { name: n, .. } => ParseError::DuplicateOption {
@@ -636,14 +713,21 @@ pub(crate) fn parse_query<'a>(raw: &'a str, limits: Limits) -> Result<QueryOptio
                         },
                         name: n,
                     },
-                    e => e.relocate(|o| value_at + raw_offset(rv, o, PlusMode::Space), Some(&name)),
+                    e => e.relocate(
+                        |o| value_at + raw_offset(rv, o, PlusMode::Space),
+                        Some(&name),
+                    ),
                 };
                 return Err(e);
             }
             continue;
         }
         if name.starts_with('$') {
-            return Err(ParseError::syntax(pair_at, "a system query option (unknown name)", format!("{name:?}")));
+            return Err(ParseError::syntax(
+                pair_at,
+                "a system query option (unknown name)",
+                format!("{name:?}"),
+            ));
         }
         let value = match raw_value {
             Some(rv) => Some(decode_value(rv)?.into_owned()),
@@ -660,7 +744,11 @@ pub(crate) fn parse_query<'a>(raw: &'a str, limits: Limits) -> Result<QueryOptio
 }
 
 /// Runs `f` over a decoded value with a fresh parser.
-pub(crate) fn parse_value<T>(v: &str, limits: Limits, f: impl FnOnce(&mut Parser<'_>) -> Result<T>) -> Result<T> {
+pub(crate) fn parse_value<T>(
+    v: &str,
+    limits: Limits,
+    f: impl FnOnce(&mut Parser<'_>) -> Result<T>,
+) -> Result<T> {
     let mut p = Parser::new(v, limits);
     f(&mut p)
 }
@@ -670,7 +758,10 @@ impl Parser<'_> {
     pub(crate) fn ident_ok(&mut self, s: &str) -> Option<()> {
         let mut chars = s.chars();
         let first = chars.next()?;
-        (super::is_ident_start(first) && chars.all(super::is_ident_char) && s.chars().count() <= 128).then_some(())
+        (super::is_ident_start(first)
+            && chars.all(super::is_ident_char)
+            && s.chars().count() <= 128)
+            .then_some(())
     }
 }
 
@@ -692,7 +783,9 @@ mod tests {
 
     #[test]
     fn options_are_case_insensitive_and_dollar_optional() {
-        let o = q("$FILTER=a%20eq%201&Top=5&skip=2&$Count=TRUE&$orderby=Name%20desc,Id&select=Name,Id");
+        let o = q(
+            "$FILTER=a%20eq%201&Top=5&skip=2&$Count=TRUE&$orderby=Name%20desc,Id&select=Name,Id",
+        );
         assert!(o.filter.is_some());
         assert_eq!((o.top, o.skip, o.count), (Some(5), Some(2), Some(true)));
         assert_eq!(o.orderby.as_ref().map(|v| v.len()), Some(2));
@@ -705,29 +798,48 @@ mod tests {
         assert!(matches!(bad("$top=-1"), ParseError::InvalidValue { .. }));
         assert!(bad("$top=abc").to_string().contains("$top"));
         assert!(bad("$skip=1.5").option().is_some());
-        assert!(matches!(bad("$top=99999999999999999999999"), ParseError::InvalidValue { .. }));
+        assert!(matches!(
+            bad("$top=99999999999999999999999"),
+            ParseError::InvalidValue { .. }
+        ));
     }
 
     #[test]
     fn repeated_system_options_are_rejected() {
         let e = bad("$top=1&$filter=true&$TOP=2");
-        assert!(matches!(e, ParseError::DuplicateOption { name: "$top", .. }), "{e}");
+        assert!(
+            matches!(e, ParseError::DuplicateOption { name: "$top", .. }),
+            "{e}"
+        );
         assert_eq!(e.offset(), 20);
-        assert!(matches!(bad("$filter=true&filter=false"), ParseError::DuplicateOption { .. }));
-        assert!(matches!(bad("$expand=A($top=1;$top=2)"), ParseError::DuplicateOption { .. }));
+        assert!(matches!(
+            bad("$filter=true&filter=false"),
+            ParseError::DuplicateOption { .. }
+        ));
+        assert!(matches!(
+            bad("$expand=A($top=1;$top=2)"),
+            ParseError::DuplicateOption { .. }
+        ));
     }
 
     #[test]
     fn percent_decoding_edge_cases() {
         // %27 quotes, '' escapes, + as space, %2B as plus, UTF-8
         let o = q("$filter=Name%20eq%20%27O%27%27Neil%27+and+City+eq+'K%C3%B6ln'");
-        assert_eq!(o.filter.unwrap().to_string(), "Name eq 'O''Neil' and City eq 'Köln'");
+        assert_eq!(
+            o.filter.unwrap().to_string(),
+            "Name eq 'O''Neil' and City eq 'Köln'"
+        );
         let o = q("$filter=D%20gt%202018-01-26T18:15:00%2B01:00");
         assert!(o.filter.unwrap().to_string().ends_with("+01:00"));
         // the HQ API guide example with a raw '+'
         let o = q("$filter=UpdatedOn gt 2018-01-26T18:15:00+01:00");
-        let ExprKind::Binary { right, .. } = o.filter.unwrap().kind else { panic!() };
-        let ExprKind::Literal(Literal::DateTimeOffset(d)) = right.kind else { panic!() };
+        let ExprKind::Binary { right, .. } = o.filter.unwrap().kind else {
+            panic!()
+        };
+        let ExprKind::Literal(Literal::DateTimeOffset(d)) = right.kind else {
+            panic!()
+        };
         assert_eq!(d.offset_minutes, Some(60));
         assert!(matches!(bad("$filter=a%2"), ParseError::Encoding { .. }));
         assert!(matches!(bad("$filter=%FF"), ParseError::Encoding { .. }));
@@ -750,17 +862,33 @@ mod tests {
         assert_eq!(o.aliases.len(), 2);
         assert_eq!(o.aliases[0].name, "word");
         assert!(matches!(o.aliases[1].value.kind, ExprKind::Object(_)));
-        assert_eq!(o.custom.iter().map(|c| (c.name.as_str(), c.value.as_deref())).collect::<Vec<_>>(), vec![("x-api", Some("1")), ("flag", None)]);
-        assert!(bad("$unknown=1").to_string().contains("system query option"));
+        assert_eq!(
+            o.custom
+                .iter()
+                .map(|c| (c.name.as_str(), c.value.as_deref()))
+                .collect::<Vec<_>>(),
+            vec![("x-api", Some("1")), ("flag", None)]
+        );
+        assert!(bad("$unknown=1")
+            .to_string()
+            .contains("system query option"));
     }
 
     #[test]
     fn format_count_skiptoken() {
         assert_eq!(q("$format=JSON").format, Some(Format::Json));
-        assert_eq!(q("$format=application/json;odata.metadata=none").format, Some(Format::MediaType("application/json;odata.metadata=none".into())));
+        assert_eq!(
+            q("$format=application/json;odata.metadata=none").format,
+            Some(Format::MediaType(
+                "application/json;odata.metadata=none".into()
+            ))
+        );
         assert!(bad("$format=yaml").to_string().contains("media type"));
         assert!(bad("$count=yes").to_string().contains("true or false"));
-        assert_eq!(q("$skiptoken=abc%3D%3D").skiptoken.as_deref(), Some("abc=="));
+        assert_eq!(
+            q("$skiptoken=abc%3D%3D").skiptoken.as_deref(),
+            Some("abc==")
+        );
     }
 
     #[test]
@@ -768,16 +896,31 @@ mod tests {
         let o = q("$select=Name,Address/City,Model.Fn(a,b),Model.*,*,@Core.Messages&$expand=Orders($filter=Total%20gt%205;$select=Id;$expand=Items($levels=max);$top=3),Owner/$ref,Tags/$count,*($levels=2)");
         let sel = o.select.unwrap();
         assert_eq!(sel.len(), 6);
-        assert_eq!(sel[2].params.as_deref(), Some(&["a".to_owned(), "b".to_owned()][..]));
-        assert_eq!(sel[3].path, vec![SelectSegment::AllOperations("Model".into())]);
+        assert_eq!(
+            sel[2].params.as_deref(),
+            Some(&["a".to_owned(), "b".to_owned()][..])
+        );
+        assert_eq!(
+            sel[3].path,
+            vec![SelectSegment::AllOperations("Model".into())]
+        );
         let exp = o.expand.unwrap();
         assert_eq!(exp.len(), 4);
         let nested = exp[0].options.as_ref().unwrap();
         assert_eq!(nested.top, Some(3));
-        assert_eq!(nested.expand.as_ref().unwrap()[0].options.as_ref().unwrap().levels, Some(Levels::Max));
+        assert_eq!(
+            nested.expand.as_ref().unwrap()[0]
+                .options
+                .as_ref()
+                .unwrap()
+                .levels,
+            Some(Levels::Max)
+        );
         assert_eq!(exp[1].suffix, ExpandSuffix::Ref);
         assert_eq!(exp[2].suffix, ExpandSuffix::Count);
-        assert!(bad("$expand=A/$ref($select=X)").to_string().contains("allowed"));
+        assert!(bad("$expand=A/$ref($select=X)")
+            .to_string()
+            .contains("allowed"));
         assert!(bad("$expand=A($levels=0)").to_string().contains("levels"));
         assert!(bad("$levels=2").to_string().contains("$expand"));
     }
@@ -790,20 +933,33 @@ mod tests {
         let o = q("$apply=filter(Amount%20gt%201)/groupby((Customer/Country),aggregate(Amount%20with%20sum%20as%20Total,$count%20as%20N))/orderby(Total%20desc)/top(5)");
         let a = o.apply.unwrap();
         assert_eq!(a.len(), 4);
-        assert!(matches!(a[1].kind, TransformationKind::GroupBy { then: Some(_), .. }));
+        assert!(matches!(
+            a[1].kind,
+            TransformationKind::GroupBy { then: Some(_), .. }
+        ));
     }
 
     #[test]
     fn deep_expand_nesting_is_an_error() {
         let bomb = "$expand=".to_owned() + &"A($expand=".repeat(5_000) + "B" + &")".repeat(5_000);
-        let e = parse_query(&bomb, &Limits { max_url_length: 1 << 20, ..Limits::default() }).unwrap_err();
+        let e = parse_query(
+            &bomb,
+            &Limits {
+                max_url_length: 1 << 20,
+                ..Limits::default()
+            },
+        )
+        .unwrap_err();
         assert!(matches!(e, ParseError::TooDeep { .. }), "{e}");
     }
 
     #[test]
     fn url_length_limit() {
         let long = "$filter=".to_owned() + &"a".repeat(9000);
-        assert!(matches!(parse_query(&long, &Limits::default()), Err(ParseError::UrlTooLong { .. })));
+        assert!(matches!(
+            parse_query(&long, &Limits::default()),
+            Err(ParseError::UrlTooLong { .. })
+        ));
     }
 
     #[test]

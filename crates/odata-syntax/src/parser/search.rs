@@ -190,7 +190,10 @@ mod tests {
         assert_eq!(s("blue green"), "(AND blue green)");
         assert_eq!(s("blue OR green AND red"), "(OR blue (AND green red))");
         assert_eq!(s("NOT blue OR green"), "(OR (NOT blue) green)");
-        assert_eq!(s("\"blue green\" NOT red"), "(AND \"blue green\" (NOT red))");
+        assert_eq!(
+            s("\"blue green\" NOT red"),
+            "(AND \"blue green\" (NOT red))"
+        );
         assert_eq!(s("(a OR b) c"), "(AND (OR a b) c)");
         // keywords are words where no operator can stand
         assert_eq!(s("AND"), "AND");
@@ -201,10 +204,25 @@ mod tests {
         for bad in ["\"blue", "(blue", "a)", "\"blue\"green", "gr(een"] {
             assert!(parse_search(bad, &Limits::default()).is_err(), "{bad}");
         }
-        let big = Limits { max_url_length: 1 << 20, ..Limits::default() };
+        let big = Limits {
+            max_url_length: 1 << 20,
+            ..Limits::default()
+        };
         let bomb = "(".repeat(10_000);
-        assert!(matches!(parse_search(&bomb, &big), Err(ParseError::TooDeep { .. })));
+        assert!(matches!(
+            parse_search(&bomb, &big),
+            Err(ParseError::TooDeep { .. })
+        ));
         let bomb = "NOT ".repeat(10_000) + "a";
-        assert!(matches!(parse_search(&bomb, &Limits { max_url_length: 1 << 20, ..Limits::default() }), Err(ParseError::TooDeep { .. })));
+        assert!(matches!(
+            parse_search(
+                &bomb,
+                &Limits {
+                    max_url_length: 1 << 20,
+                    ..Limits::default()
+                }
+            ),
+            Err(ParseError::TooDeep { .. })
+        ));
     }
 }
