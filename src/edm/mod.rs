@@ -2,5 +2,6 @@
 //! ZeyOS schema description and `config.toml`.
 
 pub mod model;
+pub mod naming;
 
 pub use model::*;
