@@ -776,3 +776,63 @@ fn choice<T: Copy>(
             )
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src() -> Arc<Source> {
+        Source::new("t.toml", "x = 1\n")
+    }
+
+    #[test]
+    fn urls() {
+        let s = src();
+        let ok = |u: &str| http_url(&s, &(0..1), "k", u);
+        assert_eq!(
+            ok("http://127.0.0.1:8091/").unwrap(),
+            "http://127.0.0.1:8091"
+        );
+        assert_eq!(
+            ok("https://cloud.zeyos.com/base").unwrap(),
+            "https://cloud.zeyos.com/base"
+        );
+        for bad in [
+            "localhost:8091",
+            "ftp://x",
+            "http://",
+            "http://u:p@x",
+            "http://x/?q",
+            "not a url",
+        ] {
+            assert!(ok(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn roots_and_namespaces() {
+        let s = src();
+        let span = |v: &str| Spanned::new(0..1, v.to_owned());
+        assert!(root_path(&s, &span("/odata/")).is_ok());
+        assert!(root_path(&s, &span("/")).is_ok());
+        for bad in ["odata/", "/odata", "/a//b/", "/a b/"] {
+            assert!(root_path(&s, &span(bad)).is_err(), "{bad}");
+        }
+        assert!(namespace_name(&s, &span("ZeyOS.Model")).is_ok());
+        for bad in ["Edm", "a..b", "1a", ""] {
+            assert!(namespace_name(&s, &span(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_range_checked() {
+        let s = src();
+        let v = Some(Spanned::new(0..1, 0_i64));
+        let err = number::<u32>(&s, &v, "k", 5, 1, 10).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "t.toml:1:1: bad value 0 for `k`: must be between 1 and 10"
+        );
+        assert_eq!(number::<u32>(&s, &None, "k", 5, 1, 10).unwrap(), 5);
+    }
+}

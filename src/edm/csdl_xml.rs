@@ -307,3 +307,30 @@ fn default_literal(v: &serde_json::Value) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn descriptions_are_escaped() {
+        let text = r#"
+[[service]]
+name = "t"
+root = "/t/"
+[[service.entity_set]]
+name = "Accounts"
+entity = "accounts"
+description = "a <b> & \"c\""
+"#;
+        let config = Config::from_str(text, "t.toml").unwrap();
+        let model = &config.service_models().unwrap()[0];
+        let xml = super::to_string(model);
+        assert!(
+            xml.contains(r#"String="a &lt;b&gt; &amp; &quot;c&quot;""#),
+            "{xml}"
+        );
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>"));
+        assert!(xml.contains(r#"<Property Name="ExcludeTax" Type="Edm.Boolean" Nullable="false" DefaultValue="false">"#));
+    }
+}

@@ -24,3 +24,21 @@ pub fn to_value(model: &ServiceModel, service_url: &str) -> Value {
 pub fn to_string(model: &ServiceModel, service_url: &str) -> String {
     to_value(model, service_url).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn lists_sets_relative_to_the_root() {
+        let text = "[[service]]\nname = \"t\"\nroot = \"/t/\"\nexpose = \"all\"\n";
+        let config = Config::from_str(text, "t.toml").unwrap();
+        let model = &config.service_models().unwrap()[0];
+        let doc = super::to_value(model, "https://h/t/");
+        assert_eq!(doc["@odata.context"], "https://h/t/$metadata");
+        assert_eq!(
+            doc["value"][0],
+            serde_json::json!({"name": "Accounts", "kind": "EntitySet", "url": "Accounts"})
+        );
+    }
+}
