@@ -228,3 +228,52 @@ fn read_error_names_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn expose_all_with_an_extra_filtered_set() {
+    let text = r#"
+[[service]]
+name = "odata"
+root = "/odata/"
+expose = "all"
+exclude_entities = ["links"]
+
+[[service.entity_set]]
+name = "Invoices"
+entity = "transactions"
+type = "Invoice"
+base_filter = { type = ["BILLING_INVOICE", "BILLING_CREDIT"] }
+"#;
+    let config = Config::from_str(text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    let model = &config.service_models().unwrap()[0];
+    assert_eq!(model.entity_sets.len(), 58);
+    assert!(model.entity_set("Links").is_none());
+    let (_, invoices) = model.entity_set("Invoices").unwrap();
+    assert_eq!(
+        invoices.base_filter[0].values,
+        vec![serde_json::json!(3), serde_json::json!(4)]
+    );
+    let (accounts_id, accounts) = model.entity_set("Accounts").unwrap();
+    let account = model.entity_type(accounts.entity_type);
+    // Transactions stays the canonical set; Invoices adds a reverse collection.
+    assert_eq!(
+        account
+            .navigation_property("Transactions")
+            .unwrap()
+            .partner
+            .as_deref(),
+        Some("Account")
+    );
+    // Invoice/Account pairs with Account/Invoices, as Transaction/Account
+    // pairs with Account/Transactions.
+    assert_eq!(
+        account
+            .navigation_property("Invoices")
+            .unwrap()
+            .partner
+            .as_deref(),
+        Some("Account")
+    );
+    let target = model.navigation_target(accounts_id, "Invoices").unwrap();
+    assert_eq!(model.set(target).name, "Invoices");
+}

@@ -10,12 +10,19 @@ use std::sync::Arc;
 
 /// The text of a configuration file, kept so that byte spans recorded while
 /// parsing can be turned into lines and columns when a later check fails.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Source {
     /// The file name as given to the loader (shown in messages).
     pub file: String,
     /// The file's text.
     pub text: String,
+}
+
+impl fmt::Debug for Source {
+    // The whole file in every debug print of a service would bury the rest.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Source({:?}, {} bytes)", self.file, self.text.len())
+    }
 }
 
 impl Source {
