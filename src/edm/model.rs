@@ -47,6 +47,15 @@ pub struct ServiceModel {
     pub complex_types: Vec<ComplexType>,
     /// Entity set names to indices; OData names are case-sensitive.
     pub set_index: HashMap<String, EntitySetId>,
+    /// Human title from `config.toml` (added for logs and documentation).
+    pub title: Option<String>,
+    /// Whether the server answers `Prefer: respond-async`; advertised as
+    /// `Capabilities.AsynchronousRequestsSupported` (added so that the
+    /// metadata writers need nothing but the model).
+    pub async_requests: bool,
+    /// Deepest `$expand` nesting the server accepts; advertised as
+    /// `Capabilities.ExpandRestrictions/MaxLevels` (added for the same reason).
+    pub max_expand_depth: u32,
 }
 
 /// An entity set: a named, addressable collection of one entity type,
@@ -128,6 +137,21 @@ pub struct EntityType {
     pub property_index: HashMap<String, usize>,
     /// Navigation property name → index into `navigation`.
     pub navigation_index: HashMap<String, usize>,
+    /// Names clients of another API (HQ) may use on this type that ZeyOS has
+    /// no data for, e.g. `CompanyTypes` or `Positions/CustomFields`. Added so
+    /// that the binder can answer 501 Not Implemented with the configured
+    /// message instead of a generic 400 "unknown property".
+    pub unsupported: Vec<UnsupportedFeature>,
+}
+
+/// A name a client may use that the service knows but cannot serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsupportedFeature {
+    /// The name, or a `/`-separated path from the entity type, e.g.
+    /// `DocumentFile` or `Positions/CustomFields`.
+    pub name: String,
+    /// What to tell the client (the body of a 501 response).
+    pub message: String,
 }
 
 /// A complex type, e.g. a transaction line item.
@@ -314,7 +338,9 @@ impl ServiceModel {
             EdmType::Complex(id) => {
                 format!("{}.{}", self.namespace, self.complex_type(*id).name)
             }
-            EdmType::Collection(inner) => format!("Collection({})", self.qualified_type_name(inner)),
+            EdmType::Collection(inner) => {
+                format!("Collection({})", self.qualified_type_name(inner))
+            }
         }
     }
 
@@ -336,7 +362,9 @@ impl EntityType {
 
     /// The navigation property with this name.
     pub fn navigation_property(&self, name: &str) -> Option<&NavigationProperty> {
-        self.navigation_index.get(name).map(|i| &self.navigation[*i])
+        self.navigation_index
+            .get(name)
+            .map(|i| &self.navigation[*i])
     }
 
     /// The key property.
@@ -347,5 +375,10 @@ impl EntityType {
     /// The structural property backed by this ZeyOS field.
     pub fn property_for_upstream(&self, field: &str) -> Option<&Property> {
         self.properties.iter().find(|p| p.upstream == field)
+    }
+
+    /// The unsupported feature with this name or path, if configured.
+    pub fn unsupported_feature(&self, path: &str) -> Option<&UnsupportedFeature> {
+        self.unsupported.iter().find(|u| u.name == path)
     }
 }

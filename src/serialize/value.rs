@@ -141,6 +141,9 @@ mod tests {
             }],
             complex_types: vec![],
             set_index: HashMap::new(),
+            title: None,
+            async_requests: false,
+            max_expand_depth: 2,
         }
     }
 
