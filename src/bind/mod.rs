@@ -1,4 +1,7 @@
 //! Binding: names in the syntax tree resolved and typed against the model.
 
+pub mod binder;
 pub mod expr;
 pub mod query;
+#[cfg(test)]
+mod tests;

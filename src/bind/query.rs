@@ -14,6 +14,18 @@ pub enum EntityRef {
         /// The key value (ZeyOS IDs are integers).
         key: i64,
     },
+    /// `Accounts(1)/Transactions(5)`: a member of a to-many navigation,
+    /// which must belong to the parent.
+    Contained {
+        /// The parent entity.
+        parent: Box<EntityRef>,
+        /// The child's ZeyOS field holding the parent's ID.
+        field: String,
+        /// The child's entity set.
+        set: EntitySetId,
+        /// The child's key.
+        key: i64,
+    },
     /// `Transactions(5)/Account`: the target of a foreign key of another
     /// entity.
     Navigation {
@@ -32,7 +44,9 @@ impl EntityRef {
     /// The entity set the referenced entity belongs to.
     pub fn set(&self) -> EntitySetId {
         match self {
-            EntityRef::Key { set, .. } | EntityRef::Navigation { set, .. } => *set,
+            EntityRef::Key { set, .. }
+            | EntityRef::Contained { set, .. }
+            | EntityRef::Navigation { set, .. } => *set,
         }
     }
 }

@@ -227,6 +227,12 @@ pub enum EdmType {
     DateTimeOffset,
     /// `Edm.Binary`.
     Binary,
+    /// `Edm.TimeOfDay` (literals and functions only; ZeyOS has no such field).
+    TimeOfDay,
+    /// `Edm.Duration` (literals and date arithmetic only).
+    Duration,
+    /// `Edm.Guid` (literals only).
+    Guid,
     /// `Edm.Untyped`: free JSON that has no fixed shape (e.g. `autobilling`).
     Untyped,
     /// An enum type of this service.
@@ -333,6 +339,9 @@ impl ServiceModel {
             EdmType::Date => "Edm.Date".into(),
             EdmType::DateTimeOffset => "Edm.DateTimeOffset".into(),
             EdmType::Binary => "Edm.Binary".into(),
+            EdmType::TimeOfDay => "Edm.TimeOfDay".into(),
+            EdmType::Duration => "Edm.Duration".into(),
+            EdmType::Guid => "Edm.Guid".into(),
             EdmType::Untyped => "Edm.Untyped".into(),
             EdmType::Enum(id) => format!("{}.{}", self.namespace, self.enum_type(*id).name),
             EdmType::Complex(id) => {

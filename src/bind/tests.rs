@@ -1,0 +1,102 @@
+//! Binder tests against the shipped model.
+
+use super::binder::{Binder, ExpandLimits};
+use super::expr::BoundExpr;
+use super::query::{BoundRequest, Resource};
+use crate::edm::ServiceModel;
+use crate::error::GatewayError;
+
+fn model(name: &str) -> ServiceModel {
+    let config = crate::config::Config::default_for_demo("http://127.0.0.1:1").unwrap();
+    config
+        .service_models()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name == name)
+        .unwrap()
+}
+
+fn bind(m: &ServiceModel, target: &str) -> Result<BoundRequest, GatewayError> {
+    let uri = odata_syntax::parse_uri(target, &odata_syntax::Limits::default())
+        .map_err(|e| GatewayError::bad_request("InvalidSyntax", e.to_string(), None::<String>))?;
+    Binder::new(m, &uri.query.aliases, ExpandLimits::default()).bind(&uri)
+}
+
+#[test]
+fn binds_entity_sets_keys_and_navigation() {
+    let m = model("odata");
+    assert!(matches!(bind(&m, "Accounts").unwrap().resource, Resource::Collection(_)));
+    assert!(matches!(bind(&m, "Accounts(1)").unwrap().resource, Resource::Entity(_)));
+    assert!(matches!(bind(&m, "Accounts/1").unwrap().resource, Resource::Entity(_)));
+    assert!(matches!(bind(&m, "Accounts(Id=1)").unwrap().resource, Resource::Entity(_)));
+    assert!(matches!(bind(&m, "Accounts/$count").unwrap().resource, Resource::Count(_)));
+    assert!(matches!(
+        bind(&m, "Accounts(1)/Transactions").unwrap().resource,
+        Resource::Collection(ref c) if c.parent.is_some()
+    ));
+    assert!(matches!(bind(&m, "Accounts(1)/Contact").unwrap().resource, Resource::Entity(_)));
+    assert!(matches!(
+        bind(&m, "Accounts(1)/LastName/$value").unwrap().resource,
+        Resource::Property { raw: true, .. }
+    ));
+    assert_eq!(bind(&m, "Nope").unwrap_err().status(), 404);
+    assert_eq!(bind(&m, "Accounts('x')").unwrap_err().status(), 400);
+    assert_eq!(bind(&m, "$batch").unwrap_err().status(), 501);
+}
+
+#[test]
+fn binds_filters_with_types_and_enums() {
+    let m = model("odata");
+    for f in [
+        "Type eq 'CUSTOMER'",
+        "Type eq ZeyOS.AccountType'CUSTOMER'",
+        "Type eq 1",
+        "Type in ('CUSTOMER','SUPPLIER')",
+        "LastName eq 'x' and not (CreatedOn gt 2018-01-26T18:15:00+01:00)",
+        "UpdatedOn ge 2018-01-26",
+        "contains(tolower(LastName),'a')",
+        "Contact/City eq 'London'",
+        "Transactions/any(t: t/NetAmount gt 1000)",
+        "Transactions/all(t: t/Contract/Name eq 'Berlin')",
+        "Locked",
+        "year(CreatedOn) eq 2020",
+    ] {
+        let r = bind(&m, &format!("Accounts?$filter={f}"));
+        assert!(r.is_ok(), "{f}: {:?}", r.err());
+    }
+    for (f, status) in [
+        ("Type eq 'NOPE'", 400),
+        ("LastName eq 5", 400),
+        ("Nope eq 1", 400),
+        ("LastName", 400),
+        ("geo.distance(LastName, LastName) lt 1", 501),
+        ("Contact/AssignedUser/Name eq 'x'", 501),
+    ] {
+        let e = bind(&m, &format!("Accounts?$filter={f}")).unwrap_err();
+        assert_eq!(e.status(), status, "{f}: {e}");
+    }
+}
+
+#[test]
+fn hq_profile_names_and_unsupported_features() {
+    let m = model("hq");
+    assert!(bind(&m, "Companies?$filter=UpdatedOn gt 2018-01-26T18:15:00+01:00").is_ok());
+    assert!(bind(&m, "Invoices?$filter=InvoiceDate ge 2018-03-01 and InvoiceDate lt 2018-04-01").is_ok());
+    assert!(bind(&m, "Companies?$expand=DefaultAddress").is_ok());
+    let e = bind(&m, "Companies?$expand=DefaultAddress,CompanyTypes").unwrap_err();
+    assert_eq!(e.status(), 501);
+    let e = bind(&m, "Companies?$filter=CompanyTypes/any(c: c/Id eq 4002)").unwrap_err();
+    assert_eq!(e.status(), 501);
+    let e = bind(&m, "Invoices?$expand=Positions($expand=CustomFields)").unwrap_err();
+    assert_eq!(e.status(), 501, "{e}");
+    let e = bind(&m, "Invoices(1)/DocumentFile/$value").unwrap_err();
+    assert_eq!(e.status(), 501, "{e}");
+}
+
+#[test]
+fn aliases_are_substituted() {
+    let m = model("odata");
+    let r = bind(&m, "Accounts?$filter=LastName eq @n&@n='Doe'").unwrap();
+    let f = r.shape.filter.unwrap();
+    assert!(matches!(f, BoundExpr::Compare(..)));
+}
