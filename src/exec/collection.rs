@@ -48,15 +48,32 @@ pub struct ExecContext {
     pub model: Arc<ServiceModel>,
     /// Rows the gateway may scan for a residual filter or sort.
     pub max_residual_scan: u64,
+    /// Upstream requests made for this client request (for the log).
+    pub calls: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ExecContext {
-    async fn list(&self, req: ListRequest) -> Result<Vec<Row>, GatewayError> {
+    /// Rows of a list request.
+    pub async fn list(&self, req: ListRequest) -> Result<Vec<Row>, GatewayError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(self.upstream.list(&self.principal.token, &req).await?)
     }
 
-    async fn count(&self, req: &ListRequest) -> Result<u64, GatewayError> {
+    /// The count of a list request.
+    pub async fn count(&self, req: &ListRequest) -> Result<u64, GatewayError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(self.upstream.count(&self.principal.token, req).await?)
+    }
+
+    /// A single record by ID.
+    pub async fn get(&self, entity: &str, id: i64, expand: &[String]) -> Result<Option<(Row, Option<String>)>, GatewayError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match self.upstream.get(&self.principal.token, entity, id, expand, None).await {
+            Ok(crate::upstream::GetResponse::Found { row, etag }) => Ok(Some((row, etag))),
+            Ok(crate::upstream::GetResponse::NotModified) => Ok(None),
+            Err(crate::upstream::UpstreamError::Status { status, .. }) if status == http::StatusCode::NOT_FOUND => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn max_limit(&self) -> u64 {

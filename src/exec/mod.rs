@@ -2,3 +2,4 @@
 
 pub mod collection;
 pub mod eval;
+pub mod expand;

@@ -1,3 +1,4 @@
 //! OData JSON output.
 
+pub mod entity;
 pub mod value;

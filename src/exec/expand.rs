@@ -1,0 +1,247 @@
+//! `$expand` without N+1 requests: the related rows of a whole batch of
+//! parents come from one upstream request per batch of keys, and are
+//! stitched onto their parents.
+//!
+//! To-one: the parents' foreign key values, deduplicated, as `ID IN (...)`.
+//! To-many: the parents' IDs as `field IN (...)` on the child entity, the
+//! nested `$filter` pushed down as far as it goes, the nested `$orderby`
+//! as the child order, and `$top`/`$skip` applied per parent. Nested
+//! expands run on each level's rows the same way, so the cost is
+//! `ceil(rows / batch)` requests per navigation property per level.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use super::collection::{eval_error, odata_order, ExecContext};
+use super::eval::{children_key, Evaluator};
+use crate::bind::query::{ExpandItem, QueryShape};
+use crate::error::GatewayError;
+use crate::plan::collection::{OrderPlan, Planner};
+use crate::plan::pushdown::FilterCapabilities;
+use crate::upstream::{Filter, ListRequest, Op, Row, SortKey};
+use crate::values::json_i64;
+
+/// How expands are executed.
+#[derive(Debug, Clone, Copy)]
+pub struct ExpandSettings {
+    /// Keys per upstream request.
+    pub batch_size: usize,
+    /// Filter translation capabilities.
+    pub caps: FilterCapabilities,
+}
+
+/// Fetches and attaches the expanded navigation properties of `rows`.
+pub async fn expand_rows(
+    ctx: &ExecContext,
+    settings: ExpandSettings,
+    items: &[ExpandItem],
+    rows: &mut [Row],
+) -> Result<(), GatewayError> {
+    for item in items {
+        if item.collection {
+            expand_many(ctx, settings, item, rows).await?;
+        } else {
+            expand_one(ctx, settings, item, rows).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The rows for `ids` of a navigation target, fetched in batches.
+async fn fetch_by(
+    ctx: &ExecContext,
+    settings: ExpandSettings,
+    item: &ExpandItem,
+    field: &str,
+    ids: Vec<i64>,
+) -> Result<Vec<Row>, GatewayError> {
+    let planner = Planner::new(&ctx.model, settings.caps);
+    let shape = QueryShape {
+        filter: item.options.filter.clone(),
+        search: item.options.search.clone(),
+        orderby: item.options.orderby.clone(),
+        select: item.options.select.clone(),
+        expand: item.options.expand.clone(),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let batch = settings.batch_size.max(1);
+    let mut tasks = Vec::new();
+    for chunk in ids.chunks(batch) {
+        let scope = vec![Filter::cond(
+            field.to_string(),
+            Op::In,
+            Json::Array(chunk.iter().map(|i| Json::from(*i)).collect()),
+        )];
+        let plan = planner.collection(item.set, scope, &shape);
+        let mut fields: Vec<String> = plan.fields.clone();
+        if !fields.iter().any(|f| f == field) {
+            fields.push(field.to_string());
+        }
+        let sort = match &plan.order {
+            OrderPlan::Upstream(segments) if segments.len() == 1 => segments[0].sort_keys(),
+            _ => vec![SortKey {
+                field: "ID".into(),
+                descending: false,
+            }],
+        };
+        let plan = Arc::new(plan);
+        let ctx = ctx.clone();
+        let fields = fields.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rows = Vec::new();
+            let mut offset = 0u64;
+            let limit = u64::from(ctx.upstream.settings().max_limit.max(1));
+            loop {
+                let req = ListRequest {
+                    entity: plan.entity.clone(),
+                    fields: fields.iter().map(|f| (f.clone(), f.clone())).collect(),
+                    filter: Some(plan.filter.clone()),
+                    query: plan.query.clone(),
+                    sort: sort.clone(),
+                    limit: Some(limit as u32),
+                    offset: Some(offset),
+                    expand: plan.expand.clone(),
+                    count: false,
+                };
+                let got = ctx.list(req).await?;
+                let n = got.len() as u64;
+                let eval = Evaluator::new(&ctx.model);
+                for r in got {
+                    let keep = match &plan.residual {
+                        Some(e) => eval.matches(e, &r).map_err(eval_error)?,
+                        None => true,
+                    };
+                    if keep {
+                        rows.push(r);
+                    }
+                }
+                if n < limit {
+                    break;
+                }
+                offset += n;
+            }
+            Ok::<_, GatewayError>(rows)
+        }));
+    }
+    for t in tasks {
+        out.extend(
+            t.await
+                .map_err(|e| GatewayError::Internal(format!("expand task failed: {e}")))??,
+        );
+    }
+    if !item.options.expand.is_empty() {
+        Box::pin(expand_rows(ctx, settings, &item.options.expand, &mut out)).await?;
+    }
+    Ok(out)
+}
+
+async fn expand_one(
+    ctx: &ExecContext,
+    settings: ExpandSettings,
+    item: &ExpandItem,
+    rows: &mut [Row],
+) -> Result<(), GatewayError> {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.get(&item.field).and_then(json_i64))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let targets = if ids.is_empty() {
+        Vec::new()
+    } else {
+        fetch_by(ctx, settings, item, "ID", ids).await?
+    };
+    let by_id: HashMap<i64, Row> = targets
+        .into_iter()
+        .filter_map(|r| r.get("ID").and_then(json_i64).map(|id| (id, r)))
+        .collect();
+    let key = children_key(&item.navigation);
+    for row in rows.iter_mut() {
+        let child = row
+            .get(&item.field)
+            .and_then(json_i64)
+            .and_then(|id| by_id.get(&id))
+            .map(|r| Json::Object(r.clone()))
+            .unwrap_or(Json::Null);
+        row.insert(key.clone(), child);
+    }
+    Ok(())
+}
+
+async fn expand_many(
+    ctx: &ExecContext,
+    settings: ExpandSettings,
+    item: &ExpandItem,
+    rows: &mut [Row],
+) -> Result<(), GatewayError> {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.get("ID").and_then(json_i64))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let children = if ids.is_empty() {
+        Vec::new()
+    } else {
+        fetch_by(ctx, settings, item, &item.field, ids).await?
+    };
+    let mut by_parent: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
+    for c in children {
+        if let Some(p) = c.get(&item.field).and_then(json_i64) {
+            by_parent.entry(p).or_default().push(c);
+        }
+    }
+    let opts = &item.options;
+    let eval = Evaluator::new(&ctx.model);
+    let key = children_key(&item.navigation);
+    for row in rows.iter_mut() {
+        let id = row.get("ID").and_then(json_i64);
+        let mut list = id.and_then(|i| by_parent.remove(&i)).unwrap_or_default();
+        if !opts.orderby.is_empty() {
+            sort_children(&eval, opts, &mut list)?;
+        }
+        let total = list.len();
+        let skip = opts.skip.unwrap_or(0) as usize;
+        let top = opts.top.map_or(usize::MAX, |t| t as usize);
+        let page: Vec<Json> = list.into_iter().skip(skip).take(top).map(Json::Object).collect();
+        if opts.count {
+            row.insert(format!("{key}@count"), Json::from(total));
+        }
+        row.insert(key.clone(), Json::Array(page));
+    }
+    Ok(())
+}
+
+fn sort_children(eval: &Evaluator, opts: &QueryShape, list: &mut [Row]) -> Result<(), GatewayError> {
+    let mut keyed = Vec::with_capacity(list.len());
+    for (i, r) in list.iter().enumerate() {
+        let mut vals = Vec::with_capacity(opts.orderby.len());
+        for o in &opts.orderby {
+            vals.push(eval.value(&o.expr, r).map_err(eval_error)?);
+        }
+        keyed.push((vals, r.get("ID").and_then(json_i64).unwrap_or(0), i));
+    }
+    keyed.sort_by(|a, b| {
+        for (k, o) in opts.orderby.iter().enumerate() {
+            let ord = odata_order(&a.0[k], &b.0[k]);
+            let ord = if o.descending { ord.reverse() } else { ord };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        a.1.cmp(&b.1)
+    });
+    let order: Vec<usize> = keyed.into_iter().map(|(_, _, i)| i).collect();
+    let mut taken: Vec<Option<Row>> = list.iter_mut().map(|r| Some(std::mem::take(r))).collect();
+    for (slot, i) in list.iter_mut().zip(order) {
+        if let Some(r) = taken[i].take() {
+            *slot = r;
+        }
+    }
+    Ok(())
+}

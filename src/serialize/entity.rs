@@ -1,0 +1,281 @@
+//! Writing entities and complex values in OData JSON.
+
+use serde_json::Value as Json;
+
+use super::value::{write_json, write_key, write_property_value, write_str};
+use crate::bind::query::ExpandItem;
+use crate::edm::{Conversion, EdmType, EntitySetId, ServiceModel};
+use crate::exec::eval::children_key;
+use crate::server::negotiate::{JsonFormat, MetadataLevel};
+use crate::upstream::Row;
+use crate::values::json_i64;
+
+/// How entities of one entity set are written in one response.
+pub struct EntityWriter<'a> {
+    model: &'a ServiceModel,
+    set: EntitySetId,
+    /// Property indexes to write, in type order.
+    properties: Vec<usize>,
+    format: JsonFormat,
+    /// Absolute service root with trailing slash, for ids and links.
+    service_root: &'a str,
+    /// Expanded navigation properties with their own writers.
+    expand: Vec<(String, bool, EntityWriter<'a>)>,
+}
+
+impl<'a> EntityWriter<'a> {
+    /// A writer for `set` writing the selected properties (all when
+    /// `select` is `None`) and the expanded navigation properties.
+    pub fn new(
+        model: &'a ServiceModel,
+        set: EntitySetId,
+        select: Option<&[usize]>,
+        expand: &[ExpandItem],
+        format: JsonFormat,
+        service_root: &'a str,
+    ) -> Self {
+        let ty = model.entity_type(model.set(set).entity_type);
+        let mut properties: Vec<usize> = match select {
+            Some(list) => {
+                let mut l = list.to_vec();
+                if !l.contains(&ty.key) {
+                    l.push(ty.key);
+                }
+                l
+            }
+            None => (0..ty.properties.len()).collect(),
+        };
+        properties.sort_unstable();
+        properties.dedup();
+        let expand = expand
+            .iter()
+            .map(|item| {
+                (
+                    item.navigation.clone(),
+                    item.collection,
+                    EntityWriter::new(
+                        model,
+                        item.set,
+                        item.options.select.as_deref(),
+                        &item.options.expand,
+                        format,
+                        service_root,
+                    ),
+                )
+            })
+            .collect();
+        EntityWriter {
+            model,
+            set,
+            properties,
+            format,
+            service_root,
+            expand,
+        }
+    }
+
+    /// The entity's ETag from its ZeyOS modification time, if it has one.
+    pub fn etag(&self, row: &Row) -> Option<String> {
+        let ty = self.model.entity_type(self.model.set(self.set).entity_type);
+        let p = ty.property_for_upstream("lastmodified")?;
+        let v = row.get(&p.upstream).and_then(json_i64)?;
+        Some(format!("W/\"{v}\""))
+    }
+
+    /// The entity's canonical URL relative to the service root.
+    pub fn canonical_path(&self, row: &Row) -> Option<String> {
+        let id = row.get("ID").and_then(json_i64)?;
+        Some(format!("{}({id})", self.model.set(self.set).name))
+    }
+
+    /// Writes one entity as a JSON object (without a context URL).
+    pub fn write(&self, out: &mut Vec<u8>, row: &Row) {
+        out.push(b'{');
+        let mut first = true;
+        let mut sep = |out: &mut Vec<u8>| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+        };
+        let es = self.model.set(self.set);
+        let ty = self.model.entity_type(es.entity_type);
+        if self.format.metadata == MetadataLevel::Full {
+            sep(out);
+            write_key(out, "@odata.type");
+            write_str(out, &format!("#{}.{}", self.model.namespace, ty.name));
+            if let Some(path) = self.canonical_path(row) {
+                sep(out);
+                write_key(out, "@odata.id");
+                write_str(out, &format!("{}{path}", self.service_root));
+                sep(out);
+                write_key(out, "@odata.editLink");
+                write_str(out, &path);
+            }
+        }
+        if self.format.metadata != MetadataLevel::None {
+            if let Some(tag) = self.etag(row) {
+                sep(out);
+                write_key(out, "@odata.etag");
+                write_str(out, &tag);
+            }
+        }
+        for &i in &self.properties {
+            let Some(p) = ty.properties.get(i) else {
+                continue;
+            };
+            if self.format.metadata == MetadataLevel::Full {
+                if let Some(t) = type_annotation(self.model, &p.ty) {
+                    sep(out);
+                    write_key(out, &format!("{}@odata.type", p.name));
+                    write_str(out, &t);
+                }
+            }
+            sep(out);
+            write_key(out, &p.name);
+            match (&p.ty, p.conversion) {
+                (EdmType::Complex(_) | EdmType::Collection(_), Conversion::Json) => {
+                    write_structured(out, self.model, &p.ty, row.get(&p.upstream), self.format.ieee754_compatible)
+                }
+                _ => write_property_value(out, self.model, p, row.get(&p.upstream), self.format.ieee754_compatible),
+            }
+        }
+        if self.format.metadata == MetadataLevel::Full {
+            if let Some(path) = self.canonical_path(row) {
+                for nav in &ty.navigation {
+                    if self.model.navigation_target(self.set, &nav.name).is_some()
+                        && !self.expand.iter().any(|(n, _, _)| *n == nav.name)
+                    {
+                        sep(out);
+                        write_key(out, &format!("{}@odata.navigationLink", nav.name));
+                        write_str(out, &format!("{path}/{}", nav.name));
+                    }
+                }
+            }
+        }
+        for (name, collection, writer) in &self.expand {
+            let children = row.get(&children_key(name));
+            if *collection {
+                let items: &[Json] = match children {
+                    Some(Json::Array(a)) => a,
+                    _ => &[],
+                };
+                if let Some(n) = row.get(&format!("{}@count", children_key(name))).and_then(json_i64) {
+                    sep(out);
+                    write_key(out, &format!("{name}@odata.count"));
+                    out.extend_from_slice(n.to_string().as_bytes());
+                }
+                sep(out);
+                write_key(out, name);
+                out.push(b'[');
+                let mut first_child = true;
+                for item in items {
+                    if let Json::Object(child) = item {
+                        if !first_child {
+                            out.push(b',');
+                        }
+                        first_child = false;
+                        writer.write(out, child);
+                    }
+                }
+                out.push(b']');
+            } else {
+                sep(out);
+                write_key(out, name);
+                match children {
+                    Some(Json::Object(child)) => writer.write(out, child),
+                    _ => out.extend_from_slice(b"null"),
+                }
+            }
+        }
+        out.push(b'}');
+    }
+}
+
+/// The `@odata.type` annotation full metadata adds to non-obvious types.
+fn type_annotation(model: &ServiceModel, ty: &EdmType) -> Option<String> {
+    match ty {
+        EdmType::String | EdmType::Boolean | EdmType::Double => None,
+        EdmType::Collection(inner) => Some(format!(
+            "#Collection({})",
+            model.qualified_type_name(inner).trim_start_matches("Edm.")
+        )),
+        other => Some(format!(
+            "#{}",
+            model.qualified_type_name(other).trim_start_matches("Edm.")
+        )),
+    }
+}
+
+/// Writes a composite JSON value as the complex (or collection) value the
+/// model declares: keys renamed to property names, values converted.
+pub fn write_structured(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: Option<&Json>, ieee754: bool) {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        match ty {
+            EdmType::Collection(_) => out.extend_from_slice(b"[]"),
+            _ => out.extend_from_slice(b"null"),
+        }
+        return;
+    };
+    // ZeyOS may hand composite fields over as JSON text.
+    let parsed;
+    let value = match value {
+        Json::String(s) if matches!(ty, EdmType::Complex(_) | EdmType::Collection(_)) => {
+            match serde_json::from_str::<Json>(s) {
+                Ok(v) => {
+                    parsed = v;
+                    &parsed
+                }
+                Err(_) => value,
+            }
+        }
+        other => other,
+    };
+    match (ty, value) {
+        (EdmType::Collection(inner), Json::Array(items)) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_structured(out, model, inner, Some(item), ieee754);
+            }
+            out.push(b']');
+        }
+        (EdmType::Complex(id), Json::Object(map)) => {
+            let ct = model.complex_type(*id);
+            if ct.properties.is_empty() {
+                write_json(out, value);
+                return;
+            }
+            out.push(b'{');
+            let mut first = true;
+            for p in &ct.properties {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_key(out, &p.name);
+                match &p.ty {
+                    EdmType::Complex(_) | EdmType::Collection(_) => {
+                        write_structured(out, model, &p.ty, map.get(&p.upstream), ieee754)
+                    }
+                    _ => write_property_value(out, model, p, map.get(&p.upstream), ieee754),
+                }
+            }
+            if ct.open {
+                for (k, v) in map {
+                    if !ct.properties.iter().any(|p| p.upstream == *k) {
+                        out.push(b',');
+                        write_key(out, k);
+                        write_json(out, v);
+                    }
+                }
+            }
+            out.push(b'}');
+        }
+        (EdmType::Complex(_), _) => out.extend_from_slice(b"null"),
+        (EdmType::Collection(_), _) => out.extend_from_slice(b"[]"),
+        (_, v) => write_json(out, v),
+    }
+}
