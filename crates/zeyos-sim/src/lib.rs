@@ -9,7 +9,7 @@
 //! crate README for the decisions in detail.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), zeyos_sim::SimError> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let sim = zeyos_sim::start(zeyos_sim::SimConfig { scale: 50, ..Default::default() }).await?;
 //! let token = sim.login("demo", "demo").await?;
 //! println!("{} {token}", sim.api_url());

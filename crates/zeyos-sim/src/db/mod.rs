@@ -26,11 +26,12 @@ const READERS: usize = 4;
 /// The database shared by all requests.
 pub struct Db {
     path: PathBuf,
-    /// Keeps the temporary directory (and the database in it) alive.
-    _temp: Option<tempfile::TempDir>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Semaphore,
     writer: Mutex<Connection>,
+    /// Keeps the temporary directory (and the database in it) alive; last,
+    /// so that the connections close before the directory is removed.
+    _temp: Option<tempfile::TempDir>,
 }
 
 /// Configures a connection the same way for readers, the writer and seeding.
