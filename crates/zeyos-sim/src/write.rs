@@ -52,10 +52,10 @@ struct SideChanges {
 }
 
 /// Splits a body into field values and side changes; unknown keys are 400.
-fn split_body<'e>(
-    entity: &'e Entity,
+fn split_body(
+    entity: &Entity,
     body: Map<String, Value>,
-) -> ApiResult<(Vec<(&'e Field, Value)>, SideChanges)> {
+) -> ApiResult<(Vec<(&Field, Value)>, SideChanges)> {
     let mut fields = Vec::new();
     let mut side = SideChanges::default();
     for (key, value) in body {

@@ -374,6 +374,27 @@ async fn malformed_bodies() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // JSON sent with curl's default form content type is still JSON.
+    let r = api
+        .call_raw(
+            Method::POST,
+            "/accounts",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(r#"{"count": 1}"#),
+        )
+        .await;
+    assert_eq!(r.json(), json!({"count": api.sim.rows("accounts").len()}));
+    // Absurd nesting or value counts are 400s, not crashes.
+    let deep = format!("filter{}=1", "[a]".repeat(5000));
+    let r = api
+        .call_raw(Method::POST, "/accounts", &[], Some(&deep))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let many: Vec<i64> = (0..40_000).collect();
+    let (s, t) = api
+        .list_err("accounts", json!({"filter": {"ID": {"IN": many}}}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{t}");
     // An empty body is an empty request.
     let r = api.call_raw(Method::POST, "/accounts", &[], Some("")).await;
     assert_eq!(r.status, StatusCode::OK);

@@ -496,3 +496,28 @@ async fn routing_config_settings_and_read_only_entities() {
     let r = api.send(Method::GET, "/", &[], None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reads_and_writes() {
+    let api = std::sync::Arc::new(common::start(20).await);
+    let notes_before = api.sim.rows("notes").len();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let api = std::sync::Arc::clone(&api);
+        set.spawn(async move {
+            if i % 4 == 0 {
+                api.create("notes", json!({"name": format!("Concurrent {i}")}))
+                    .await;
+            } else {
+                let v = api
+                    .list("transactions", json!({"limit": 50, "sort": ["-netamount"]}))
+                    .await;
+                assert_eq!(v.as_array().unwrap().len(), 50);
+            }
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    assert_eq!(api.sim.rows("notes").len(), notes_before + 10);
+}

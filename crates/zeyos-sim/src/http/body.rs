@@ -89,6 +89,10 @@ fn quote_integer_keys(text: &str) -> Option<String> {
     changed.then_some(out)
 }
 
+/// Deepest accepted `a[b][c]...` nesting in form bodies (the building of
+/// the value is recursive).
+const MAX_FORM_DEPTH: usize = 64;
+
 /// Parses `application/x-www-form-urlencoded` text with PHP-style brackets.
 pub fn parse_form(bytes: &[u8]) -> ApiResult<Map<String, Value>> {
     let mut root = Value::Object(Map::new());
@@ -108,6 +112,11 @@ pub fn parse_form(bytes: &[u8]) -> ApiResult<Map<String, Value>> {
                 Some(seg.to_string())
             });
             rest = &stripped[end + 1..];
+        }
+        if path.len() > MAX_FORM_DEPTH {
+            return Err(ApiError::bad(format!(
+                "Malformed form body: parameter nesting exceeds {MAX_FORM_DEPTH} levels"
+            )));
         }
         insert(&mut root, &path, Value::String(value.into_owned()))?;
     }
@@ -201,7 +210,9 @@ pub fn parse_object(content_type: Option<&str>, bytes: &[u8]) -> ApiResult<Map<S
         ));
     }
     let looks_json = trimmed.first().is_some_and(|b| *b == b'{' || *b == b'[');
-    if ct.contains("json") || (!ct.contains("x-www-form-urlencoded") && looks_json) {
+    // curl's `--data '{...}'` labels JSON as form-encoded; a form body never
+    // starts with `{` or `[`, so the body's first byte decides.
+    if ct.contains("json") || looks_json {
         match parse_json(bytes)? {
             Value::Object(m) => Ok(m),
             other => Err(ApiError::bad(format!(

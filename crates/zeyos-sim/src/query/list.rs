@@ -44,11 +44,24 @@ fn condition(entity: &Entity, req: &ListRequest, sql: &mut Sql) -> ApiResult<Str
     Ok(cond)
 }
 
+/// SQLite binds at most 32766 parameters per statement; beyond that a
+/// request is a 400 rather than a database error.
+fn check_params(sql: &Sql) -> ApiResult<()> {
+    if sql.params.len() > 32_000 {
+        return Err(ApiError::bad(format!(
+            "request has too many values ({}); the limit is 32000",
+            sql.params.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Runs a list request and returns the JSON response body.
 pub fn run(conn: &Connection, entity: &Entity, req: &ListRequest) -> ApiResult<Value> {
     let mut sql = Sql::default();
     if req.count {
         let cond = condition(entity, req, &mut sql)?;
+        check_params(&sql)?;
         let text = format!(
             "SELECT COUNT(*) FROM {} AS t{} WHERE {cond}",
             ident(&entity.name),
@@ -146,6 +159,7 @@ pub fn run(conn: &Connection, entity: &Entity, req: &ListRequest) -> ApiResult<V
     } else {
         order.push("t.\"ID\" ASC".into());
     }
+    check_params(&sql)?;
     let limit = sql.bind(SqlValue::Integer(i64::from(req.limit)));
     let offset = sql.bind(SqlValue::Integer(req.offset.min(i64::MAX as u64) as i64));
     let text = format!(
