@@ -162,7 +162,12 @@ fn to_sql(tx: &Transaction<'_>, field: &Field, value: Value) -> ApiResult<SqlVal
                 )));
             }
             range(field, i as f64)?;
-            SqlValue::Integer(i)
+            if field.semantic == Semantic::Date {
+                // Date-only fields hold midnight UTC of their date.
+                SqlValue::Integer(i.div_euclid(86_400) * 86_400)
+            } else {
+                SqlValue::Integer(i)
+            }
         }
         ColKind::Real => {
             let f = match &value {

@@ -27,6 +27,14 @@ async fn create_get_head_patch_delete() {
     assert!(created["creationdate"].as_i64().unwrap() > 1_700_000_000);
     assert_eq!(created["lastmodified"], created["creationdate"]);
     assert_eq!(created["firstname"], Value::Null);
+    // Date-only fields are stored as midnight UTC.
+    let c = api
+        .create(
+            "contacts",
+            json!({"lastname": "Born", "birthdate": 631_152_000 + 3600 * 13}),
+        )
+        .await;
+    assert_eq!(c["birthdate"], json!(631_152_000));
 
     // GET with ETag, extdata, tags.
     let r = api
