@@ -771,7 +771,10 @@ fn parse_error(e: odata_syntax::ParseError) -> GatewayError {
 
 fn login_error(e: UpstreamError) -> GatewayError {
     match &e {
-        UpstreamError::Status { status, .. } if status.is_client_error() && *status != StatusCode::FORBIDDEN => {
+        // 401/403 at login: wrong credentials. Other client errors mean the
+        // gateway's login request itself is wrong (e.g. a missing appsecret
+        // in config.toml): the upstream side's fault, not the client's.
+        UpstreamError::Status { status, .. } if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN => {
             GatewayError::Unauthorized("ZeyOS did not accept the user name and password".into())
         }
         _ => GatewayError::Upstream(e),
