@@ -165,6 +165,17 @@ impl GatewayError {
             GatewayError::PayloadTooLarge(_) => "PayloadTooLarge",
             GatewayError::Upstream(UpstreamError::Timeout(_)) => "UpstreamTimeout",
             GatewayError::Upstream(UpstreamError::Status { status, .. })
+                if matches!(status.as_u16(), 401 | 403 | 404 | 409 | 412) =>
+            {
+                match status.as_u16() {
+                    401 => "Unauthorized",
+                    403 => "Forbidden",
+                    404 => "NotFound",
+                    409 => "Conflict",
+                    _ => "PreconditionFailed",
+                }
+            }
+            GatewayError::Upstream(UpstreamError::Status { status, .. })
                 if status.is_client_error() =>
             {
                 "UpstreamRejected"

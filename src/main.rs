@@ -59,8 +59,11 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
             if default.exists() {
                 Config::load(&default).map_err(|e| e.to_string())
             } else {
-                Config::from_str(zeyos_odata::config::SHIPPED_CONFIG, "config.toml (built in)")
-                    .map_err(|e| e.to_string())
+                Config::from_str(
+                    zeyos_odata::config::SHIPPED_CONFIG,
+                    "config.toml (built in)",
+                )
+                .map_err(|e| e.to_string())
             }
         }
     }
@@ -98,16 +101,24 @@ async fn run(args: Args) -> Result<(), String> {
     let addr = server.addr();
     println!("listening on http://{addr}");
     for s in &gateway.services {
-        println!("  OData service {:<8} http://{addr}{}", s.model.name, s.model.root);
+        println!(
+            "  OData service {:<8} http://{addr}{}",
+            s.model.name, s.model.root
+        );
     }
     if let Some(sim) = &sim {
         println!("  demo backend (zeyos-sim)  {}", sim.api_url());
         println!();
         println!("In Excel or Power BI: Get Data > OData feed > http://{addr}/odata/");
         println!("  then choose Basic and log in as demo / demo (or viewer / viewer).");
-        println!("Try: curl -u demo:demo 'http://{addr}/odata/Accounts?$top=3&$select=Id,LastName'");
+        println!(
+            "Try: curl -u demo:demo 'http://{addr}/odata/Accounts?$top=3&$select=Id,LastName'"
+        );
     } else {
-        println!("  upstream ZeyOS            {}", gateway.upstream.settings().base_url);
+        println!(
+            "  upstream ZeyOS            {}",
+            gateway.upstream.settings().base_url
+        );
     }
     let _ = tokio::signal::ctrl_c().await;
     eprintln!("stopping");

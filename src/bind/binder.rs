@@ -11,8 +11,12 @@ use std::collections::HashMap;
 use odata_syntax as ast;
 use odata_syntax::{ExprKind, Literal, PathStart, SegmentKind, SelectSegment};
 
-use super::expr::{ArithOp, BoundExpr, CmpOp, ExprType, Func, Lambda, NavStep, PathRoot, PropertyPath};
-use super::query::{BoundRequest, CollectionRef, EntityRef, ExpandItem, OrderItem, QueryShape, Resource};
+use super::expr::{
+    ArithOp, BoundExpr, CmpOp, ExprType, Func, Lambda, NavStep, PathRoot, PropertyPath,
+};
+use super::query::{
+    BoundRequest, CollectionRef, EntityRef, ExpandItem, OrderItem, QueryShape, Resource,
+};
 use crate::edm::{Conversion, EdmType, EntitySetId, EntityTypeId, Join, ServiceModel};
 use crate::error::GatewayError;
 use crate::values::{civil, DateTime, Value};
@@ -55,7 +59,11 @@ fn bad(code: &'static str, message: impl Into<String>, target: &str) -> GatewayE
 
 impl<'m> Binder<'m> {
     /// A binder for one request (parameter aliases are per request).
-    pub fn new(model: &'m ServiceModel, aliases: &[ast::AliasValue], expand_limits: ExpandLimits) -> Self {
+    pub fn new(
+        model: &'m ServiceModel,
+        aliases: &[ast::AliasValue],
+        expand_limits: ExpandLimits,
+    ) -> Self {
         Binder {
             model,
             aliases: aliases
@@ -118,7 +126,11 @@ impl<'m> Binder<'m> {
                 shape
             }
             _ => {
-                if q.filter.is_some() || q.select.is_some() || q.expand.is_some() || q.orderby.is_some() {
+                if q.filter.is_some()
+                    || q.select.is_some()
+                    || q.expand.is_some()
+                    || q.orderby.is_some()
+                {
                     return Err(bad(
                         "InvalidQuery",
                         "query options other than $format do not apply to this resource",
@@ -156,7 +168,10 @@ impl<'m> Binder<'m> {
         match &first.kind {
             SegmentKind::Metadata => {
                 if segs.len() > 1 {
-                    return Err(GatewayError::not_found("$metadata has no sub-resources", Some("$metadata")));
+                    return Err(GatewayError::not_found(
+                        "$metadata has no sub-resources",
+                        Some("$metadata"),
+                    ));
                 }
                 return Ok(Resource::Metadata);
             }
@@ -332,10 +347,16 @@ impl<'m> Binder<'m> {
             });
         }
         if let Some(u) = ty.unsupported_feature(name) {
-            return Err(GatewayError::not_implemented(u.message.clone(), Some(name.to_string())));
+            return Err(GatewayError::not_implemented(
+                u.message.clone(),
+                Some(name.to_string()),
+            ));
         }
         Err(GatewayError::not_found(
-            format!("{} has no property or navigation property `{name}`", ty.name),
+            format!(
+                "{} has no property or navigation property `{name}`",
+                ty.name
+            ),
             Some(name.to_string()),
         ))
     }
@@ -354,17 +375,22 @@ impl<'m> Binder<'m> {
             if n != key_name {
                 return Err(bad(
                     "InvalidKey",
-                    format!("`{n}` is not the key of {}; its key is `{key_name}`", ty.name),
+                    format!(
+                        "`{n}` is not the key of {}; its key is `{key_name}`",
+                        ty.name
+                    ),
                     n,
                 ));
             }
         }
         let value = match &arg.value.kind {
-            ExprKind::Alias(a) => self
-                .aliases
-                .get(a)
-                .map(|e| e.kind.clone())
-                .ok_or_else(|| bad("InvalidKey", format!("parameter alias @{a} is not defined"), &args.to_string()))?,
+            ExprKind::Alias(a) => self.aliases.get(a).map(|e| e.kind.clone()).ok_or_else(|| {
+                bad(
+                    "InvalidKey",
+                    format!("parameter alias @{a} is not defined"),
+                    &args.to_string(),
+                )
+            })?,
             other => other.clone(),
         };
         match value {
@@ -379,7 +405,12 @@ impl<'m> Binder<'m> {
 
     // ------------------------------------------------------------ options
 
-    fn shape(&self, set: EntitySetId, q: &ast::QueryOptions, depth: usize) -> Result<QueryShape, GatewayError> {
+    fn shape(
+        &self,
+        set: EntitySetId,
+        q: &ast::QueryOptions,
+        depth: usize,
+    ) -> Result<QueryShape, GatewayError> {
         let type_id = self.model.set(set).entity_type;
         let scope = Scope {
             it: type_id,
@@ -400,7 +431,10 @@ impl<'m> Binder<'m> {
                 ExprType::Edm(EdmType::Complex(_) | EdmType::Collection(_) | EdmType::Untyped) => {
                     return Err(bad(
                         "InvalidOrderBy",
-                        format!("cannot order by `{}`: it is not a primitive value", item.expr),
+                        format!(
+                            "cannot order by `{}`: it is not a primitive value",
+                            item.expr
+                        ),
                         "$orderby",
                     ))
                 }
@@ -429,7 +463,11 @@ impl<'m> Binder<'m> {
         })
     }
 
-    fn select(&self, set: EntitySetId, items: Option<&[ast::SelectItem]>) -> Result<Option<Vec<usize>>, GatewayError> {
+    fn select(
+        &self,
+        set: EntitySetId,
+        items: Option<&[ast::SelectItem]>,
+    ) -> Result<Option<Vec<usize>>, GatewayError> {
         let Some(items) = items else {
             return Ok(None);
         };
@@ -487,7 +525,10 @@ impl<'m> Binder<'m> {
         if depth + 1 > self.expand_limits.max_depth {
             return Err(bad(
                 "ExpandTooDeep",
-                format!("$expand is nested deeper than the limit of {}", self.expand_limits.max_depth),
+                format!(
+                    "$expand is nested deeper than the limit of {}",
+                    self.expand_limits.max_depth
+                ),
                 "$expand",
             ));
         }
@@ -539,9 +580,20 @@ impl<'m> Binder<'m> {
                     }
                     if let Some(opts) = &item.options {
                         for nested in opts.expand.iter().flatten() {
-                            let path = format!("{name}/{}", nested.path.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("/"));
+                            let path = format!(
+                                "{name}/{}",
+                                nested
+                                    .path
+                                    .iter()
+                                    .map(|s| s.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join("/")
+                            );
                             if let Some(u) = ty.unsupported_feature(&path) {
-                                return Err(GatewayError::not_implemented(u.message.clone(), Some(path)));
+                                return Err(GatewayError::not_implemented(
+                                    u.message.clone(),
+                                    Some(path),
+                                ));
                             }
                         }
                         if **opts != ast::QueryOptions::default() {
@@ -566,10 +618,18 @@ impl<'m> Binder<'m> {
                     ));
                 };
                 let target = self.model.navigation_target(set, &name).ok_or_else(|| {
-                    bad("InvalidExpand", format!("`{name}` leads to no entity set of this service"), "$expand")
+                    bad(
+                        "InvalidExpand",
+                        format!("`{name}` leads to no entity set of this service"),
+                        "$expand",
+                    )
                 })?;
                 if out.iter().any(|e| e.navigation == name) {
-                    return Err(bad("InvalidExpand", format!("`{name}` is expanded twice"), "$expand"));
+                    return Err(bad(
+                        "InvalidExpand",
+                        format!("`{name}` is expanded twice"),
+                        "$expand",
+                    ));
                 }
                 let default_options = ast::QueryOptions::default();
                 let options = item.options.as_deref().unwrap_or(&default_options);
@@ -584,7 +644,12 @@ impl<'m> Binder<'m> {
                     Join::ForeignKey { field, .. } => (false, field.clone()),
                     Join::Reverse { field, .. } => (true, field.clone()),
                 };
-                if !collection && (nested.top.is_some() || nested.skip.is_some() || nested.count || !nested.orderby.is_empty()) {
+                if !collection
+                    && (nested.top.is_some()
+                        || nested.skip.is_some()
+                        || nested.count
+                        || !nested.orderby.is_empty())
+                {
                     return Err(bad(
                         "InvalidExpand",
                         format!("`{name}` is a single entity: $top, $skip, $count and $orderby do not apply"),
@@ -605,7 +670,12 @@ impl<'m> Binder<'m> {
 
     // ------------------------------------------------------------ expressions
 
-    fn expr(&self, e: &ast::Expr, scope: &Scope, target: &str) -> Result<(BoundExpr, ExprType), GatewayError> {
+    fn expr(
+        &self,
+        e: &ast::Expr,
+        scope: &Scope,
+        target: &str,
+    ) -> Result<(BoundExpr, ExprType), GatewayError> {
         self.expr_depth(e, scope, target, 0)
     }
 
@@ -620,7 +690,11 @@ impl<'m> Binder<'m> {
             ExprKind::Literal(l) => literal(self.model, l, target),
             ExprKind::Alias(name) => {
                 if alias_depth > 8 {
-                    return Err(bad("InvalidAlias", "parameter aliases refer to each other in a cycle", target));
+                    return Err(bad(
+                        "InvalidAlias",
+                        "parameter aliases refer to each other in a cycle",
+                        target,
+                    ));
                 }
                 match self.aliases.get(name) {
                     Some(v) => self.expr_depth(v, scope, target, alias_depth + 1),
@@ -637,14 +711,18 @@ impl<'m> Binder<'m> {
                         Ok((BoundExpr::Not(Box::new(inner)), ExprType::Boolean))
                     }
                     ast::UnaryOp::Neg => {
-                        if !is_numeric(&t) && !matches!(t, ExprType::Edm(EdmType::Duration) | ExprType::Null) {
+                        if !is_numeric(&t)
+                            && !matches!(t, ExprType::Edm(EdmType::Duration) | ExprType::Null)
+                        {
                             return Err(type_error(e, "a number", target));
                         }
                         Ok((BoundExpr::Neg(Box::new(inner)), t))
                     }
                 }
             }
-            ExprKind::Binary { op, left, right } => self.binary(*op, left, right, scope, target, e, alias_depth),
+            ExprKind::Binary { op, left, right } => {
+                self.binary(*op, left, right, scope, target, e, alias_depth)
+            }
             ExprKind::Call { function, args } => self.call(*function, args, scope, target, e),
             ExprKind::TypeCheck { .. } => Err(GatewayError::not_implemented(
                 "cast and isof are not supported by this service",
@@ -654,7 +732,11 @@ impl<'m> Binder<'m> {
                 "case() is not supported by this service",
                 Some(target.to_string()),
             )),
-            ExprKind::List(_) => Err(bad("InvalidExpression", format!("a list `{e}` may only follow `in`"), target)),
+            ExprKind::List(_) => Err(bad(
+                "InvalidExpression",
+                format!("a list `{e}` may only follow `in`"),
+                target,
+            )),
             ExprKind::JsonString(_) | ExprKind::Array(_) | ExprKind::Object(_) => Err(bad(
                 "InvalidExpression",
                 format!("JSON `{e}` is not a value here"),
@@ -703,16 +785,28 @@ impl<'m> Binder<'m> {
                 let (l, r) = self.coerce_pair(l, &lt, r, &rt, whole, target)?;
                 if !matches!(cmp, CmpOp::Eq | CmpOp::Ne) {
                     for t in [&lt, &rt] {
-                        if matches!(t, ExprType::Edm(EdmType::Complex(_) | EdmType::Collection(_) | EdmType::Untyped)) {
+                        if matches!(
+                            t,
+                            ExprType::Edm(
+                                EdmType::Complex(_) | EdmType::Collection(_) | EdmType::Untyped
+                            )
+                        ) {
                             return Err(type_error(whole, "comparable primitive values", target));
                         }
                     }
                 }
-                Ok((BoundExpr::Compare(cmp, Box::new(l), Box::new(r)), ExprType::Boolean))
+                Ok((
+                    BoundExpr::Compare(cmp, Box::new(l), Box::new(r)),
+                    ExprType::Boolean,
+                ))
             }
             B::Has => {
                 let ExprType::Edm(EdmType::Enum(id)) = lt else {
-                    return Err(type_error(whole, "an enum value on the left of `has`", target));
+                    return Err(type_error(
+                        whole,
+                        "an enum value on the left of `has`",
+                        target,
+                    ));
                 };
                 let r = coerce_enum(self.model, id, r, target)?;
                 Ok((BoundExpr::Has(Box::new(l), Box::new(r)), ExprType::Boolean))
@@ -726,7 +820,8 @@ impl<'m> Binder<'m> {
                     B::DivBy => ArithOp::DivBy,
                     _ => ArithOp::Mod,
                 };
-                let result = arith_type(aop, &lt, &rt).ok_or_else(|| type_error(whole, "numbers (or dates and durations)", target))?;
+                let result = arith_type(aop, &lt, &rt)
+                    .ok_or_else(|| type_error(whole, "numbers (or dates and durations)", target))?;
                 Ok((BoundExpr::Arith(aop, Box::new(l), Box::new(r)), result))
             }
             B::In => unreachable!("handled above"),
@@ -855,7 +950,10 @@ impl<'m> Binder<'m> {
             F::Ceiling => Func::Ceiling,
             other => {
                 return Err(GatewayError::not_implemented(
-                    format!("the function {}() is not supported by this service", other.name()),
+                    format!(
+                        "the function {}() is not supported by this service",
+                        other.name()
+                    ),
                     Some(target.to_string()),
                 ))
             }
@@ -867,27 +965,44 @@ impl<'m> Binder<'m> {
             bound.push(b);
             types.push(t);
         }
-        let is = |i: usize, ok: &dyn Fn(&ExprType) -> bool| types.get(i).is_some_and(|t| matches!(t, ExprType::Null) || ok(t));
+        let is = |i: usize, ok: &dyn Fn(&ExprType) -> bool| {
+            types
+                .get(i)
+                .is_some_and(|t| matches!(t, ExprType::Null) || ok(t))
+        };
         let string = |t: &ExprType| matches!(t, ExprType::Edm(EdmType::String));
         let integer = |t: &ExprType| matches!(t, ExprType::Edm(EdmType::Int32 | EdmType::Int64));
         let datetime = |t: &ExprType| matches!(t, ExprType::Edm(EdmType::DateTimeOffset));
-        let date_or_dt = |t: &ExprType| matches!(t, ExprType::Edm(EdmType::DateTimeOffset | EdmType::Date));
+        let date_or_dt =
+            |t: &ExprType| matches!(t, ExprType::Edm(EdmType::DateTimeOffset | EdmType::Date));
         let numeric = |t: &ExprType| is_numeric(t);
         let (ok, result) = match func {
             Func::Contains | Func::StartsWith | Func::EndsWith | Func::MatchesPattern => {
                 (is(0, &string) && is(1, &string), ExprType::Boolean)
             }
             Func::Length => (is(0, &string), ExprType::Edm(EdmType::Int32)),
-            Func::IndexOf => (is(0, &string) && is(1, &string), ExprType::Edm(EdmType::Int32)),
+            Func::IndexOf => (
+                is(0, &string) && is(1, &string),
+                ExprType::Edm(EdmType::Int32),
+            ),
             Func::Substring => (
                 is(0, &string) && is(1, &integer) && (args.len() < 3 || is(2, &integer)),
                 ExprType::Edm(EdmType::String),
             ),
-            Func::ToLower | Func::ToUpper | Func::Trim => (is(0, &string), ExprType::Edm(EdmType::String)),
-            Func::Concat => (is(0, &string) && is(1, &string), ExprType::Edm(EdmType::String)),
-            Func::Year | Func::Month | Func::Day => (is(0, &date_or_dt), ExprType::Edm(EdmType::Int32)),
+            Func::ToLower | Func::ToUpper | Func::Trim => {
+                (is(0, &string), ExprType::Edm(EdmType::String))
+            }
+            Func::Concat => (
+                is(0, &string) && is(1, &string),
+                ExprType::Edm(EdmType::String),
+            ),
+            Func::Year | Func::Month | Func::Day => {
+                (is(0, &date_or_dt), ExprType::Edm(EdmType::Int32))
+            }
             Func::Hour | Func::Minute | Func::Second => (
-                is(0, &|t: &ExprType| datetime(t) || matches!(t, ExprType::Edm(EdmType::Duration))),
+                is(0, &|t: &ExprType| {
+                    datetime(t) || matches!(t, ExprType::Edm(EdmType::Duration))
+                }),
                 ExprType::Edm(EdmType::Int32),
             ),
             Func::FractionalSeconds => (is(0, &datetime), ExprType::Edm(EdmType::Decimal)),
@@ -895,10 +1010,14 @@ impl<'m> Binder<'m> {
             Func::Time => (is(0, &datetime), ExprType::Edm(EdmType::TimeOfDay)),
             Func::TotalOffsetMinutes => (is(0, &datetime), ExprType::Edm(EdmType::Int32)),
             Func::TotalSeconds => (
-                is(0, &|t: &ExprType| matches!(t, ExprType::Edm(EdmType::Duration))),
+                is(0, &|t: &ExprType| {
+                    matches!(t, ExprType::Edm(EdmType::Duration))
+                }),
                 ExprType::Edm(EdmType::Decimal),
             ),
-            Func::Now | Func::MinDateTime | Func::MaxDateTime => (true, ExprType::Edm(EdmType::DateTimeOffset)),
+            Func::Now | Func::MinDateTime | Func::MaxDateTime => {
+                (true, ExprType::Edm(EdmType::DateTimeOffset))
+            }
             Func::Round | Func::Floor | Func::Ceiling => {
                 let t = types.first().cloned().unwrap_or(ExprType::Null);
                 (is(0, &numeric), t)
@@ -931,7 +1050,11 @@ impl<'m> Binder<'m> {
                 ))
             }
             PathStart::Alias(a) => {
-                return Err(bad("InvalidExpression", format!("@{a} is not a path"), target))
+                return Err(bad(
+                    "InvalidExpression",
+                    format!("@{a} is not a path"),
+                    target,
+                ))
             }
             PathStart::Relative => {
                 // A lambda variable?
@@ -985,7 +1108,11 @@ impl<'m> Binder<'m> {
                     return Err(GatewayError::not_implemented(
                         format!(
                             "paths into the {} value `{}` are not supported",
-                            if matches!(prop.ty, EdmType::Complex(_) | EdmType::Collection(_)) { "structured" } else { "primitive" },
+                            if matches!(prop.ty, EdmType::Complex(_) | EdmType::Collection(_)) {
+                                "structured"
+                            } else {
+                                "primitive"
+                            },
                             text.join("/")
                         ),
                         Some(target.to_string()),
@@ -1041,7 +1168,10 @@ impl<'m> Binder<'m> {
                         }
                         let SegmentKind::Lambda(l) = &next.kind else {
                             return Err(GatewayError::not_implemented(
-                                format!("`{}/{next}` is not supported; use any() or all()", text.join("/")),
+                                format!(
+                                    "`{}/{next}` is not supported; use any() or all()",
+                                    text.join("/")
+                                ),
                                 Some(target.to_string()),
                             ));
                         };
@@ -1057,7 +1187,11 @@ impl<'m> Binder<'m> {
                             None => None,
                         };
                         if predicate.is_none() && l.kind == ast::LambdaKind::All {
-                            return Err(bad("InvalidExpression", "all() needs a predicate", target));
+                            return Err(bad(
+                                "InvalidExpression",
+                                "all() needs a predicate",
+                                target,
+                            ));
                         }
                         return Ok((
                             BoundExpr::Lambda(Lambda {
@@ -1076,8 +1210,14 @@ impl<'m> Binder<'m> {
                 }
             }
             let path_so_far = text.join("/");
-            if let Some(u) = ty.unsupported_feature(&path_so_far).or_else(|| ty.unsupported_feature(&n.name)) {
-                return Err(GatewayError::not_implemented(u.message.clone(), Some(path_so_far)));
+            if let Some(u) = ty
+                .unsupported_feature(&path_so_far)
+                .or_else(|| ty.unsupported_feature(&n.name))
+            {
+                return Err(GatewayError::not_implemented(
+                    u.message.clone(),
+                    Some(path_so_far),
+                ));
             }
             return Err(GatewayError::bad_request(
                 "UnknownProperty",
@@ -1087,7 +1227,9 @@ impl<'m> Binder<'m> {
         }
         // The path ended on a navigation property.
         Err(GatewayError::not_implemented(
-            format!("`{whole}` (an entity as a value) is not supported; compare its properties instead"),
+            format!(
+                "`{whole}` (an entity as a value) is not supported; compare its properties instead"
+            ),
             Some(target.to_string()),
         ))
     }
@@ -1160,7 +1302,9 @@ fn arith_type(op: ArithOp, l: &ExprType, r: &ExprType) -> Option<ExprType> {
         {
             return Some(l.clone())
         }
-        (ExprType::Edm(E::Date), ExprType::Edm(E::Duration)) if matches!(op, ArithOp::Add | ArithOp::Sub) => {
+        (ExprType::Edm(E::Date), ExprType::Edm(E::Duration))
+            if matches!(op, ArithOp::Add | ArithOp::Sub) =>
+        {
             return Some(l.clone())
         }
         (ExprType::Edm(E::DateTimeOffset), ExprType::Edm(E::DateTimeOffset))
@@ -1169,7 +1313,9 @@ fn arith_type(op: ArithOp, l: &ExprType, r: &ExprType) -> Option<ExprType> {
         {
             return Some(ExprType::Edm(E::Duration))
         }
-        (ExprType::Edm(E::Duration), ExprType::Edm(E::Duration)) if matches!(op, ArithOp::Add | ArithOp::Sub) => {
+        (ExprType::Edm(E::Duration), ExprType::Edm(E::Duration))
+            if matches!(op, ArithOp::Add | ArithOp::Sub) =>
+        {
             return Some(l.clone())
         }
         _ => {}
@@ -1223,7 +1369,12 @@ fn describe(model: &ServiceModel, t: &ExprType) -> String {
 }
 
 /// Turns a string or integer literal into a member of an enum type.
-fn coerce_enum(model: &ServiceModel, id: crate::edm::EnumTypeId, e: BoundExpr, target: &str) -> Result<BoundExpr, GatewayError> {
+fn coerce_enum(
+    model: &ServiceModel,
+    id: crate::edm::EnumTypeId,
+    e: BoundExpr,
+    target: &str,
+) -> Result<BoundExpr, GatewayError> {
     let en = model.enum_type(id);
     match e {
         BoundExpr::Literal(Value::String(s), _) => {
@@ -1242,7 +1393,11 @@ fn coerce_enum(model: &ServiceModel, id: crate::edm::EnumTypeId, e: BoundExpr, t
                                     "'{part}' is not a member of {}.{}; members: {}",
                                     model.namespace,
                                     en.name,
-                                    en.members.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                                    en.members
+                                        .iter()
+                                        .map(|(n, _)| n.as_str())
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
                                 ),
                                 Some(target),
                             ))
@@ -1250,9 +1405,15 @@ fn coerce_enum(model: &ServiceModel, id: crate::edm::EnumTypeId, e: BoundExpr, t
                     },
                 }
             }
-            Ok(BoundExpr::Literal(Value::Enum(id, total), Some(EdmType::Enum(id))))
+            Ok(BoundExpr::Literal(
+                Value::Enum(id, total),
+                Some(EdmType::Enum(id)),
+            ))
         }
-        BoundExpr::Literal(Value::Int(v), _) => Ok(BoundExpr::Literal(Value::Enum(id, v), Some(EdmType::Enum(id)))),
+        BoundExpr::Literal(Value::Int(v), _) => Ok(BoundExpr::Literal(
+            Value::Enum(id, v),
+            Some(EdmType::Enum(id)),
+        )),
         BoundExpr::Literal(Value::Enum(other, v), t) => {
             if other != id {
                 return Err(GatewayError::bad_request(
@@ -1274,31 +1435,54 @@ fn coerce_enum(model: &ServiceModel, id: crate::edm::EnumTypeId, e: BoundExpr, t
 }
 
 /// A parsed literal as a typed value.
-fn literal(model: &ServiceModel, l: &Literal, target: &str) -> Result<(BoundExpr, ExprType), GatewayError> {
+fn literal(
+    model: &ServiceModel,
+    l: &Literal,
+    target: &str,
+) -> Result<(BoundExpr, ExprType), GatewayError> {
     use std::str::FromStr;
     let lit = |v: Value, t: EdmType| Ok((BoundExpr::Literal(v, Some(t.clone())), ExprType::Edm(t)));
     match l {
         Literal::Null => Ok((BoundExpr::Literal(Value::Null, None), ExprType::Null)),
-        Literal::Boolean(b) => Ok((BoundExpr::Literal(Value::Bool(*b), Some(EdmType::Boolean)), ExprType::Boolean)),
+        Literal::Boolean(b) => Ok((
+            BoundExpr::Literal(Value::Bool(*b), Some(EdmType::Boolean)),
+            ExprType::Boolean,
+        )),
         Literal::Int(i) => lit(
             Value::Int(*i),
-            if i32::try_from(*i).is_ok() { EdmType::Int32 } else { EdmType::Int64 },
+            if i32::try_from(*i).is_ok() {
+                EdmType::Int32
+            } else {
+                EdmType::Int64
+            },
         ),
         Literal::Decimal(text) => match rust_decimal::Decimal::from_str(text) {
             Ok(d) => lit(Value::Decimal(d), EdmType::Decimal),
             Err(_) => match text.parse::<f64>() {
                 Ok(f) => lit(Value::Double(f), EdmType::Double),
-                Err(_) => Err(bad("InvalidLiteral", format!("`{text}` is not a number"), target)),
+                Err(_) => Err(bad(
+                    "InvalidLiteral",
+                    format!("`{text}` is not a number"),
+                    target,
+                )),
             },
         },
         Literal::Double(d) => lit(Value::Double(d.value), EdmType::Double),
         Literal::String(s) => lit(Value::String(s.clone()), EdmType::String),
         Literal::Date(d) => lit(
-            Value::Date(civil::days_from_civil(i64::from(d.year), u32::from(d.month), u32::from(d.day))),
+            Value::Date(civil::days_from_civil(
+                i64::from(d.year),
+                u32::from(d.month),
+                u32::from(d.day),
+            )),
             EdmType::Date,
         ),
         Literal::DateTimeOffset(t) => {
-            let days = civil::days_from_civil(i64::from(t.date.year), u32::from(t.date.month), u32::from(t.date.day));
+            let days = civil::days_from_civil(
+                i64::from(t.date.year),
+                u32::from(t.date.month),
+                u32::from(t.date.day),
+            );
             let offset = i64::from(t.offset_minutes.unwrap_or(0));
             let secs = days * civil::SECONDS_PER_DAY
                 + i64::from(t.time.hour) * 3600
@@ -1316,36 +1500,61 @@ fn literal(model: &ServiceModel, l: &Literal, target: &str) -> Result<(BoundExpr
         }
         Literal::TimeOfDay(t) => lit(
             Value::TimeOfDay(
-                (u64::from(t.hour) * 3600 + u64::from(t.minute) * 60 + u64::from(t.second)) * 1_000_000_000
+                (u64::from(t.hour) * 3600 + u64::from(t.minute) * 60 + u64::from(t.second))
+                    * 1_000_000_000
                     + t.picos / 1000,
             ),
             EdmType::TimeOfDay,
         ),
         Literal::Duration(d) => {
-            let secs = d.days as i128 * 86_400 + d.hours as i128 * 3600 + d.minutes as i128 * 60 + d.seconds as i128;
+            let secs = d.days as i128 * 86_400
+                + d.hours as i128 * 3600
+                + d.minutes as i128 * 60
+                + d.seconds as i128;
             let nanos = secs * 1_000_000_000 + (d.picos / 1000) as i128;
-            lit(Value::Duration(if d.negative { -nanos } else { nanos }), EdmType::Duration)
+            lit(
+                Value::Duration(if d.negative { -nanos } else { nanos }),
+                EdmType::Duration,
+            )
         }
         Literal::Guid(g) => {
             let h = format!("{:032x}", g.0);
             lit(
-                Value::Guid(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])),
+                Value::Guid(format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[0..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..32]
+                )),
                 EdmType::Guid,
             )
         }
         Literal::Binary(b) => lit(Value::Binary(b.clone()), EdmType::Binary),
         Literal::Enum(e) => {
             let Some(type_name) = &e.type_name else {
-                return Err(bad("InvalidLiteral", "an enum literal needs its type here", target));
+                return Err(bad(
+                    "InvalidLiteral",
+                    "an enum literal needs its type here",
+                    target,
+                ));
             };
             if type_name.namespace != model.namespace {
                 return Err(GatewayError::bad_request(
                     "UnknownType",
-                    format!("`{type_name}` is not a type of this service (namespace {})", model.namespace),
+                    format!(
+                        "`{type_name}` is not a type of this service (namespace {})",
+                        model.namespace
+                    ),
                     Some(target),
                 ));
             }
-            let Some(pos) = model.enum_types.iter().position(|t| t.name == type_name.name) else {
+            let Some(pos) = model
+                .enum_types
+                .iter()
+                .position(|t| t.name == type_name.name)
+            else {
                 return Err(GatewayError::bad_request(
                     "UnknownType",
                     format!("`{type_name}` is not an enum type of this service"),

@@ -25,16 +25,34 @@ fn bind(m: &ServiceModel, target: &str) -> Result<BoundRequest, GatewayError> {
 #[test]
 fn binds_entity_sets_keys_and_navigation() {
     let m = model("odata");
-    assert!(matches!(bind(&m, "Accounts").unwrap().resource, Resource::Collection(_)));
-    assert!(matches!(bind(&m, "Accounts(1)").unwrap().resource, Resource::Entity(_)));
-    assert!(matches!(bind(&m, "Accounts/1").unwrap().resource, Resource::Entity(_)));
-    assert!(matches!(bind(&m, "Accounts(Id=1)").unwrap().resource, Resource::Entity(_)));
-    assert!(matches!(bind(&m, "Accounts/$count").unwrap().resource, Resource::Count(_)));
+    assert!(matches!(
+        bind(&m, "Accounts").unwrap().resource,
+        Resource::Collection(_)
+    ));
+    assert!(matches!(
+        bind(&m, "Accounts(1)").unwrap().resource,
+        Resource::Entity(_)
+    ));
+    assert!(matches!(
+        bind(&m, "Accounts/1").unwrap().resource,
+        Resource::Entity(_)
+    ));
+    assert!(matches!(
+        bind(&m, "Accounts(Id=1)").unwrap().resource,
+        Resource::Entity(_)
+    ));
+    assert!(matches!(
+        bind(&m, "Accounts/$count").unwrap().resource,
+        Resource::Count(_)
+    ));
     assert!(matches!(
         bind(&m, "Accounts(1)/Transactions").unwrap().resource,
         Resource::Collection(ref c) if c.parent.is_some()
     ));
-    assert!(matches!(bind(&m, "Accounts(1)/Contact").unwrap().resource, Resource::Entity(_)));
+    assert!(matches!(
+        bind(&m, "Accounts(1)/Contact").unwrap().resource,
+        Resource::Entity(_)
+    ));
     assert!(matches!(
         bind(&m, "Accounts(1)/LastName/$value").unwrap().resource,
         Resource::Property { raw: true, .. }
@@ -80,8 +98,16 @@ fn binds_filters_with_types_and_enums() {
 #[test]
 fn hq_profile_names_and_unsupported_features() {
     let m = model("hq");
-    assert!(bind(&m, "Companies?$filter=UpdatedOn gt 2018-01-26T18:15:00+01:00").is_ok());
-    assert!(bind(&m, "Invoices?$filter=InvoiceDate ge 2018-03-01 and InvoiceDate lt 2018-04-01").is_ok());
+    assert!(bind(
+        &m,
+        "Companies?$filter=UpdatedOn gt 2018-01-26T18:15:00+01:00"
+    )
+    .is_ok());
+    assert!(bind(
+        &m,
+        "Invoices?$filter=InvoiceDate ge 2018-03-01 and InvoiceDate lt 2018-04-01"
+    )
+    .is_ok());
     assert!(bind(&m, "Companies?$expand=DefaultAddress").is_ok());
     let e = bind(&m, "Companies?$expand=DefaultAddress,CompanyTypes").unwrap_err();
     assert_eq!(e.status(), 501);

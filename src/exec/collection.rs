@@ -55,23 +55,39 @@ pub struct ExecContext {
 impl ExecContext {
     /// Rows of a list request.
     pub async fn list(&self, req: ListRequest) -> Result<Vec<Row>, GatewayError> {
-        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(self.upstream.list(&self.principal.token, &req).await?)
     }
 
     /// The count of a list request.
     pub async fn count(&self, req: &ListRequest) -> Result<u64, GatewayError> {
-        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(self.upstream.count(&self.principal.token, req).await?)
     }
 
     /// A single record by ID.
-    pub async fn get(&self, entity: &str, id: i64, expand: &[String]) -> Result<Option<(Row, Option<String>)>, GatewayError> {
-        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match self.upstream.get(&self.principal.token, entity, id, expand, None).await {
+    pub async fn get(
+        &self,
+        entity: &str,
+        id: i64,
+        expand: &[String],
+    ) -> Result<Option<(Row, Option<String>)>, GatewayError> {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match self
+            .upstream
+            .get(&self.principal.token, entity, id, expand, None)
+            .await
+        {
             Ok(crate::upstream::GetResponse::Found { row, etag }) => Ok(Some((row, etag))),
             Ok(crate::upstream::GetResponse::NotModified) => Ok(None),
-            Err(crate::upstream::UpstreamError::Status { status, .. }) if status == http::StatusCode::NOT_FOUND => Ok(None),
+            Err(crate::upstream::UpstreamError::Status { status, .. })
+                if status == http::StatusCode::NOT_FOUND =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -130,7 +146,12 @@ struct Scan {
 }
 
 impl Scan {
-    fn new(ctx: ExecContext, plan: Arc<CollectionPlan>, segments: Vec<Segment>, start: &Continuation) -> Self {
+    fn new(
+        ctx: ExecContext,
+        plan: Arc<CollectionPlan>,
+        segments: Vec<Segment>,
+        start: &Continuation,
+    ) -> Self {
         Scan {
             ctx,
             plan,
@@ -320,7 +341,8 @@ pub async fn start_page(
 
     // Counting and the residual scan budget both need the upstream count;
     // ask for it alongside the first chunk, not before it.
-    let needs_count = plan.count || plan.residual.is_some() || matches!(plan.order, OrderPlan::Gateway(_));
+    let needs_count =
+        plan.count || plan.residual.is_some() || matches!(plan.order, OrderPlan::Gateway(_));
     let count_task = needs_count.then(|| {
         let ctx = ctx.clone();
         let plan = plan.clone();
@@ -347,7 +369,11 @@ pub async fn start_page(
             let eval = Evaluator::new(&ctx.model);
             sort_rows(&eval, &items, &mut rows)?;
             let count = plan.count.then_some(rows.len() as u64);
-            let start = if first_page { plan.skip.unwrap_or(0) } else { cont.offset };
+            let start = if first_page {
+                plan.skip.unwrap_or(0)
+            } else {
+                cont.offset
+            };
             let end = start.saturating_add(page_limit).min(rows.len() as u64);
             let total = rows.len() as u64;
             let page: Vec<Row> = rows
@@ -375,7 +401,10 @@ pub async fn start_page(
             if !more {
                 stream.done_after_page();
             }
-            Ok(PageStart { rows: stream, count })
+            Ok(PageStart {
+                rows: stream,
+                count,
+            })
         }
         OrderPlan::Upstream(segments) => {
             let mut scan = Scan::new(ctx.clone(), plan.clone(), segments.clone(), &cont);
@@ -389,7 +418,10 @@ pub async fn start_page(
                     if segments.len() > 1 && left > 0 {
                         while scan.segment < segments.len() {
                             let seg = &segments[scan.segment];
-                            let mut req = base_request(&plan, Filter::and(vec![plan.filter.clone(), seg.filter()]));
+                            let mut req = base_request(
+                                &plan,
+                                Filter::and(vec![plan.filter.clone(), seg.filter()]),
+                            );
                             req.fields.clear();
                             req.expand.clear();
                             let n = ctx.count(&req).await?;
@@ -408,10 +440,17 @@ pub async fn start_page(
             if plan.residual.is_none() {
                 scan.wanted = Some(page_limit);
             } else {
-                scan.residual_chunk = page_limit.saturating_add(skip_left).saturating_mul(2).max(100);
+                scan.residual_chunk = page_limit
+                    .saturating_add(skip_left)
+                    .saturating_mul(2)
+                    .max(100);
             }
             let upstream_count = await_count(count_task).await?;
-            let mut count = if plan.residual.is_none() { upstream_count } else { None };
+            let mut count = if plan.residual.is_none() {
+                upstream_count
+            } else {
+                None
+            };
             if plan.residual.is_some() {
                 let n = upstream_count.unwrap_or(0);
                 if n > ctx.max_residual_scan {
@@ -438,13 +477,19 @@ pub async fn start_page(
             // Read the first row now, so that upstream failures become a
             // proper error status instead of a cut-off response.
             stream.prime().await?;
-            Ok(PageStart { rows: stream, count })
+            Ok(PageStart {
+                rows: stream,
+                count,
+            })
         }
     }
 }
 
 /// Counts the rows passing the residual by reading them all.
-async fn count_residual(ctx: &ExecContext, plan: &Arc<CollectionPlan>) -> Result<u64, GatewayError> {
+async fn count_residual(
+    ctx: &ExecContext,
+    plan: &Arc<CollectionPlan>,
+) -> Result<u64, GatewayError> {
     let segments = vec![Segment {
         nulls: Vec::new(),
         sort: vec![crate::plan::collection::SortColumn {
@@ -452,7 +497,12 @@ async fn count_residual(ctx: &ExecContext, plan: &Arc<CollectionPlan>) -> Result
             descending: false,
         }],
     }];
-    let mut scan = Scan::new(ctx.clone(), plan.clone(), segments, &Continuation::default());
+    let mut scan = Scan::new(
+        ctx.clone(),
+        plan.clone(),
+        segments,
+        &Continuation::default(),
+    );
     let eval = Evaluator::new(&ctx.model);
     let mut n = 0;
     while let Some(row) = scan.next().await? {
@@ -474,7 +524,12 @@ async fn read_all(ctx: &ExecContext, plan: &Arc<CollectionPlan>) -> Result<Vec<R
             descending: false,
         }],
     }];
-    let mut scan = Scan::new(ctx.clone(), plan.clone(), segments, &Continuation::default());
+    let mut scan = Scan::new(
+        ctx.clone(),
+        plan.clone(),
+        segments,
+        &Continuation::default(),
+    );
     let eval = Evaluator::new(&ctx.model);
     let mut out = Vec::new();
     while let Some(row) = scan.next().await? {

@@ -222,7 +222,10 @@ impl<'m> Evaluator<'m> {
         // not true. Empty collections: any → false, all → true.
         for child in children {
             let Json::Object(child) = child else {
-                return Err(EvalError::BadValue(format!("{}: child is not an object", l.text)));
+                return Err(EvalError::BadValue(format!(
+                    "{}: child is not an object",
+                    l.text
+                )));
             };
             vars.truncate(l.depth);
             vars.push(child);
@@ -410,7 +413,11 @@ pub fn compare(op: CmpOp, a: &Value, b: &Value, expr: &BoundExpr) -> Result<bool
         let equal = match (a, b) {
             (Value::Json(x), Value::Json(y)) => x == y,
             (Value::Double(x), Value::Double(y)) if x.is_nan() && y.is_nan() => true,
-            _ => a.compare(b).ok_or_else(|| EvalError::Type(expr.to_string()))? == Ordering::Equal,
+            _ => {
+                a.compare(b)
+                    .ok_or_else(|| EvalError::Type(expr.to_string()))?
+                    == Ordering::Equal
+            }
         };
         return Ok(equal == (op == CmpOp::Eq));
     }
@@ -448,7 +455,11 @@ fn arith(op: ArithOp, a: &Value, b: &Value, expr: &BoundExpr) -> Result<Value, E
         }
         (ArithOp::Add | ArithOp::Sub, Value::Date(day), Value::Duration(d)) => {
             let days = (d / (86_400 * 1_000_000_000)) as i64;
-            return Ok(Value::Date(if op == ArithOp::Sub { day - days } else { day + days }));
+            return Ok(Value::Date(if op == ArithOp::Sub {
+                day - days
+            } else {
+                day + days
+            }));
         }
         (ArithOp::Sub, Value::DateTimeOffset(x), Value::DateTimeOffset(y)) => {
             let nx = i128::from(x.unix) * 1_000_000_000 + i128::from(x.nanos);
@@ -459,7 +470,11 @@ fn arith(op: ArithOp, a: &Value, b: &Value, expr: &BoundExpr) -> Result<Value, E
             return Ok(Value::Duration(i128::from(x - y) * 86_400 * 1_000_000_000));
         }
         (ArithOp::Add | ArithOp::Sub, Value::Duration(x), Value::Duration(y)) => {
-            return Ok(Value::Duration(if op == ArithOp::Sub { x - y } else { x + y }));
+            return Ok(Value::Duration(if op == ArithOp::Sub {
+                x - y
+            } else {
+                x + y
+            }));
         }
         _ => {}
     }

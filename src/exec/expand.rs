@@ -208,7 +208,12 @@ async fn expand_many(
         let total = list.len();
         let skip = opts.skip.unwrap_or(0) as usize;
         let top = opts.top.map_or(usize::MAX, |t| t as usize);
-        let page: Vec<Json> = list.into_iter().skip(skip).take(top).map(Json::Object).collect();
+        let page: Vec<Json> = list
+            .into_iter()
+            .skip(skip)
+            .take(top)
+            .map(Json::Object)
+            .collect();
         if opts.count {
             row.insert(format!("{key}@count"), Json::from(total));
         }
@@ -217,7 +222,11 @@ async fn expand_many(
     Ok(())
 }
 
-fn sort_children(eval: &Evaluator, opts: &QueryShape, list: &mut [Row]) -> Result<(), GatewayError> {
+fn sort_children(
+    eval: &Evaluator,
+    opts: &QueryShape,
+    list: &mut [Row],
+) -> Result<(), GatewayError> {
     let mut keyed = Vec::with_capacity(list.len());
     for (i, r) in list.iter().enumerate() {
         let mut vals = Vec::with_capacity(opts.orderby.len());

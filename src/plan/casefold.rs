@@ -86,10 +86,7 @@ fn tables() -> &'static Tables {
 fn fold_class(c: char) -> HashSet<char> {
     let mut class = ClassUnicode::new([ClassUnicodeRange::new(c, c)]);
     class.case_fold_simple();
-    class
-        .iter()
-        .flat_map(|r| r.start()..=r.end())
-        .collect()
+    class.iter().flat_map(|r| r.start()..=r.end()).collect()
 }
 
 impl CaseFold {
@@ -107,7 +104,10 @@ impl CaseFold {
             CaseFold::Lower => &t.lower_preimage,
             CaseFold::Upper => &t.upper_preimage,
         };
-        let mut set: HashSet<char> = map.get(&x).map(|v| v.iter().copied().collect()).unwrap_or_default();
+        let mut set: HashSet<char> = map
+            .get(&x)
+            .map(|v| v.iter().copied().collect())
+            .unwrap_or_default();
         if self.map(&x.to_string()) == x.to_string() {
             set.insert(x);
         }
@@ -127,9 +127,9 @@ impl CaseFold {
             // A part match may also start or end inside an expansion.
             MatchKind::Part => {
                 literal.contains(e.as_str())
-                    || e.char_indices().skip(1).any(|(i, _)| {
-                        literal.starts_with(&e[i..]) || literal.ends_with(&e[..i])
-                    })
+                    || e.char_indices()
+                        .skip(1)
+                        .any(|(i, _)| literal.starts_with(&e[i..]) || literal.ends_with(&e[..i]))
             }
         })
     }

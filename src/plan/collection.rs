@@ -191,7 +191,12 @@ impl<'m> Planner<'m> {
 
     /// Plans reading `set`, narrowed by `scope` (e.g. the parent of a
     /// navigation), shaped by the query options.
-    pub fn collection(&self, set: EntitySetId, scope: Vec<Filter>, shape: &QueryShape) -> CollectionPlan {
+    pub fn collection(
+        &self,
+        set: EntitySetId,
+        scope: Vec<Filter>,
+        shape: &QueryShape,
+    ) -> CollectionPlan {
         let es = self.model.set(set);
         let ty = self.model.entity_type(es.entity_type);
         let translator = Translator::new(self.model, self.caps);
@@ -314,7 +319,10 @@ impl<'m> Planner<'m> {
         let mut columns: Vec<(SortColumn, bool)> = Vec::new();
         for item in &shape.orderby {
             let BoundExpr::Property(p) = &item.expr else {
-                explain.notes.push(format!("order by `{}` is computed in the gateway", item.expr));
+                explain.notes.push(format!(
+                    "order by `{}` is computed in the gateway",
+                    item.expr
+                ));
                 return OrderPlan::Gateway(self.total_order(shape));
             };
             let prop = &self.model.entity_type(p.owner).properties[p.property];
@@ -323,7 +331,9 @@ impl<'m> Planner<'m> {
                 || !prop.filterable
                 || prop.conversion == Conversion::Json
             {
-                explain.notes.push(format!("order by `{}` is computed in the gateway", p.text));
+                explain
+                    .notes
+                    .push(format!("order by `{}` is computed in the gateway", p.text));
                 return OrderPlan::Gateway(self.total_order(shape));
             }
             let nullable = (prop.nullable || !p.navigation.is_empty())

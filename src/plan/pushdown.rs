@@ -12,8 +12,8 @@
 
 use serde_json::Value as Json;
 
-use crate::bind::expr::{BoundExpr, CmpOp, Func, PathRoot, PropertyPath};
 use super::casefold::{CaseFold, MatchKind};
+use crate::bind::expr::{BoundExpr, CmpOp, Func, PathRoot, PropertyPath};
 use crate::edm::{Conversion, EdmType, ServiceModel};
 use crate::exec::eval::Evaluator;
 use crate::upstream::{escape_like, Filter, Op};
@@ -81,7 +81,11 @@ impl<'m> Translator<'m> {
     /// `T(E)`: holds exactly where `E` is true.
     pub fn t(&self, e: &BoundExpr) -> Option<Filter> {
         if let Some(c) = self.constant(e) {
-            return Some(if c == Value::Bool(true) { always() } else { Filter::never() });
+            return Some(if c == Value::Bool(true) {
+                always()
+            } else {
+                Filter::never()
+            });
         }
         match e {
             BoundExpr::Not(a) => self.f(a),
@@ -98,7 +102,11 @@ impl<'m> Translator<'m> {
     /// `F(E)`: holds exactly where `E` is false.
     pub fn f(&self, e: &BoundExpr) -> Option<Filter> {
         if let Some(c) = self.constant(e) {
-            return Some(if c == Value::Bool(false) { always() } else { Filter::never() });
+            return Some(if c == Value::Bool(false) {
+                always()
+            } else {
+                Filter::never()
+            });
         }
         match e {
             BoundExpr::Not(a) => self.t(a),
@@ -122,10 +130,7 @@ impl<'m> Translator<'m> {
             BoundExpr::Not(a) => self.n(a),
             BoundExpr::Compare(..) | BoundExpr::In(..) => Some(Filter::never()),
             BoundExpr::Property(p) => Some(Filter::is_null(self.column(p)?.field)),
-            BoundExpr::Call(
-                Func::Contains | Func::StartsWith | Func::EndsWith,
-                args,
-            ) => {
+            BoundExpr::Call(Func::Contains | Func::StartsWith | Func::EndsWith, args) => {
                 let (col, _) = self.string_operand(args.first()?)?;
                 if self.literal(args.get(1)?)?.is_null() {
                     return Some(always());
@@ -160,9 +165,7 @@ impl<'m> Translator<'m> {
         e.visit(&mut |n| {
             reads_row |= matches!(
                 n,
-                BoundExpr::Property(_)
-                    | BoundExpr::Lambda(_)
-                    | BoundExpr::Call(Func::Now, _)
+                BoundExpr::Property(_) | BoundExpr::Lambda(_) | BoundExpr::Call(Func::Now, _)
             )
         });
         if reads_row {
@@ -254,8 +257,16 @@ impl<'m> Translator<'m> {
             _ => return None,
         };
         // `B eq true` is true where B is true, false where B is false or null.
-        let holds = if positive { self.t(operand)? } else { self.f(operand)? };
-        let fails_on = if positive { self.f(operand)? } else { self.t(operand)? };
+        let holds = if positive {
+            self.t(operand)?
+        } else {
+            self.f(operand)?
+        };
+        let fails_on = if positive {
+            self.f(operand)?
+        } else {
+            self.t(operand)?
+        };
         let eq_like = op == CmpOp::Eq;
         Some(match (truth, eq_like) {
             (true, true) => holds,
@@ -433,7 +444,11 @@ impl<'m> Translator<'m> {
             Some(case) if case.exact(needle, MatchKind::Part) => (Op::ILike, Op::NotILike),
             Some(_) => return None,
         };
-        Some(Filter::cond(col.field, if truth { pos } else { neg }, pattern))
+        Some(Filter::cond(
+            col.field,
+            if truth { pos } else { neg },
+            pattern,
+        ))
     }
 
     /// An over-broad ILIKE for case-insensitive predicates that are not
@@ -523,7 +538,13 @@ impl<'m> Translator<'m> {
     }
 
     /// `year(P) op Y` as a range of time stamps (UTC, as ZeyOS stores them).
-    fn compare_year(&self, args: &[BoundExpr], op: CmpOp, lit: &Value, truth: bool) -> Option<Filter> {
+    fn compare_year(
+        &self,
+        args: &[BoundExpr],
+        op: CmpOp,
+        lit: &Value,
+        truth: bool,
+    ) -> Option<Filter> {
         let BoundExpr::Property(p) = args.first()? else {
             return None;
         };
@@ -550,7 +571,13 @@ impl<'m> Translator<'m> {
     }
 
     /// `date(P) op D` for a time stamp property.
-    fn compare_date_of(&self, args: &[BoundExpr], op: CmpOp, lit: &Value, truth: bool) -> Option<Filter> {
+    fn compare_date_of(
+        &self,
+        args: &[BoundExpr],
+        op: CmpOp,
+        lit: &Value,
+        truth: bool,
+    ) -> Option<Filter> {
         let BoundExpr::Property(p) = args.first()? else {
             return None;
         };
@@ -603,7 +630,11 @@ enum Bounds {
         fraction: bool,
     },
     /// Whole UTC days `first..=last` against Unix seconds.
-    Days { field: String, first: i64, last: i64 },
+    Days {
+        field: String,
+        first: i64,
+        last: i64,
+    },
     /// A date property (days) against an instant.
     DaysVsInstant {
         field: String,
@@ -705,7 +736,8 @@ impl Bounds {
                 let first_after = floor + 1;
                 let first_at_or_after = if exact_midnight { floor } else { floor + 1 };
                 let days_from = |d: i64| Filter::cond(field.clone(), Op::Ge, d.saturating_mul(DAY));
-                let days_before = |d: i64| Filter::cond(field.clone(), Op::Lt, d.saturating_mul(DAY));
+                let days_before =
+                    |d: i64| Filter::cond(field.clone(), Op::Lt, d.saturating_mul(DAY));
                 match op {
                     CmpOp::Gt => (days_from(first_after), days_before(first_after)),
                     CmpOp::Ge => (days_from(first_at_or_after), days_before(first_at_or_after)),
@@ -763,14 +795,18 @@ fn plain_json(ty: &EdmType, v: &Value) -> Option<Json> {
         (EdmType::String, Value::String(s)) => Json::String(s.clone()),
         (EdmType::Int32 | EdmType::Int64, Value::Int(i)) => Json::from(*i),
         (EdmType::Decimal | EdmType::Double, Value::Int(i)) => Json::from(*i),
-        (EdmType::Decimal | EdmType::Double | EdmType::Int32 | EdmType::Int64, Value::Decimal(d)) => {
+        (
+            EdmType::Decimal | EdmType::Double | EdmType::Int32 | EdmType::Int64,
+            Value::Decimal(d),
+        ) => {
             use rust_decimal::prelude::ToPrimitive;
             // ZeyOS stores doubles; the nearest double is what it compares.
             serde_json::Number::from_f64(d.to_f64()?).map(Json::Number)?
         }
-        (EdmType::Decimal | EdmType::Double | EdmType::Int32 | EdmType::Int64, Value::Double(f)) => {
-            serde_json::Number::from_f64(*f).map(Json::Number)?
-        }
+        (
+            EdmType::Decimal | EdmType::Double | EdmType::Int32 | EdmType::Int64,
+            Value::Double(f),
+        ) => serde_json::Number::from_f64(*f).map(Json::Number)?,
         (EdmType::Boolean, Value::Bool(b)) => Json::Bool(*b),
         _ => return None,
     })

@@ -135,9 +135,21 @@ impl<'a> EntityWriter<'a> {
             write_key(out, &p.name);
             match (&p.ty, p.conversion) {
                 (EdmType::Complex(_) | EdmType::Collection(_), Conversion::Json) => {
-                    write_structured(out, self.model, &p.ty, row.get(&p.upstream), self.format.ieee754_compatible)
+                    write_structured(
+                        out,
+                        self.model,
+                        &p.ty,
+                        row.get(&p.upstream),
+                        self.format.ieee754_compatible,
+                    )
                 }
-                _ => write_property_value(out, self.model, p, row.get(&p.upstream), self.format.ieee754_compatible),
+                _ => write_property_value(
+                    out,
+                    self.model,
+                    p,
+                    row.get(&p.upstream),
+                    self.format.ieee754_compatible,
+                ),
             }
         }
         if self.format.metadata == MetadataLevel::Full {
@@ -160,7 +172,10 @@ impl<'a> EntityWriter<'a> {
                     Some(Json::Array(a)) => a,
                     _ => &[],
                 };
-                if let Some(n) = row.get(&format!("{}@count", children_key(name))).and_then(json_i64) {
+                if let Some(n) = row
+                    .get(&format!("{}@count", children_key(name)))
+                    .and_then(json_i64)
+                {
                     sep(out);
                     write_key(out, &format!("{name}@odata.count"));
                     out.extend_from_slice(n.to_string().as_bytes());
@@ -209,7 +224,13 @@ fn type_annotation(model: &ServiceModel, ty: &EdmType) -> Option<String> {
 
 /// Writes a composite JSON value as the complex (or collection) value the
 /// model declares: keys renamed to property names, values converted.
-pub fn write_structured(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: Option<&Json>, ieee754: bool) {
+pub fn write_structured(
+    out: &mut Vec<u8>,
+    model: &ServiceModel,
+    ty: &EdmType,
+    value: Option<&Json>,
+    ieee754: bool,
+) {
     let Some(value) = value.filter(|v| !v.is_null()) else {
         match ty {
             EdmType::Collection(_) => out.extend_from_slice(b"[]"),

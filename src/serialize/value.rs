@@ -174,20 +174,42 @@ mod tests {
         let m = model();
         let _ = &m;
         assert_eq!(
-            written(&prop(EdmType::DateTimeOffset, Conversion::UnixTime), 872_838_840.into(), false),
+            written(
+                &prop(EdmType::DateTimeOffset, Conversion::UnixTime),
+                872_838_840.into(),
+                false
+            ),
             "\"1997-08-29T07:14:00Z\""
         );
-        assert_eq!(written(&prop(EdmType::Boolean, Conversion::Flag), 1.into(), false), "true");
         assert_eq!(
-            written(&prop(EdmType::Enum(crate::edm::EnumTypeId(0)), Conversion::EnumValue), 1.into(), false),
+            written(&prop(EdmType::Boolean, Conversion::Flag), 1.into(), false),
+            "true"
+        );
+        assert_eq!(
+            written(
+                &prop(
+                    EdmType::Enum(crate::edm::EnumTypeId(0)),
+                    Conversion::EnumValue
+                ),
+                1.into(),
+                false
+            ),
             "\"CUSTOMER\""
         );
         assert_eq!(
-            written(&prop(EdmType::Decimal, Conversion::Plain), serde_json::json!(19.99), true),
+            written(
+                &prop(EdmType::Decimal, Conversion::Plain),
+                serde_json::json!(19.99),
+                true
+            ),
             "\"19.99\""
         );
         assert_eq!(
-            written(&prop(EdmType::String, Conversion::Plain), "O'Neil \"x\"".into(), false),
+            written(
+                &prop(EdmType::String, Conversion::Plain),
+                "O'Neil \"x\"".into(),
+                false
+            ),
             "\"O'Neil \\\"x\\\"\""
         );
     }

@@ -24,7 +24,10 @@ use crate::plan::collection::Planner;
 use crate::plan::pushdown::FilterCapabilities;
 use crate::serialize::entity::{write_structured, EntityWriter};
 use crate::serialize::value::{write_key, write_property_value, write_str};
-use crate::upstream::{Authenticator, Credential, Filter, Op, Principal, Row, UpstreamClient, UpstreamError, UpstreamSettings};
+use crate::upstream::{
+    Authenticator, Credential, Filter, Op, Principal, Row, UpstreamClient, UpstreamError,
+    UpstreamSettings,
+};
 use crate::values::json_i64;
 
 /// One OData service with its prepared metadata documents.
@@ -83,13 +86,20 @@ impl Gateway {
         let upstream = Arc::new(UpstreamClient::new(UpstreamSettings {
             base_url: up.base_url.clone(),
             instance: up.instance.clone(),
-            appsecret: up.appsecret.as_ref().map(|s| s.expose().to_string()).unwrap_or_default(),
+            appsecret: up
+                .appsecret
+                .as_ref()
+                .map(|s| s.expose().to_string())
+                .unwrap_or_default(),
             identifier: up.identifier.clone(),
             connect_timeout: Duration::from_millis(up.connect_timeout_ms),
             read_timeout: Duration::from_millis(up.read_timeout_ms),
             max_limit: up.max_limit,
         }));
-        let auth = Authenticator::new(upstream.clone(), Duration::from_secs(up.auth.token_ttl_secs.max(1)));
+        let auth = Authenticator::new(
+            upstream.clone(),
+            Duration::from_secs(up.auth.token_ttl_secs.max(1)),
+        );
         let tokens = TokenSigner::new(config.paging.skiptoken_secret.as_ref().map(|s| s.expose()));
         let l = &config.limits;
         let limits = odata_syntax::Limits {
@@ -138,7 +148,11 @@ impl Gateway {
         (response, stats)
     }
 
-    async fn route(&self, parts: &http::request::Parts, calls: Arc<AtomicU64>) -> Result<Response<Body>, GatewayError> {
+    async fn route(
+        &self,
+        parts: &http::request::Parts,
+        calls: Arc<AtomicU64>,
+    ) -> Result<Response<Body>, GatewayError> {
         let path = parts.uri.path();
         let Some(service) = self.services.iter().find(|s| {
             path.starts_with(s.model.root.as_str()) || path == s.model.root.trim_end_matches('/')
@@ -147,7 +161,10 @@ impl Gateway {
                 return Ok(self.index());
             }
             return Err(GatewayError::not_found(
-                format!("no OData service at {path}; services: {}", self.roots().join(", ")),
+                format!(
+                    "no OData service at {path}; services: {}",
+                    self.roots().join(", ")
+                ),
                 None::<String>,
             ));
         };
@@ -182,11 +199,16 @@ impl Gateway {
             None => rel.to_string(),
         };
         let uri = odata_syntax::parse_uri(&target, &self.limits).map_err(parse_error)?;
-        let bound = Binder::new(&service.model, &uri.query.aliases, self.expand_limits).bind(&uri)?;
+        let bound =
+            Binder::new(&service.model, &uri.query.aliases, self.expand_limits).bind(&uri)?;
 
         let credential = Credential::from_header(parts.headers.get(header::AUTHORIZATION))
             .map_err(|e| GatewayError::Unauthorized(format!("{e}: send your ZeyOS user name and password (HTTP Basic) or a ZeyOS token (Bearer)")))?;
-        let principal = self.auth.authenticate(credential).await.map_err(login_error)?;
+        let principal = self
+            .auth
+            .authenticate(credential)
+            .await
+            .map_err(login_error)?;
 
         let req = RequestCtx {
             gateway: self,
@@ -199,11 +221,15 @@ impl Gateway {
         };
         match req.dispatch(&bound, principal.clone()).await {
             // A cached token ZeyOS no longer accepts: log in again once.
-            Err(GatewayError::Upstream(UpstreamError::Status { status, .. })) if status == StatusCode::UNAUTHORIZED => {
+            Err(GatewayError::Upstream(UpstreamError::Status { status, .. }))
+                if status == StatusCode::UNAUTHORIZED =>
+            {
                 match self.auth.refresh(&principal).await {
                     Some(Ok(p)) => req.dispatch(&bound, p).await,
                     Some(Err(e)) => Err(login_error(e)),
-                    None => Err(GatewayError::Unauthorized("ZeyOS rejected the bearer token".into())),
+                    None => Err(GatewayError::Unauthorized(
+                        "ZeyOS rejected the bearer token".into(),
+                    )),
                 }
             }
             other => other,
@@ -220,7 +246,11 @@ impl Gateway {
             .iter()
             .map(|s| serde_json::json!({"name": s.model.name, "url": s.model.root, "title": s.model.title}))
             .collect();
-        json_response(StatusCode::OK, serde_json::json!({ "services": services }).to_string(), "application/json")
+        json_response(
+            StatusCode::OK,
+            serde_json::json!({ "services": services }).to_string(),
+            "application/json",
+        )
     }
 
     fn service_root(&self, parts: &http::request::Parts, model: &ServiceModel) -> String {
@@ -231,7 +261,11 @@ impl Gateway {
                     .headers
                     .get(header::HOST)
                     .and_then(|h| h.to_str().ok())
-                    .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c)))
+                    .filter(|h| {
+                        !h.is_empty()
+                            && h.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+                    })
                     .map(str::to_string)
                     .or_else(|| parts.uri.authority().map(|a| a.to_string()))
                     .unwrap_or_else(|| self.config.listen.to_string());
@@ -288,14 +322,23 @@ impl RequestCtx<'_> {
         }
     }
 
-    async fn dispatch(&self, bound: &BoundRequest, principal: Principal) -> Result<Response<Body>, GatewayError> {
+    async fn dispatch(
+        &self,
+        bound: &BoundRequest,
+        principal: Principal,
+    ) -> Result<Response<Body>, GatewayError> {
         let kind = match &bound.resource {
             Resource::Metadata => ResourceKind::Metadata,
             Resource::Count(_) | Resource::Property { raw: true, .. } => ResourceKind::RawValue,
             _ => ResourceKind::Data,
         };
         let accept = self.header(header::ACCEPT);
-        let rep = negotiate(kind, bound.format.as_deref(), accept, self.max_version_4_0())?;
+        let rep = negotiate(
+            kind,
+            bound.format.as_deref(),
+            accept,
+            self.max_version_4_0(),
+        )?;
         match &bound.resource {
             Resource::ServiceDocument => Ok(json_response(
                 StatusCode::OK,
@@ -306,8 +349,13 @@ impl RequestCtx<'_> {
             Resource::Collection(c) => self.collection(c, bound, json_format(rep), principal).await,
             Resource::Count(c) => self.count(c, bound, principal).await,
             Resource::Entity(e) => self.entity(e, bound, json_format(rep), principal).await,
-            Resource::Property { entity, property, raw } => {
-                self.property(entity, *property, *raw, json_format(rep), principal).await
+            Resource::Property {
+                entity,
+                property,
+                raw,
+            } => {
+                self.property(entity, *property, *raw, json_format(rep), principal)
+                    .await
             }
         }
     }
@@ -336,10 +384,20 @@ impl RequestCtx<'_> {
 
     /// The ID of an entity reference, checking that it exists (and, for
     /// contained entities, that it belongs to its parent).
-    async fn resolve(&self, ctx: &ExecContext, e: &EntityRef, expand: &[String]) -> Result<Option<(Row, Option<String>)>, GatewayError> {
+    async fn resolve(
+        &self,
+        ctx: &ExecContext,
+        e: &EntityRef,
+        expand: &[String],
+    ) -> Result<Option<(Row, Option<String>)>, GatewayError> {
         let (set, key) = match e {
             EntityRef::Key { set, key } => (*set, *key),
-            EntityRef::Contained { parent, field, set, key } => {
+            EntityRef::Contained {
+                parent,
+                field,
+                set,
+                key,
+            } => {
                 let Some((p, _)) = Box::pin(self.resolve(ctx, parent, &[])).await? else {
                     return Ok(None);
                 };
@@ -352,9 +410,14 @@ impl RequestCtx<'_> {
                 }
                 return Ok(Some(found));
             }
-            EntityRef::Navigation { parent, field, set, .. } => {
+            EntityRef::Navigation {
+                parent, field, set, ..
+            } => {
                 let Some((p, _)) = Box::pin(self.resolve(ctx, parent, &[])).await? else {
-                    return Err(GatewayError::not_found("the entity does not exist", None::<String>));
+                    return Err(GatewayError::not_found(
+                        "the entity does not exist",
+                        None::<String>,
+                    ));
                 };
                 match p.get(field).and_then(json_i64) {
                     Some(k) => (*set, k),
@@ -366,14 +429,22 @@ impl RequestCtx<'_> {
     }
 
     /// A record of an entity set by key, if it exists and belongs to the set.
-    async fn get_member(&self, ctx: &ExecContext, set: crate::edm::EntitySetId, key: i64, expand: &[String]) -> Result<Option<(Row, Option<String>)>, GatewayError> {
+    async fn get_member(
+        &self,
+        ctx: &ExecContext,
+        set: crate::edm::EntitySetId,
+        key: i64,
+        expand: &[String],
+    ) -> Result<Option<(Row, Option<String>)>, GatewayError> {
         let es = self.model().set(set);
         let Some((row, etag)) = ctx.get(&es.upstream, key, expand).await? else {
             return Ok(None);
         };
         let in_set = es.base_filter.iter().all(|c| {
             let v = row.get(&c.field).cloned().unwrap_or(Json::Null);
-            c.values.iter().any(|x| x == &v || (json_i64(x).is_some() && json_i64(x) == json_i64(&v)))
+            c.values
+                .iter()
+                .any(|x| x == &v || (json_i64(x).is_some() && json_i64(x) == json_i64(&v)))
         });
         Ok(in_set.then_some((row, etag)))
     }
@@ -382,7 +453,10 @@ impl RequestCtx<'_> {
         let name = &self.model().set(e.set()).name;
         match e {
             EntityRef::Key { key, .. } | EntityRef::Contained { key, .. } => {
-                GatewayError::not_found(format!("{name}({key}) does not exist"), Some(format!("{name}({key})")))
+                GatewayError::not_found(
+                    format!("{name}({key}) does not exist"),
+                    Some(format!("{name}({key})")),
+                )
             }
             EntityRef::Navigation { name: nav, .. } => {
                 GatewayError::not_found(format!("the entity has no {nav}"), Some(nav.clone()))
@@ -395,12 +469,20 @@ impl RequestCtx<'_> {
         ty.properties
             .iter()
             .enumerate()
-            .filter(|(i, p)| p.conversion == Conversion::Json && select.is_none_or(|s| s.contains(i)))
+            .filter(|(i, p)| {
+                p.conversion == Conversion::Json && select.is_none_or(|s| s.contains(i))
+            })
             .map(|(_, p)| p.upstream.clone())
             .collect()
     }
 
-    async fn entity(&self, e: &EntityRef, bound: &BoundRequest, format: JsonFormat, principal: Principal) -> Result<Response<Body>, GatewayError> {
+    async fn entity(
+        &self,
+        e: &EntityRef,
+        bound: &BoundRequest,
+        format: JsonFormat,
+        principal: Principal,
+    ) -> Result<Response<Body>, GatewayError> {
         let ctx = self.exec(principal);
         let set = e.set();
         let expand_fields = self.json_fields(set, bound.shape.select.as_deref());
@@ -417,10 +499,19 @@ impl RequestCtx<'_> {
             expand_rows(&ctx, self.expand_settings(), &bound.shape.expand, &mut rows).await?;
         }
         let row = &rows[0];
-        let writer = EntityWriter::new(self.model(), set, bound.shape.select.as_deref(), &bound.shape.expand, format, &self.service_root);
+        let writer = EntityWriter::new(
+            self.model(),
+            set,
+            bound.shape.select.as_deref(),
+            &bound.shape.expand,
+            format,
+            &self.service_root,
+        );
         let etag = writer.etag(row);
         if let (Some(tag), Some(inm)) = (&etag, self.header(header::IF_NONE_MATCH)) {
-            if crate::edm::metadata::if_none_match(inm, tag) || inm.split(',').any(|t| t.trim() == tag) {
+            if crate::edm::metadata::if_none_match(inm, tag)
+                || inm.split(',').any(|t| t.trim() == tag)
+            {
                 let mut r = Response::new(body::empty());
                 *r.status_mut() = StatusCode::NOT_MODIFIED;
                 if let Ok(v) = HeaderValue::from_str(tag) {
@@ -434,7 +525,15 @@ impl RequestCtx<'_> {
         let mut out = Vec::with_capacity(entity.len() + 128);
         if format.metadata != MetadataLevel::None {
             out.extend_from_slice(b"{\"@odata.context\":");
-            write_str(&mut out, &format!("{}$metadata#{}{}/$entity", self.service_root, self.model().set(set).name, select_suffix(self.model(), set, bound.shape.select.as_deref())));
+            write_str(
+                &mut out,
+                &format!(
+                    "{}$metadata#{}{}/$entity",
+                    self.service_root,
+                    self.model().set(set).name,
+                    select_suffix(self.model(), set, bound.shape.select.as_deref())
+                ),
+            );
             if entity.len() > 2 {
                 out.push(b',');
             }
@@ -449,12 +548,23 @@ impl RequestCtx<'_> {
         Ok(r)
     }
 
-    async fn property(&self, e: &EntityRef, property: usize, raw: bool, format: JsonFormat, principal: Principal) -> Result<Response<Body>, GatewayError> {
+    async fn property(
+        &self,
+        e: &EntityRef,
+        property: usize,
+        raw: bool,
+        format: JsonFormat,
+        principal: Principal,
+    ) -> Result<Response<Body>, GatewayError> {
         let ctx = self.exec(principal);
         let set = e.set();
         let ty = self.model().entity_type(self.model().set(set).entity_type);
         let prop = &ty.properties[property];
-        let expand: Vec<String> = if prop.conversion == Conversion::Json { vec![prop.upstream.clone()] } else { Vec::new() };
+        let expand: Vec<String> = if prop.conversion == Conversion::Json {
+            vec![prop.upstream.clone()]
+        } else {
+            Vec::new()
+        };
         let Some((row, _)) = self.resolve(&ctx, e, &expand).await? else {
             return Err(self.entity_not_found(e));
         };
@@ -466,7 +576,14 @@ impl RequestCtx<'_> {
         }
         if raw {
             if matches!(prop.ty, EdmType::Complex(_) | EdmType::Collection(_)) {
-                return Err(GatewayError::bad_request("InvalidPath", format!("`{}` is structured; $value applies to primitive properties", prop.name), Some("$value")));
+                return Err(GatewayError::bad_request(
+                    "InvalidPath",
+                    format!(
+                        "`{}` is structured; $value applies to primitive properties",
+                        prop.name
+                    ),
+                    Some("$value"),
+                ));
             }
             let mut buf = Vec::new();
             write_property_value(&mut buf, self.model(), prop, value, false);
@@ -475,20 +592,44 @@ impl RequestCtx<'_> {
                 Ok(other) => other.to_string(),
                 Err(_) => String::from_utf8_lossy(&buf).into_owned(),
             };
-            return Ok(json_response(StatusCode::OK, text, "text/plain;charset=utf-8"));
+            return Ok(json_response(
+                StatusCode::OK,
+                text,
+                "text/plain;charset=utf-8",
+            ));
         }
         let mut out = Vec::new();
         out.push(b'{');
         if format.metadata != MetadataLevel::None {
             let key = row.get("ID").and_then(json_i64).unwrap_or(0);
             write_key(&mut out, "@odata.context");
-            write_str(&mut out, &format!("{}$metadata#{}({key})/{}", self.service_root, self.model().set(set).name, prop.name));
+            write_str(
+                &mut out,
+                &format!(
+                    "{}$metadata#{}({key})/{}",
+                    self.service_root,
+                    self.model().set(set).name,
+                    prop.name
+                ),
+            );
             out.push(b',');
         }
         write_key(&mut out, "value");
         match (&prop.ty, prop.conversion) {
-            (EdmType::Complex(_) | EdmType::Collection(_), Conversion::Json) => write_structured(&mut out, self.model(), &prop.ty, value, format.ieee754_compatible),
-            _ => write_property_value(&mut out, self.model(), prop, value, format.ieee754_compatible),
+            (EdmType::Complex(_) | EdmType::Collection(_), Conversion::Json) => write_structured(
+                &mut out,
+                self.model(),
+                &prop.ty,
+                value,
+                format.ieee754_compatible,
+            ),
+            _ => write_property_value(
+                &mut out,
+                self.model(),
+                prop,
+                value,
+                format.ieee754_compatible,
+            ),
         }
         out.push(b'}');
         Ok(json_response(StatusCode::OK, out, &format.content_type()))
@@ -496,18 +637,30 @@ impl RequestCtx<'_> {
 
     /// The filter restricting a collection to its parent's members, after
     /// checking that the parent exists.
-    async fn scope(&self, ctx: &ExecContext, c: &CollectionRef) -> Result<Vec<Filter>, GatewayError> {
+    async fn scope(
+        &self,
+        ctx: &ExecContext,
+        c: &CollectionRef,
+    ) -> Result<Vec<Filter>, GatewayError> {
         let Some((parent, field)) = &c.parent else {
             return Ok(Vec::new());
         };
         let Some((row, _)) = self.resolve(ctx, parent, &[]).await? else {
             return Err(self.entity_not_found(parent));
         };
-        let id = row.get("ID").and_then(json_i64).ok_or_else(|| GatewayError::Internal("parent without ID".into()))?;
+        let id = row
+            .get("ID")
+            .and_then(json_i64)
+            .ok_or_else(|| GatewayError::Internal("parent without ID".into()))?;
         Ok(vec![Filter::cond(field.clone(), Op::Eq, id)])
     }
 
-    async fn count(&self, c: &CollectionRef, bound: &BoundRequest, principal: Principal) -> Result<Response<Body>, GatewayError> {
+    async fn count(
+        &self,
+        c: &CollectionRef,
+        bound: &BoundRequest,
+        principal: Principal,
+    ) -> Result<Response<Body>, GatewayError> {
         let ctx = self.exec(principal);
         let scope = self.scope(&ctx, c).await?;
         let mut shape = bound.shape.clone();
@@ -524,7 +677,11 @@ impl RequestCtx<'_> {
             let start = start_page(ctx, plan, None, 0).await?;
             start.count.unwrap_or(0)
         };
-        Ok(json_response(StatusCode::OK, n.to_string(), "text/plain;charset=utf-8"))
+        Ok(json_response(
+            StatusCode::OK,
+            n.to_string(),
+            "text/plain;charset=utf-8",
+        ))
     }
 
     fn page_size(&self) -> (u64, Option<u64>) {
@@ -554,15 +711,33 @@ impl RequestCtx<'_> {
 
     /// The request the skiptoken is bound to: absolute URL without it.
     fn binding(&self) -> String {
-        format!("{}{}?{}", self.service_root, self.rel, query_without_skiptoken(self.raw_query))
+        format!(
+            "{}{}?{}",
+            self.service_root,
+            self.rel,
+            query_without_skiptoken(self.raw_query)
+        )
     }
 
-    async fn collection(&self, c: &CollectionRef, bound: &BoundRequest, format: JsonFormat, principal: Principal) -> Result<Response<Body>, GatewayError> {
+    async fn collection(
+        &self,
+        c: &CollectionRef,
+        bound: &BoundRequest,
+        format: JsonFormat,
+        principal: Principal,
+    ) -> Result<Response<Body>, GatewayError> {
         let ctx = self.exec(principal);
         let scope = self.scope(&ctx, c).await?;
         let plan = Arc::new(self.planner().collection(c.set, scope, &bound.shape));
-        if self.header(header::HeaderName::from_static("x-explain")).is_some_and(|v| v != "0") {
-            return Ok(json_response(StatusCode::OK, plan.to_json().to_string(), "application/json"));
+        if self
+            .header(header::HeaderName::from_static("x-explain"))
+            .is_some_and(|v| v != "0")
+        {
+            return Ok(json_response(
+                StatusCode::OK,
+                plan.to_json().to_string(),
+                "application/json",
+            ));
         }
         let cont: Option<Continuation> = match &bound.skiptoken {
             Some(t) => Some(self.gateway.tokens.verify(&self.binding(), t)?),
@@ -586,13 +761,24 @@ impl RequestCtx<'_> {
         let binding = self.binding();
         let tokens = self.gateway.tokens.clone();
         let settings = self.expand_settings();
-        let batch = if shape.expand.is_empty() { 500 } else { settings.batch_size.max(1) };
+        let batch = if shape.expand.is_empty() {
+            500
+        } else {
+            settings.batch_size.max(1)
+        };
 
         let (tx, body) = body::channel(4);
         let mut rows = start.rows;
         let count = start.count;
         tokio::spawn(async move {
-            let writer = EntityWriter::new(&model, set, shape.select.as_deref(), &shape.expand, format, &service_root);
+            let writer = EntityWriter::new(
+                &model,
+                set,
+                shape.select.as_deref(),
+                &shape.expand,
+                format,
+                &service_root,
+            );
             let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
             out.push(b'{');
             let mut need_comma = false;
@@ -673,7 +859,8 @@ impl RequestCtx<'_> {
         }
         if let Some(n) = applied {
             if let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={n}")) {
-                r.headers_mut().insert(header::HeaderName::from_static("preference-applied"), v);
+                r.headers_mut()
+                    .insert(header::HeaderName::from_static("preference-applied"), v);
             }
         }
         Ok(r)
@@ -681,12 +868,20 @@ impl RequestCtx<'_> {
 }
 
 /// The `(p1,p2)` part of a context URL for a `$select`.
-fn select_suffix(model: &ServiceModel, set: crate::edm::EntitySetId, select: Option<&[usize]>) -> String {
+fn select_suffix(
+    model: &ServiceModel,
+    set: crate::edm::EntitySetId,
+    select: Option<&[usize]>,
+) -> String {
     let Some(select) = select else {
         return String::new();
     };
     let ty = model.entity_type(model.set(set).entity_type);
-    let names: Vec<&str> = select.iter().filter_map(|i| ty.properties.get(*i)).map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = select
+        .iter()
+        .filter_map(|i| ty.properties.get(*i))
+        .map(|p| p.name.as_str())
+        .collect();
     format!("({})", names.join(","))
 }
 
@@ -696,7 +891,9 @@ fn query_without_skiptoken(raw: Option<&str>) -> String {
         .split('&')
         .filter(|p| {
             let name = p.split('=').next().unwrap_or("");
-            let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy().to_ascii_lowercase();
+            let decoded = percent_encoding::percent_decode_str(name)
+                .decode_utf8_lossy()
+                .to_ascii_lowercase();
             !p.is_empty() && decoded != "$skiptoken" && decoded != "skiptoken"
         })
         .collect::<Vec<_>>()
@@ -710,7 +907,11 @@ fn json_format(rep: Representation) -> JsonFormat {
     }
 }
 
-fn json_response(status: StatusCode, body_bytes: impl Into<Bytes>, content_type: &str) -> Response<Body> {
+fn json_response(
+    status: StatusCode,
+    body_bytes: impl Into<Bytes>,
+    content_type: &str,
+) -> Response<Body> {
     let mut r = Response::new(body::full(body_bytes));
     *r.status_mut() = status;
     if let Ok(v) = HeaderValue::from_str(content_type) {
@@ -720,7 +921,10 @@ fn json_response(status: StatusCode, body_bytes: impl Into<Bytes>, content_type:
 }
 
 fn set_odata_version(headers: &mut HeaderMap) {
-    headers.insert(header::HeaderName::from_static("odata-version"), HeaderValue::from_static("4.0"));
+    headers.insert(
+        header::HeaderName::from_static("odata-version"),
+        HeaderValue::from_static("4.0"),
+    );
 }
 
 /// The one place where errors become responses.
@@ -731,7 +935,11 @@ pub fn error_response(e: &GatewayError) -> Response<Body> {
         GatewayError::Upstream(u) => tracing::warn!(error = %u, "upstream failure"),
         _ => {}
     }
-    let mut r = json_response(status, e.to_json().to_string(), "application/json;odata.metadata=minimal");
+    let mut r = json_response(
+        status,
+        e.to_json().to_string(),
+        "application/json;odata.metadata=minimal",
+    );
     if status == StatusCode::UNAUTHORIZED {
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -774,7 +982,9 @@ fn login_error(e: UpstreamError) -> GatewayError {
         // 401/403 at login: wrong credentials. Other client errors mean the
         // gateway's login request itself is wrong (e.g. a missing appsecret
         // in config.toml): the upstream side's fault, not the client's.
-        UpstreamError::Status { status, .. } if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN => {
+        UpstreamError::Status { status, .. }
+            if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN =>
+        {
             GatewayError::Unauthorized("ZeyOS did not accept the user name and password".into())
         }
         _ => GatewayError::Upstream(e),

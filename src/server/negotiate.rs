@@ -280,7 +280,13 @@ mod tests {
         assert_eq!(e.status(), http::StatusCode::NOT_ACCEPTABLE);
         let e = negotiate(ResourceKind::Data, Some("atom"), None, false).unwrap_err();
         assert_eq!(e.status(), http::StatusCode::NOT_ACCEPTABLE);
-        let e = negotiate(ResourceKind::Data, None, Some("application/json;q=0"), false).unwrap_err();
+        let e = negotiate(
+            ResourceKind::Data,
+            None,
+            Some("application/json;q=0"),
+            false,
+        )
+        .unwrap_err();
         assert_eq!(e.status(), http::StatusCode::NOT_ACCEPTABLE);
     }
 

@@ -63,9 +63,17 @@ impl TokenSigner {
     /// A token for `cont`, valid only for the request identified by
     /// `binding`.
     pub fn sign(&self, binding: &str, cont: &Continuation) -> String {
-        let payload = serde_json::to_vec(&Payload { v: 1, c: cont.clone() }).unwrap_or_default();
+        let payload = serde_json::to_vec(&Payload {
+            v: 1,
+            c: cont.clone(),
+        })
+        .unwrap_or_default();
         let mac = self.mac(binding, &payload);
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(mac))
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(mac)
+        )
     }
 
     /// The continuation in a token, if it was made for `binding` with this

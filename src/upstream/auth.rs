@@ -84,7 +84,9 @@ impl Credential {
             }
             Ok(Credential::Bearer(rest.to_string()))
         } else {
-            Err(CredentialError::Malformed("scheme is neither Basic nor Bearer"))
+            Err(CredentialError::Malformed(
+                "scheme is neither Basic nor Bearer",
+            ))
         }
     }
 }

@@ -307,8 +307,7 @@ fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
 fn status_error(status: StatusCode, body: &Bytes) -> UpstreamError {
     let text = String::from_utf8_lossy(body);
     // ZeyOS sends its messages as text, sometimes as a JSON string.
-    let message = serde_json::from_str::<String>(&text)
-        .unwrap_or_else(|_| text.trim().to_string());
+    let message = serde_json::from_str::<String>(&text).unwrap_or_else(|_| text.trim().to_string());
     let message: String = message.chars().take(500).collect();
     UpstreamError::Status { status, message }
 }

@@ -70,7 +70,13 @@ impl ListRequest {
                 let sort = self
                     .sort
                     .iter()
-                    .map(|k| Json::String(format!("{}{}", if k.descending { '-' } else { '+' }, k.field)))
+                    .map(|k| {
+                        Json::String(format!(
+                            "{}{}",
+                            if k.descending { '-' } else { '+' },
+                            k.field
+                        ))
+                    })
                     .collect();
                 body.insert("sort".into(), Json::Array(sort));
             }
@@ -107,11 +113,20 @@ mod tests {
     fn writes_fields_with_aliases_sort_and_paging() {
         let req = ListRequest {
             entity: "accounts".into(),
-            fields: vec![("ID".into(), "ID".into()), ("Town".into(), "contact.city".into())],
+            fields: vec![
+                ("ID".into(), "ID".into()),
+                ("Town".into(), "contact.city".into()),
+            ],
             filter: Some(Filter::cond("visibility", Op::Eq, 0)),
             sort: vec![
-                SortKey { field: "lastname".into(), descending: false },
-                SortKey { field: "ID".into(), descending: true },
+                SortKey {
+                    field: "lastname".into(),
+                    descending: false,
+                },
+                SortKey {
+                    field: "ID".into(),
+                    descending: true,
+                },
             ],
             limit: Some(3),
             offset: Some(0),

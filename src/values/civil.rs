@@ -106,6 +106,9 @@ mod tests {
         s.clear();
         format_unix_date(951_782_400, &mut s);
         assert_eq!(s, "2000-02-29");
-        assert_eq!(days_from_civil(2000, 3, 1) - days_from_civil(2000, 2, 28), 2);
+        assert_eq!(
+            days_from_civil(2000, 3, 1) - days_from_civil(2000, 2, 28),
+            2
+        );
     }
 }

@@ -92,12 +92,8 @@ impl Value {
             (String(a), String(b)) => Some(a.as_str().cmp(b.as_str())),
             (Date(a), Date(b)) => Some(a.cmp(b)),
             (DateTimeOffset(a), DateTimeOffset(b)) => Some(a.instant().cmp(&b.instant())),
-            (Date(d), DateTimeOffset(t)) => {
-                Some((d * civil::SECONDS_PER_DAY, 0).cmp(&t.instant()))
-            }
-            (DateTimeOffset(t), Date(d)) => {
-                Some(t.instant().cmp(&(d * civil::SECONDS_PER_DAY, 0)))
-            }
+            (Date(d), DateTimeOffset(t)) => Some((d * civil::SECONDS_PER_DAY, 0).cmp(&t.instant())),
+            (DateTimeOffset(t), Date(d)) => Some(t.instant().cmp(&(d * civil::SECONDS_PER_DAY, 0))),
             (TimeOfDay(a), TimeOfDay(b)) => Some(a.cmp(b)),
             (Duration(a), Duration(b)) => Some(a.cmp(b)),
             (Guid(a), Guid(b)) => Some(a.cmp(b)),
@@ -311,7 +307,11 @@ pub fn display(v: &Value) -> String {
             if f.is_nan() {
                 "NaN".into()
             } else if f.is_infinite() {
-                if *f > 0.0 { "INF".into() } else { "-INF".into() }
+                if *f > 0.0 {
+                    "INF".into()
+                } else {
+                    "-INF".into()
+                }
             } else {
                 format!("{f:e}")
             }
@@ -340,7 +340,10 @@ pub fn display(v: &Value) -> String {
         Value::Guid(g) => g.clone(),
         Value::Binary(b) => {
             use base64::Engine;
-            format!("binary'{}'", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+            format!(
+                "binary'{}'",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+            )
         }
         Value::Enum(_, n) => n.to_string(),
         Value::Json(j) => j.to_string(),

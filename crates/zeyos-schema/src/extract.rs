@@ -12,9 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use regex::Regex;
 
-use crate::model::{
-    Composite, Endpoints, Entity, EnumMember, Field, FieldType, Schema, Semantic,
-};
+use crate::model::{Composite, Endpoints, Entity, EnumMember, Field, FieldType, Schema, Semantic};
 
 /// Why the reference could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +129,8 @@ struct EndpointInfo {
 fn read_endpoints(lines: &[&str]) -> BTreeMap<String, EndpointInfo> {
     let endpoint_re = Regex::new(r"^(GET|POST|PUT|PATCH|DELETE|HEAD) /([a-z0-9]+)(/\{ID\})?$")
         .expect("static regex");
-    let requires_re = Regex::new(r"Requires (?:writable )?(.+?) permissions?\.").expect("static regex");
+    let requires_re =
+        Regex::new(r"Requires (?:writable )?(.+?) permissions?\.").expect("static regex");
     let depends_re = Regex::new(r"Has dependenc(?:y|ies) on (.+?)\.").expect("static regex");
     let list_re = Regex::new(r"^List selected data from (.+?) that match").expect("static regex");
 
@@ -278,8 +277,7 @@ fn read_definitions(lines: &[&str], start: usize) -> Result<Vec<RawDefinition>, 
         i += 1;
         let (example, after) = read_example(lines, i);
         i = after;
-        let (description, fields) =
-            read_fields(body, body_start, &field_re, example.as_ref())?;
+        let (description, fields) = read_fields(body, body_start, &field_re, example.as_ref())?;
         defs.push(RawDefinition {
             defined: true,
             name,
@@ -506,7 +504,9 @@ fn build_level(
     let mut out: Vec<Field> = Vec::new();
     while let Some(rf) = raw.get(*pos) {
         if let Some(keys) = nested_keys {
-            let in_order = out.last().is_none_or(|prev| prev.name.as_str() < rf.name.as_str());
+            let in_order = out
+                .last()
+                .is_none_or(|prev| prev.name.as_str() < rf.name.as_str());
             if !keys.contains(&rf.name) || !in_order {
                 break;
             }
@@ -533,8 +533,15 @@ fn is_type_spec(spec: &str) -> bool {
     let s = spec.trim();
     s.is_empty()
         || [
-            "integer", "number", "string", "boolean", "object", "array", "items-field",
-            "binfile-field", "meta-field",
+            "integer",
+            "number",
+            "string",
+            "boolean",
+            "object",
+            "array",
+            "items-field",
+            "binfile-field",
+            "meta-field",
         ]
         .iter()
         .any(|t| s == *t || s.starts_with(&format!("{t} ")) || s.starts_with(&format!("{t}[")))
@@ -622,8 +629,9 @@ fn parse_spec(rf: &RawField) -> Result<Field, ExtractError> {
         return Ok(field);
     }
     match field.field_type {
-        FieldType::Integer | FieldType::Number => parse_numeric_constraints(&mut field, rest)
-            .ok_or_else(unknown)?,
+        FieldType::Integer | FieldType::Number => {
+            parse_numeric_constraints(&mut field, rest).ok_or_else(unknown)?
+        }
         FieldType::String => {
             // `a, b, c d`: allowed values, then the default; a single token
             // is a default.
@@ -654,7 +662,9 @@ fn parse_numeric_constraints(field: &mut Field, rest: &str) -> Option<()> {
         if let Ok(i) = s.parse::<i64>() {
             return Some(i.into());
         }
-        s.parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Into::into))
+        s.parse::<f64>()
+            .ok()
+            .and_then(|f| serde_json::Number::from_f64(f).map(Into::into))
     };
     let tokens: Vec<&str> = rest.split_whitespace().collect();
     // Range forms: `a ≤ x ≤ b [d]`, `x ≥ a [d]`, `x ≤ b [d]`.
@@ -820,19 +830,28 @@ mod tests {
             "string application/ixml+xml, text/x-zymba text/x-zymba",
         ))
         .unwrap();
-        assert_eq!(f.allowed_strings, vec!["application/ixml+xml", "text/x-zymba"]);
+        assert_eq!(
+            f.allowed_strings,
+            vec!["application/ixml+xml", "text/x-zymba"]
+        );
         assert_eq!(f.default, Some("text/x-zymba".into()));
     }
 
     #[test]
     fn finds_foreign_key_targets_by_longest_title() {
         let titles = vec![
-            ("stock transaction".to_string(), "stocktransactions".to_string()),
+            (
+                "stock transaction".to_string(),
+                "stocktransactions".to_string(),
+            ),
             ("transaction".to_string(), "transactions".to_string()),
             ("user".to_string(), "users".to_string()),
         ];
         assert_eq!(
-            foreign_key_target("Reservation stock transaction ID (only set on order)", &titles),
+            foreign_key_target(
+                "Reservation stock transaction ID (only set on order)",
+                &titles
+            ),
             Some("stocktransactions".into())
         );
         assert_eq!(

@@ -50,7 +50,12 @@ fn every_entity_with_an_endpoint_and_every_defined_field_is_described() {
         schema.entities.iter().map(|e| e.name.clone()).collect();
     assert_eq!(endpoint_entities, described);
     for e in &schema.entities {
-        assert_eq!(e.fields.first().map(|f| f.name.as_str()), Some("ID"), "{}", e.name);
+        assert_eq!(
+            e.fields.first().map(|f| f.name.as_str()),
+            Some("ID"),
+            "{}",
+            e.name
+        );
     }
 }
 

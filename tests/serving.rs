@@ -1,0 +1,158 @@
+//! HTTP behaviour of the gateway: routes, negotiation, errors, headers.
+
+mod common;
+
+use common::{basic, Env};
+
+const POWER_QUERY_ACCEPT: &str = "application/json;odata.metadata=minimal;q=1.0,application/json;odata=minimalmetadata;q=0.9,application/atomsvc+xml;q=0.8,application/atom+xml;q=0.8,application/xml;q=0.7,text/plain;q=0.7";
+
+#[tokio::test]
+async fn power_query_request_works_as_sent() {
+    let env = Env::start(50, |_| {}).await;
+    let headers = [
+        ("authorization", basic("demo", "demo")),
+        ("accept", POWER_QUERY_ACCEPT.to_string()),
+        ("odata-maxversion", "4.0".to_string()),
+        ("maxdataserviceversion", "3.0".to_string()),
+        ("accept-encoding", "gzip, deflate".to_string()),
+    ];
+    let r = env.get_with("/odata/", &headers).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-encoding").as_deref(), Some("gzip"));
+    assert_eq!(r.headers.get_all("odata-version").iter().count(), 1);
+    let r = env.get_with("/odata/$metadata", &headers).await;
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/xml"));
+    let headers_plain: Vec<(&str, String)> = headers
+        .iter()
+        .filter(|(k, _)| *k != "accept-encoding")
+        .cloned()
+        .collect();
+    let r = env.get_with("/odata/Accounts?$top=5", &headers_plain).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["value"].as_array().unwrap().len(), 5);
+    assert!(j["@odata.context"]
+        .as_str()
+        .unwrap()
+        .ends_with("$metadata#Accounts"));
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn missing_credentials_prompt_for_basic() {
+    let env = Env::start(20, |_| {}).await;
+    let r = env.get_with("/odata/Accounts", &[]).await;
+    assert_eq!(r.status, 401);
+    assert!(r
+        .header("www-authenticate")
+        .unwrap()
+        .starts_with("Basic realm="));
+    assert_eq!(r.json()["error"]["code"], "Unauthorized");
+    let r = env
+        .get_with(
+            "/odata/Accounts",
+            &[("authorization", basic("demo", "wrong"))],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(!r.text().contains("wrong"));
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn metadata_has_an_etag_and_answers_304() {
+    let env = Env::start(20, |_| {}).await;
+    let r = env.get("/odata/$metadata").await;
+    assert_eq!(r.status, 200);
+    let etag = r.header("etag").expect("ETag on $metadata");
+    let r = env
+        .get_with(
+            "/odata/$metadata",
+            &[
+                ("authorization", basic("demo", "demo")),
+                ("if-none-match", etag.clone()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 304);
+    let r = env.get("/odata/$metadata?$format=json").await;
+    assert_eq!(r.status, 200);
+    assert!(r.json()["$Version"].is_string());
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn errors_have_the_odata_shape_and_the_right_status() {
+    let env = Env::start(20, |_| {}).await;
+    for (path, status, code) in [
+        ("/odata/Nope", 404, "NotFound"),
+        ("/odata/Accounts(999999)", 404, "NotFound"),
+        ("/odata/Accounts?$filter=Nope eq 1", 400, "UnknownProperty"),
+        ("/odata/Accounts?$filter=LastName eq", 400, "InvalidSyntax"),
+        ("/odata/Accounts?$top=-1", 400, "InvalidValue"),
+        ("/odata/Accounts?$top=1&$top=2", 400, "DuplicateOption"),
+        ("/odata/Accounts?$filter=LastName eq 5", 400, "TypeMismatch"),
+        (
+            "/odata/Accounts?$apply=groupby((Type))",
+            501,
+            "NotImplemented",
+        ),
+        ("/odata/$batch", 501, "NotImplemented"),
+        ("/v1/Companies?$expand=CompanyTypes", 501, "NotImplemented"),
+        ("/odata/Transactions", 200, ""),
+    ] {
+        let r = env.get(path).await;
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+        if status >= 400 {
+            let j = r.json();
+            assert_eq!(j["error"]["code"], code, "{path}");
+            assert!(j["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()));
+            assert!(j["error"].get("target").is_some());
+        }
+    }
+    let r = env
+        .get_with(
+            "/odata/Accounts",
+            &[
+                ("authorization", basic("demo", "demo")),
+                ("accept", "application/xml".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 406);
+    let r = env
+        .http
+        .send(
+            "OPTIONS",
+            &format!("{}/odata/Accounts", env.base),
+            &[("authorization", basic("demo", "demo"))],
+        )
+        .await;
+    assert_eq!(r.status, 405);
+    let deep = format!(
+        "/odata/Accounts?$filter={}Id eq 1{}",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    let r = env.get(&deep).await;
+    assert!(r.status == 400 || r.status == 414, "{}", r.status);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn viewer_is_forbidden_on_other_entities() {
+    let env = Env::start(20, |_| {}).await;
+    let viewer = [("authorization", basic("viewer", "viewer"))];
+    let r = env.get_with("/odata/Accounts?$top=1", &viewer).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = env.get_with("/odata/Transactions?$top=1", &viewer).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["error"]["code"], "Forbidden");
+    env.stop().await;
+}
