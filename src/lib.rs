@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod bind;
+pub mod cache;
 pub mod config;
 pub mod edm;
 pub mod error;

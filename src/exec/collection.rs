@@ -50,11 +50,18 @@ pub struct ExecContext {
     pub max_residual_scan: u64,
     /// Upstream requests made for this client request (for the log).
     pub calls: Arc<std::sync::atomic::AtomicU64>,
+    /// The response cache for this request's reads; `None` when caching
+    /// is off.
+    pub cache: Option<crate::cache::CacheScope>,
 }
 
 impl ExecContext {
     /// Rows of a list request.
     pub async fn list(&self, req: ListRequest) -> Result<Vec<Row>, GatewayError> {
+        if let Some(cache) = &self.cache {
+            let rows = cache.list(self.cached(), &req).await?;
+            return Ok(Arc::unwrap_or_clone(rows));
+        }
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(self.upstream.list(&self.principal.token, &req).await?)
@@ -62,6 +69,9 @@ impl ExecContext {
 
     /// The count of a list request.
     pub async fn count(&self, req: &ListRequest) -> Result<u64, GatewayError> {
+        if let Some(cache) = &self.cache {
+            return Ok(cache.count(self.cached(), req).await?);
+        }
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(self.upstream.count(&self.principal.token, req).await?)
@@ -74,6 +84,18 @@ impl ExecContext {
         id: i64,
         expand: &[String],
     ) -> Result<Option<(Row, Option<String>)>, GatewayError> {
+        if let Some(cache) = &self.cache {
+            return match cache.get(self.cached(), entity, id, expand).await {
+                Ok((row, etag)) => Ok(Some((
+                    Arc::unwrap_or_clone(row),
+                    etag.map(|t| t.to_string()),
+                ))),
+                Err(crate::cache::CacheError::Upstream(
+                    crate::upstream::UpstreamError::Status { status, .. },
+                )) if status == http::StatusCode::NOT_FOUND => Ok(None),
+                Err(e) => Err(e.into()),
+            };
+        }
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match self
@@ -89,6 +111,15 @@ impl ExecContext {
                 Ok(None)
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The upstream side of a cached read.
+    fn cached(&self) -> crate::cache::Upstream<'_> {
+        crate::cache::Upstream {
+            client: &self.upstream,
+            principal: &self.principal,
+            calls: &self.calls,
         }
     }
 

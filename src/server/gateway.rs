@@ -11,10 +11,12 @@ use http::{Method, Request, Response, StatusCode};
 use serde_json::Value as Json;
 
 use super::body::{self, Body};
+use super::conditional;
 use super::negotiate::{negotiate, JsonFormat, MetadataLevel, Representation, ResourceKind};
 use super::skiptoken::TokenSigner;
 use crate::bind::binder::{Binder, ExpandLimits};
 use crate::bind::query::{BoundRequest, CollectionRef, EntityRef, Resource};
+use crate::cache::ResponseCache;
 use crate::config::{Config, NullOrdering, StringOrdering};
 use crate::edm::{Conversion, EdmType, MetadataDocuments, ServiceModel};
 use crate::error::GatewayError;
@@ -46,6 +48,8 @@ pub struct Gateway {
     pub services: Vec<Service>,
     /// The ZeyOS client.
     pub upstream: Arc<UpstreamClient>,
+    /// The response cache; `None` when `cache.enabled = false`.
+    cache: Option<ResponseCache>,
     auth: Authenticator,
     tokens: TokenSigner,
     limits: odata_syntax::Limits,
@@ -115,16 +119,30 @@ impl Gateway {
             binary_string_order: up.string_ordering == StringOrdering::Binary,
         };
         let _ = NullOrdering::Postgres;
+        let cache = config.cache.enabled.then(|| {
+            ResponseCache::new(
+                &config.cache,
+                &up.instance,
+                Duration::from_millis(up.read_timeout_ms),
+            )
+        });
         Ok(Arc::new(Gateway {
             config,
             services,
             upstream,
+            cache,
             auth,
             tokens,
             limits,
             expand_limits,
             caps,
         }))
+    }
+
+    /// The response cache, unless caching is off. The write path calls its
+    /// [`ResponseCache::invalidate_entity`].
+    pub fn cache(&self) -> Option<&ResponseCache> {
+        self.cache.as_ref()
     }
 
     /// Answers one request. Never fails: every error becomes an OData
@@ -141,6 +159,7 @@ impl Gateway {
         if head {
             *response.body_mut() = body::empty();
         }
+        conditional::mark_private(response.headers_mut());
         set_odata_version(response.headers_mut());
         let stats = RequestStats {
             upstream_calls: calls.load(Ordering::Relaxed),
@@ -154,6 +173,9 @@ impl Gateway {
         calls: Arc<AtomicU64>,
     ) -> Result<Response<Body>, GatewayError> {
         let path = parts.uri.path();
+        if path == METRICS_PATH {
+            return self.metrics(parts).await;
+        }
         let Some(service) = self.services.iter().find(|s| {
             path.starts_with(s.model.root.as_str()) || path == s.model.root.trim_end_matches('/')
         }) else {
@@ -236,6 +258,35 @@ impl Gateway {
         }
     }
 
+    /// `/metrics`: Prometheus text, without authentication (it holds
+    /// counts and sizes only).
+    async fn metrics(&self, parts: &http::request::Parts) -> Result<Response<Body>, GatewayError> {
+        if parts.method != Method::GET && parts.method != Method::HEAD {
+            return Err(GatewayError::MethodNotAllowed {
+                message: format!("{} is not supported on {METRICS_PATH}", parts.method),
+                allow: "GET, HEAD",
+            });
+        }
+        let snapshot = match &self.cache {
+            Some(c) => {
+                // Sizes are settled by moka's housekeeping; settle them now.
+                c.run_pending_tasks().await;
+                Some(c.metrics())
+            }
+            None => None,
+        };
+        let mut text = String::with_capacity(2048);
+        crate::cache::metrics::render(&mut text, snapshot.as_ref(), self.upstream.calls());
+        let mut r = json_response(
+            StatusCode::OK,
+            text,
+            "text/plain; version=0.0.4; charset=utf-8",
+        );
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(r)
+    }
+
     fn roots(&self) -> Vec<String> {
         self.services.iter().map(|s| s.model.root.clone()).collect()
     }
@@ -308,6 +359,12 @@ impl RequestCtx<'_> {
             model: self.service.model.clone(),
             max_residual_scan: self.gateway.config.paging.max_residual_scan,
             calls: self.calls.clone(),
+            cache: self.gateway.cache.as_ref().map(|c| {
+                c.scope(
+                    &self.service.model.name,
+                    conditional::wants_fresh(&self.parts.headers),
+                )
+            }),
         }
     }
 
@@ -507,17 +564,17 @@ impl RequestCtx<'_> {
             format,
             &self.service_root,
         );
-        let etag = writer.etag(row);
-        if let (Some(tag), Some(inm)) = (&etag, self.header(header::IF_NONE_MATCH)) {
-            if crate::edm::metadata::if_none_match(inm, tag)
-                || inm.split(',').any(|t| t.trim() == tag)
-            {
-                let mut r = Response::new(body::empty());
-                *r.status_mut() = StatusCode::NOT_MODIFIED;
-                if let Ok(v) = HeaderValue::from_str(tag) {
-                    r.headers_mut().insert(header::ETAG, v);
-                }
-                return Ok(r);
+        // The entity's own tag (from its modification time) validates the
+        // entity alone; with $expand the response also holds related
+        // entities, so its tag is a hash of the whole body.
+        let entity_tag = if bound.shape.expand.is_empty() {
+            writer.etag(row)
+        } else {
+            None
+        };
+        if let Some(tag) = &entity_tag {
+            if conditional::none_match(&self.parts.headers, tag) {
+                return Ok(not_modified(tag));
             }
         }
         let mut entity = Vec::with_capacity(512);
@@ -541,8 +598,12 @@ impl RequestCtx<'_> {
         } else {
             out = entity;
         }
+        let etag = entity_tag.unwrap_or_else(|| conditional::strong_etag(&out));
+        if conditional::none_match(&self.parts.headers, &etag) {
+            return Ok(not_modified(&etag));
+        }
         let mut r = json_response(StatusCode::OK, out, &format.content_type());
-        if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        if let Ok(tag) = HeaderValue::from_str(&etag) {
             r.headers_mut().insert(header::ETAG, tag);
         }
         Ok(r)
@@ -768,6 +829,11 @@ impl RequestCtx<'_> {
         };
 
         let (tx, body) = body::channel(4);
+        // Pages up to ETAG_BUFFER_LIMIT are written whole before the
+        // response starts, so that they get an entity tag over their bytes
+        // (and errors get their status); larger pages stream without one.
+        let (head_tx, head_rx) = tokio::sync::oneshot::channel::<PageHead>();
+        let mut head_tx = Some(head_tx);
         let mut rows = start.rows;
         let count = start.count;
         tokio::spawn(async move {
@@ -823,11 +889,24 @@ impl RequestCtx<'_> {
                         writer.write(&mut out, r);
                     }
                     if out.len() >= 32 * 1024 {
-                        let chunk = Bytes::from(std::mem::take(&mut out));
-                        if tx.send(Ok(chunk)).await.is_err() {
-                            return Ok(());
+                        let streaming = match head_tx.take() {
+                            None => true,
+                            Some(h) if out.len() >= ETAG_BUFFER_LIMIT => {
+                                let _ = h.send(PageHead::Streaming);
+                                true
+                            }
+                            Some(h) => {
+                                head_tx = Some(h);
+                                false
+                            }
+                        };
+                        if streaming {
+                            let chunk = Bytes::from(std::mem::take(&mut out));
+                            if tx.send(Ok(chunk)).await.is_err() {
+                                return Ok(());
+                            }
+                            out.reserve(64 * 1024);
                         }
-                        out.reserve(64 * 1024);
                     }
                 }
                 out.push(b']');
@@ -843,17 +922,38 @@ impl RequestCtx<'_> {
                 Ok(())
             }
             .await;
-            match result {
-                Ok(()) => {
+            match (result, head_tx.take()) {
+                (Ok(()), Some(h)) => {
+                    let _ = h.send(PageHead::Complete(Bytes::from(out)));
+                }
+                (Ok(()), None) => {
                     let _ = tx.send(Ok(Bytes::from(out))).await;
                 }
-                Err(e) => {
+                (Err(e), Some(h)) => {
+                    let _ = h.send(PageHead::Failed(e));
+                }
+                (Err(e), None) => {
                     tracing::warn!(error = %e, "response cut off after it had started");
                     let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
                 }
             }
         });
-        let mut r = Response::new(body);
+        let mut r = match head_rx.await {
+            Ok(PageHead::Complete(page)) => {
+                let etag = conditional::strong_etag(&page);
+                if conditional::none_match(&self.parts.headers, &etag) {
+                    return Ok(not_modified(&etag));
+                }
+                let mut r = Response::new(body::full(page));
+                if let Ok(v) = HeaderValue::from_str(&etag) {
+                    r.headers_mut().insert(header::ETAG, v);
+                }
+                r
+            }
+            Ok(PageHead::Streaming) => Response::new(body),
+            Ok(PageHead::Failed(e)) => return Err(e),
+            Err(_) => return Err(GatewayError::Internal("the page writer stopped".into())),
+        };
         if let Ok(v) = HeaderValue::from_str(&format.content_type()) {
             r.headers_mut().insert(header::CONTENT_TYPE, v);
         }
@@ -865,6 +965,33 @@ impl RequestCtx<'_> {
         }
         Ok(r)
     }
+}
+
+/// Where `/metrics` is served, before any service.
+const METRICS_PATH: &str = "/metrics";
+
+/// Largest collection page kept whole to compute its entity tag; larger
+/// pages are streamed as they are written and carry no `ETag`.
+const ETAG_BUFFER_LIMIT: usize = 1 << 20;
+
+/// How a collection page begins, as its writer reports it.
+enum PageHead {
+    /// The whole page, no larger than [`ETAG_BUFFER_LIMIT`].
+    Complete(Bytes),
+    /// The page is larger and follows through the body channel.
+    Streaming,
+    /// The page failed before anything was sent.
+    Failed(GatewayError),
+}
+
+/// A 304 for a request whose `If-None-Match` matched `etag`.
+fn not_modified(etag: &str) -> Response<Body> {
+    let mut r = Response::new(body::empty());
+    *r.status_mut() = StatusCode::NOT_MODIFIED;
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
 }
 
 /// The `(p1,p2)` part of a context URL for a `$select`.

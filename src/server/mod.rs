@@ -2,6 +2,7 @@
 //! responses.
 
 pub mod body;
+pub mod conditional;
 pub mod gateway;
 pub mod negotiate;
 pub mod serve;

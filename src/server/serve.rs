@@ -3,7 +3,8 @@
 //! Layers, outermost first: request logging (one line per request with
 //! method, path, status, upstream calls and duration; never headers, so no
 //! credentials), then response compression when the client accepts it,
-//! then the gateway itself.
+//! then the gateway itself. Entity tags of compressed bodies are made weak
+//! on the way out (see [`conditional::weaken_if_encoded`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 
 use super::body::Body;
+use super::conditional;
 use super::gateway::{elapsed_ms, Gateway};
 
 /// A running server.
@@ -63,6 +65,10 @@ pub async fn serve(gateway: Arc<Gateway>, addr: SocketAddr) -> std::io::Result<S
             let _ = stream.set_nodelay(true);
             let gateway = gateway.clone();
             let service = ServiceBuilder::new()
+                .map_response(|mut r: Response<_>| {
+                    conditional::weaken_if_encoded(r.headers_mut());
+                    r
+                })
                 .layer(CompressionLayer::new())
                 .service(tower::service_fn(move |req: Request<Incoming>| {
                     let gateway = gateway.clone();

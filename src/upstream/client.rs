@@ -41,8 +41,9 @@ pub struct UpstreamSettings {
 }
 
 /// Why an upstream call failed. Each variant says which side is at fault,
-/// so the server can map it to exactly one status.
-#[derive(Debug, thiserror::Error)]
+/// so the server can map it to exactly one status. `Clone`, because one
+/// upstream read may answer several coalesced client requests.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
     /// ZeyOS answered with an error status; `message` is its text body.
     #[error("ZeyOS answered {status}: {message}")]

@@ -1,0 +1,162 @@
+//! HTTP caching towards clients: entity tags, `If-None-Match`, `Vary`,
+//! `Cache-Control`, and the client's wish for fresh data.
+
+use base64::Engine;
+use http::header::{self, HeaderMap, HeaderValue};
+use sha2::{Digest, Sha256};
+
+/// Response headers data responses vary by: the principal (their data,
+/// their permissions), the negotiated format and encoding, page size and
+/// other preferences, and the OData version.
+pub const VARY: &str = "Authorization, Accept, Accept-Encoding, Prefer, OData-MaxVersion";
+
+/// `Cache-Control` of responses behind authentication: only the client may
+/// store them (`private`), and it must ask before reusing them
+/// (`no-cache`), with the `ETag` making that a cheap 304. Shared caches
+/// must never serve one principal's data to another; clients must not
+/// serve data older than the gateway's own bound without asking.
+pub const CACHE_CONTROL_PRIVATE: &str = "private, no-cache";
+
+/// A strong entity tag over a response body: the first 128 bits of its
+/// SHA-256, so equal bodies, and only equal bodies, share a tag.
+pub fn strong_etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let mut tag = String::with_capacity(24);
+    tag.push('"');
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&digest[..16], &mut tag);
+    tag.push('"');
+    tag
+}
+
+/// Whether the request's `If-None-Match` matches `etag` (weak comparison,
+/// as RFC 9110 prescribes for `If-None-Match`).
+pub fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| crate::edm::metadata::if_none_match(v, etag))
+}
+
+/// Whether the client demands data fresh from ZeyOS:
+/// `Cache-Control: no-cache` or `max-age=0`, or (HTTP/1.0) `Pragma:
+/// no-cache` without a `Cache-Control`.
+pub fn wants_fresh(headers: &HeaderMap) -> bool {
+    let directives = |name: header::HeaderName| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|d| d.trim().to_ascii_lowercase())
+            .collect::<Vec<_>>()
+    };
+    let cc = directives(header::CACHE_CONTROL);
+    if !cc.is_empty() {
+        return cc.iter().any(|d| {
+            d == "no-cache"
+                || d.starts_with("no-cache=")
+                || d.strip_prefix("max-age=")
+                    .is_some_and(|a| a.trim_matches('"') == "0")
+        });
+    }
+    directives(header::PRAGMA).iter().any(|d| d == "no-cache")
+}
+
+/// Adds `Vary` and `Cache-Control` to a response unless it has its own.
+pub fn mark_private(headers: &mut HeaderMap) {
+    if !headers.contains_key(header::VARY) {
+        headers.insert(header::VARY, HeaderValue::from_static(VARY));
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL_PRIVATE),
+        );
+    }
+}
+
+/// A strong tag of an identity body does not validate its gzip form (RFC
+/// 9110 8.8.1): after the compression layer encoded a body, its tag becomes
+/// weak, which `If-None-Match` (weak comparison) still matches.
+pub fn weaken_if_encoded(headers: &mut HeaderMap) {
+    if !headers.contains_key(header::CONTENT_ENCODING) {
+        return;
+    }
+    let Some(tag) = headers.get(header::ETAG).and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    if tag.starts_with("W/") {
+        return;
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("W/{tag}")) {
+        headers.insert(header::ETAG, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn strong_etags_are_quoted_and_follow_the_bytes() {
+        let a = strong_etag(b"{\"value\":[]}");
+        assert!(a.starts_with('"') && a.ends_with('"') && !a.starts_with("W/"));
+        assert_eq!(a.len(), 24);
+        assert_eq!(a, strong_etag(b"{\"value\":[]}"));
+        assert_ne!(a, strong_etag(b"{\"value\":[1]}"));
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_accepts_lists() {
+        let tag = strong_etag(b"x");
+        assert!(none_match(&headers(&[("if-none-match", &tag)]), &tag));
+        assert!(none_match(
+            &headers(&[("if-none-match", &format!("\"a\", W/{tag}"))]),
+            &tag
+        ));
+        assert!(none_match(&headers(&[("if-none-match", "*")]), &tag));
+        assert!(!none_match(&headers(&[("if-none-match", "\"a\"")]), &tag));
+        assert!(!none_match(&HeaderMap::new(), &tag));
+    }
+
+    #[test]
+    fn fresh_data_is_asked_for_with_no_cache_or_max_age_zero() {
+        assert!(wants_fresh(&headers(&[("cache-control", "no-cache")])));
+        assert!(wants_fresh(&headers(&[("cache-control", "No-Cache")])));
+        assert!(wants_fresh(&headers(&[("cache-control", "max-age=0")])));
+        assert!(wants_fresh(&headers(&[(
+            "cache-control",
+            "private, max-age=0"
+        )])));
+        assert!(!wants_fresh(&headers(&[("cache-control", "max-age=60")])));
+        assert!(!wants_fresh(&headers(&[("cache-control", "max-age=00x")])));
+        assert!(wants_fresh(&headers(&[("pragma", "no-cache")])));
+        assert!(!wants_fresh(&headers(&[
+            ("pragma", "no-cache"),
+            ("cache-control", "max-age=5")
+        ])));
+        assert!(!wants_fresh(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn encoded_bodies_get_weak_tags() {
+        let mut h = headers(&[("etag", "\"abc\""), ("content-encoding", "gzip")]);
+        weaken_if_encoded(&mut h);
+        assert_eq!(h.get("etag").unwrap(), "W/\"abc\"");
+        let mut h = headers(&[("etag", "\"abc\"")]);
+        weaken_if_encoded(&mut h);
+        assert_eq!(h.get("etag").unwrap(), "\"abc\"");
+        let mut h = headers(&[("etag", "W/\"1\""), ("content-encoding", "gzip")]);
+        weaken_if_encoded(&mut h);
+        assert_eq!(h.get("etag").unwrap(), "W/\"1\"");
+    }
+}
