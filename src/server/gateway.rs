@@ -832,11 +832,13 @@ impl RequestCtx<'_> {
         // Pages up to ETAG_BUFFER_LIMIT are written whole before the
         // response starts, so that they get an entity tag over their bytes
         // (and errors get their status); larger pages stream without one.
-        let (head_tx, head_rx) = tokio::sync::oneshot::channel::<PageHead>();
+        // The writer runs in this task until it says which; only a
+        // streaming page moves on to a task of its own.
+        let (head_tx, mut head_rx) = tokio::sync::oneshot::channel::<PageHead>();
         let mut head_tx = Some(head_tx);
         let mut rows = start.rows;
         let count = start.count;
-        tokio::spawn(async move {
+        let mut page_writer = Box::pin(async move {
             let writer = EntityWriter::new(
                 &model,
                 set,
@@ -938,7 +940,15 @@ impl RequestCtx<'_> {
                 }
             }
         });
-        let mut r = match head_rx.await {
+        let head = tokio::select! {
+            biased;
+            head = &mut head_rx => head,
+            () = &mut page_writer => head_rx.await,
+        };
+        if matches!(head, Ok(PageHead::Streaming)) {
+            tokio::spawn(page_writer);
+        }
+        let mut r = match head {
             Ok(PageHead::Complete(page)) => {
                 let etag = conditional::strong_etag(&page);
                 if conditional::none_match(&self.parts.headers, &etag) {
