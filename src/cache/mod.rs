@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http::StatusCode;
 use moka::notification::RemovalCause;
 use moka::ops::compute::Op;
 
@@ -539,10 +540,14 @@ impl Load {
                         etag: etag.map(Arc::from),
                     },
                     Err(e) => {
-                        if matches!(&e, UpstreamError::Status { status, .. } if status.is_client_error())
+                        if matches!(&e, UpstreamError::Status { status, .. }
+                            if [StatusCode::NOT_FOUND, StatusCode::GONE, StatusCode::FORBIDDEN]
+                                .contains(status))
                         {
                             // Gone, or no longer this principal's to read:
-                            // the old answer must not outlive the news.
+                            // the old answer must not outlive the news. (A
+                            // 401 only says the token expired; the gateway
+                            // logs in again and retries.)
                             inner.entries.invalidate(&self.key).await;
                         }
                         return Err(e.into());
