@@ -986,7 +986,8 @@ const ETAG_BUFFER_LIMIT: usize = 1 << 20;
 
 /// How a collection page begins, as its writer reports it.
 enum PageHead {
-    /// The whole page, no larger than [`ETAG_BUFFER_LIMIT`].
+    /// The whole page: it ended before reaching [`ETAG_BUFFER_LIMIT`]
+    /// (checked after each batch of rows).
     Complete(Bytes),
     /// The page is larger and follows through the body channel.
     Streaming,
