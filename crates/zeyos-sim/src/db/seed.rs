@@ -639,7 +639,9 @@ impl Gen {
             let pick = self.rng.pick(&f.allowed_strings).clone();
             return V::Text(pick);
         }
-        let required = f.min_length.unwrap_or(0) > 0;
+        // "is required if X is empty" fields are never left empty here; the
+        // business rules blank one side of such pairs where that is valid.
+        let required = f.min_length.unwrap_or(0) > 0 || crate::model::required_unless(f).is_some();
         if !required && f.default.is_none() && self.rng.chance(0.12) {
             return V::Null;
         }
