@@ -311,7 +311,9 @@ async fn filter_errors() {
     // An empty filter (`{}`, `[]` as PHP encodes it, null) filters nothing.
     let all = api.sim.rows("contacts").len();
     for empty in [json!({}), json!([]), json!(null)] {
-        let v = api.list("contacts", json!({"count": 1, "filter": empty})).await;
+        let v = api
+            .list("contacts", json!({"count": 1, "filter": empty}))
+            .await;
         assert_eq!(v, json!({"count": all}));
     }
     // `filters` is accepted as well as `filter`, but not both.
