@@ -59,8 +59,15 @@ async fn fetch_by(
     ids: Vec<i64>,
 ) -> Result<Vec<Row>, GatewayError> {
     let planner = Planner::new(&ctx.model, settings.caps);
+    let filter = match item.options.filter.clone() {
+        Some(f) if f.has_lambda() => {
+            let ty = ctx.model.set(item.set).entity_type;
+            Some(super::semijoin::rewrite_lambdas(ctx, settings.caps, ty, f).await?)
+        }
+        other => other,
+    };
     let shape = QueryShape {
-        filter: item.options.filter.clone(),
+        filter,
         search: item.options.search.clone(),
         orderby: item.options.orderby.clone(),
         select: item.options.select.clone(),
@@ -106,9 +113,15 @@ async fn fetch_by(
                     offset: Some(offset),
                     expand: plan.expand.clone(),
                     count: false,
+                    distinct: false,
                 };
-                let got = ctx.list(req).await?;
+                let mut got = ctx.list(req).await?;
                 let n = got.len() as u64;
+                if let Some(e) = plan.residual.as_ref().filter(|e| e.has_lambda()) {
+                    for chunk in got.chunks_mut(100) {
+                        super::semijoin::attach_children(&ctx, e, chunk).await?;
+                    }
+                }
                 let eval = Evaluator::new(&ctx.model);
                 for r in got {
                     let keep = match &plan.residual {

@@ -655,6 +655,25 @@ impl RequestCtx<'_> {
         Ok(vec![Filter::cond(field.clone(), Op::Eq, id)])
     }
 
+    /// The query shape with lambdas answered by semi-joins where possible.
+    async fn with_semijoins(
+        &self,
+        ctx: &ExecContext,
+        set: crate::edm::EntitySetId,
+        shape: &crate::bind::query::QueryShape,
+    ) -> Result<crate::bind::query::QueryShape, GatewayError> {
+        let mut shape = shape.clone();
+        if let Some(f) = shape.filter.take() {
+            shape.filter = Some(if f.has_lambda() {
+                let ty = self.model().set(set).entity_type;
+                crate::exec::semijoin::rewrite_lambdas(ctx, self.gateway.caps, ty, f).await?
+            } else {
+                f
+            });
+        }
+        Ok(shape)
+    }
+
     async fn count(
         &self,
         c: &CollectionRef,
@@ -663,7 +682,7 @@ impl RequestCtx<'_> {
     ) -> Result<Response<Body>, GatewayError> {
         let ctx = self.exec(principal);
         let scope = self.scope(&ctx, c).await?;
-        let mut shape = bound.shape.clone();
+        let mut shape = self.with_semijoins(&ctx, c.set, &bound.shape).await?;
         shape.top = None;
         shape.skip = None;
         shape.orderby.clear();
@@ -728,7 +747,8 @@ impl RequestCtx<'_> {
     ) -> Result<Response<Body>, GatewayError> {
         let ctx = self.exec(principal);
         let scope = self.scope(&ctx, c).await?;
-        let plan = Arc::new(self.planner().collection(c.set, scope, &bound.shape));
+        let shape = self.with_semijoins(&ctx, c.set, &bound.shape).await?;
+        let plan = Arc::new(self.planner().collection(c.set, scope, &shape));
         if self
             .header(header::HeaderName::from_static("x-explain"))
             .is_some_and(|v| v != "0")
@@ -755,7 +775,6 @@ impl RequestCtx<'_> {
             model.set(set).name,
             select_suffix(&model, set, bound.shape.select.as_deref())
         );
-        let shape = bound.shape.clone();
         let next_base = format!("{}{}", service_root, self.rel);
         let query_rest = query_without_skiptoken(self.raw_query);
         let binding = self.binding();
