@@ -142,6 +142,9 @@ impl Parser<'_> {
                 }
                 return Ok(first);
             }
+            if !matches!(first.kind, ExprKind::Literal(_)) && p.peek() == Some(b',') {
+                return Err(p.err("')' (lists after 'in' hold literals only)"));
+            }
             let mut items = vec![first];
             loop {
                 if !p.eat(b',') {

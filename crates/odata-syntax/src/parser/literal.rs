@@ -197,8 +197,10 @@ impl Parser<'_> {
         };
         let hour: u8 = h.parse().unwrap_or(99);
         let minute: u8 = m.parse().unwrap_or(99);
+        // point at the first digit that leaves the range, as the ABNF would
         if hour > 23 {
-            return Err(self.invalid_at(start, "hour must be 00 to 23"));
+            let at = start + usize::from((20..30).contains(&hour));
+            return Err(self.invalid_at(at, "hour must be 00 to 23"));
         }
         if minute > 59 {
             return Err(self.invalid_at(start + 3, "minute must be 00 to 59"));
@@ -315,7 +317,10 @@ impl Parser<'_> {
         loop {
             let rest = self.rest();
             match rest.find('\'') {
-                None => return Err(self.err_at(start, "a closing single quote")),
+                None => {
+                    let _ = start;
+                    return Err(self.err_at(self.src.len(), "a closing single quote"));
+                }
                 Some(i) => {
                     out.push_str(rest.get(..i).unwrap_or(""));
                     self.pos += i + 1;

@@ -140,7 +140,8 @@ impl Parser<'_> {
                 self.pos += 1;
                 let rest = self.rest();
                 let Some(end) = rest.find('"') else {
-                    return Err(self.err_at(start, "a closing double quote"));
+                    let _ = start;
+                    return Err(self.err_at(self.src.len(), "a closing double quote"));
                 };
                 if end == 0 {
                     return Err(self.err("a non-empty phrase"));
