@@ -699,6 +699,18 @@ pub(crate) fn parse_query<'a>(raw: &'a str, limits: Limits) -> Result<QueryOptio
                     "end of option".into(),
                 ));
             };
+            if opt == Opt::Search {
+                // a raw ';' is reserved (the ABNF's searchWord excludes it);
+                // an encoded one (%3B) is data
+                if let Some(i) = rv.find(';') {
+                    return Err(ParseError::syntax(
+                        value_at + i,
+                        "a search term (';' must be percent-encoded as %3B)",
+                        "';'".into(),
+                    )
+                    .relocate(|o| o, Some(&name)));
+                }
+            }
             let v = decode_value(rv)?;
             let r = parse_value(&v, limits, |p| p.option_value(opt, &mut q, Ctx::Top, 0));
             if let Err(e) = r {
