@@ -101,7 +101,14 @@ fn check_sequence(prev: &[Segment], seg: &Segment, at: usize) -> Result<()> {
     let Some(last) = prev.last() else {
         return Ok(());
     };
-    let bad = |what: &'static str| Err(ParseError::syntax(at, what, format!("{seg}")));
+    // point at the '/' that introduced the segment, as the ABNF would
+    let bad = |what: &'static str| {
+        Err(ParseError::syntax(
+            at.saturating_sub(1),
+            what,
+            format!("{seg}"),
+        ))
+    };
     match (&last.kind, &seg.kind) {
         (SegmentKind::Metadata | SegmentKind::Batch, _) => bad("nothing after $metadata or $batch"),
         (SegmentKind::Count(_) | SegmentKind::Ref | SegmentKind::Value | SegmentKind::Query, _) => {
