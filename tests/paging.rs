@@ -31,7 +31,10 @@ async fn all_ids(env: &Env, first: &str, page: usize) -> (Vec<i64>, usize) {
         }
         match j["@odata.nextLink"].as_str() {
             Some(next) => {
-                assert!(next.starts_with("http://"), "nextLink must be absolute: {next}");
+                assert!(
+                    next.starts_with("http://"),
+                    "nextLink must be absolute: {next}"
+                );
                 url = next.to_string();
             }
             None => break,
@@ -53,7 +56,10 @@ async fn paging_through_100k_rows_loses_and_repeats_nothing() {
     for (query, page) in [
         ("/odata/Transactions?$select=Id", 7_000),
         // A nullable sort key: segments for nulls first, key-set inside each.
-        ("/odata/Transactions?$select=Id&$orderby=ContractId%20desc,DueDate", 9_000),
+        (
+            "/odata/Transactions?$select=Id&$orderby=ContractId%20desc,DueDate",
+            9_000,
+        ),
         ("/odata/Transactions?$select=Id&$orderby=NetAmount", 20_000),
     ] {
         let (ids, pages) = all_ids(&env, query, page).await;
@@ -85,7 +91,11 @@ async fn a_deep_page_costs_what_the_first_costs() {
         // Key-set paging: one upstream list request per page, no offset.
         assert_eq!(env.sim.requests_served(), 1, "page {page}");
         let log = env.sim.request_log();
-        assert!(!log[0].body.contains("\"offset\""), "page {page} used an offset: {}", log[0].body);
+        assert!(
+            !log[0].body.contains("\"offset\""),
+            "page {page} used an offset: {}",
+            log[0].body
+        );
         url = r.json()["@odata.nextLink"].as_str().unwrap().to_string();
     }
     env.stop().await;
@@ -124,4 +134,3 @@ async fn skip_tokens_cannot_be_moved_or_forged() {
     assert_eq!(r.status, 400);
     env.stop().await;
 }
-

@@ -720,7 +720,8 @@ impl<'m> Binder<'m> {
                     }
                 }
             }
-            ExprKind::Binary { op, left, right } => {
+            ExprKind::Binary(b) => {
+                let (op, left, right) = (&b.op, &b.left, &b.right);
                 self.binary(*op, left, right, scope, target, e, alias_depth)
             }
             ExprKind::Call { function, args } => self.call(*function, args, scope, target, e),
@@ -1518,7 +1519,7 @@ fn literal(
             )
         }
         Literal::Guid(g) => {
-            let h = format!("{:032x}", g.0);
+            let h: String = g.0.iter().map(|b| format!("{b:02x}")).collect();
             lit(
                 Value::Guid(format!(
                     "{}-{}-{}-{}-{}",

@@ -502,7 +502,10 @@ pub async fn start_page(
 }
 
 /// Counts the rows passing the residual by reading them all.
-async fn count_residual(ctx: &ExecContext, plan: &Arc<CollectionPlan>) -> Result<u64, GatewayError> {
+async fn count_residual(
+    ctx: &ExecContext,
+    plan: &Arc<CollectionPlan>,
+) -> Result<u64, GatewayError> {
     let mut scan = key_order_scan(ctx, plan);
     let mut n = 0;
     while let Some(batch) = next_passing_batch(ctx, &mut scan, plan.residual.as_ref()).await? {
@@ -530,7 +533,12 @@ fn key_order_scan(ctx: &ExecContext, plan: &Arc<CollectionPlan>) -> Scan {
             descending: false,
         }],
     }];
-    Scan::new(ctx.clone(), plan.clone(), segments, &Continuation::default())
+    Scan::new(
+        ctx.clone(),
+        plan.clone(),
+        segments,
+        &Continuation::default(),
+    )
 }
 
 /// The next batch of scanned rows that pass the residual (children for

@@ -63,7 +63,9 @@ async fn rewrite(
                 None => BoundExpr::Lambda(l),
             }
         }
-        BoundExpr::Not(a) => BoundExpr::Not(Box::new(Box::pin(rewrite(ctx, caps, owner, *a)).await?)),
+        BoundExpr::Not(a) => {
+            BoundExpr::Not(Box::new(Box::pin(rewrite(ctx, caps, owner, *a)).await?))
+        }
         BoundExpr::And(a, b) => BoundExpr::And(
             Box::new(Box::pin(rewrite(ctx, caps, owner, *a)).await?),
             Box::new(Box::pin(rewrite(ctx, caps, owner, *b)).await?),
@@ -117,7 +119,8 @@ async fn semijoin(
         .collect();
     parts.push(Filter::is_not_null(l.child_field.clone()));
     parts.push(child_filter);
-    let Some(keys) = parent_keys(ctx, &es.upstream, &l.child_field, Filter::and(parts)).await? else {
+    let Some(keys) = parent_keys(ctx, &es.upstream, &l.child_field, Filter::and(parts)).await?
+    else {
         return Ok(None);
     };
     let ty = ctx.model.entity_type(owner);
@@ -212,16 +215,37 @@ fn reroot(e: &BoundExpr, depth: usize) -> Option<BoundExpr> {
         }
         BoundExpr::Not(a) => BoundExpr::Not(Box::new(reroot(a, depth)?)),
         BoundExpr::Neg(a) => BoundExpr::Neg(Box::new(reroot(a, depth)?)),
-        BoundExpr::And(a, b) => BoundExpr::And(Box::new(reroot(a, depth)?), Box::new(reroot(b, depth)?)),
-        BoundExpr::Or(a, b) => BoundExpr::Or(Box::new(reroot(a, depth)?), Box::new(reroot(b, depth)?)),
-        BoundExpr::Compare(op, a, b) => BoundExpr::Compare(*op, Box::new(reroot(a, depth)?), Box::new(reroot(b, depth)?)),
-        BoundExpr::Arith(op, a, b) => BoundExpr::Arith(*op, Box::new(reroot(a, depth)?), Box::new(reroot(b, depth)?)),
-        BoundExpr::Has(a, b) => BoundExpr::Has(Box::new(reroot(a, depth)?), Box::new(reroot(b, depth)?)),
+        BoundExpr::And(a, b) => {
+            BoundExpr::And(Box::new(reroot(a, depth)?), Box::new(reroot(b, depth)?))
+        }
+        BoundExpr::Or(a, b) => {
+            BoundExpr::Or(Box::new(reroot(a, depth)?), Box::new(reroot(b, depth)?))
+        }
+        BoundExpr::Compare(op, a, b) => BoundExpr::Compare(
+            *op,
+            Box::new(reroot(a, depth)?),
+            Box::new(reroot(b, depth)?),
+        ),
+        BoundExpr::Arith(op, a, b) => BoundExpr::Arith(
+            *op,
+            Box::new(reroot(a, depth)?),
+            Box::new(reroot(b, depth)?),
+        ),
+        BoundExpr::Has(a, b) => {
+            BoundExpr::Has(Box::new(reroot(a, depth)?), Box::new(reroot(b, depth)?))
+        }
         BoundExpr::In(a, list) => BoundExpr::In(
             Box::new(reroot(a, depth)?),
-            list.iter().map(|x| reroot(x, depth)).collect::<Option<Vec<_>>>()?,
+            list.iter()
+                .map(|x| reroot(x, depth))
+                .collect::<Option<Vec<_>>>()?,
         ),
-        BoundExpr::Call(f, args) => BoundExpr::Call(*f, args.iter().map(|x| reroot(x, depth)).collect::<Option<Vec<_>>>()?),
+        BoundExpr::Call(f, args) => BoundExpr::Call(
+            *f,
+            args.iter()
+                .map(|x| reroot(x, depth))
+                .collect::<Option<Vec<_>>>()?,
+        ),
         BoundExpr::Lambda(inner) => {
             let mut inner = inner.clone();
             inner.root = root(inner.root)?;
@@ -251,16 +275,31 @@ fn lambdas_at(expr: &BoundExpr, root: PathRoot) -> Vec<&Lambda> {
 /// Fetches the children the residual's lambdas need for a batch of rows
 /// (one request per lambda and batch, recursively for nested lambdas) and
 /// keeps them on the rows under [`children_key`].
-pub async fn attach_children(ctx: &ExecContext, residual: &BoundExpr, rows: &mut [Row]) -> Result<(), GatewayError> {
-    let lambdas: Vec<Lambda> = lambdas_at(residual, PathRoot::It).into_iter().cloned().collect();
+pub async fn attach_children(
+    ctx: &ExecContext,
+    residual: &BoundExpr,
+    rows: &mut [Row],
+) -> Result<(), GatewayError> {
+    let lambdas: Vec<Lambda> = lambdas_at(residual, PathRoot::It)
+        .into_iter()
+        .cloned()
+        .collect();
     for l in lambdas {
         Box::pin(attach_one(ctx, &l, PathRoot::It, rows)).await?;
     }
     Ok(())
 }
 
-async fn attach_one(ctx: &ExecContext, l: &Lambda, _root: PathRoot, rows: &mut [Row]) -> Result<(), GatewayError> {
-    let ids: BTreeSet<i64> = rows.iter().filter_map(|r| r.get("ID").and_then(json_i64)).collect();
+async fn attach_one(
+    ctx: &ExecContext,
+    l: &Lambda,
+    _root: PathRoot,
+    rows: &mut [Row],
+) -> Result<(), GatewayError> {
+    let ids: BTreeSet<i64> = rows
+        .iter()
+        .filter_map(|r| r.get("ID").and_then(json_i64))
+        .collect();
     let key = children_key(&l.navigation);
     if ids.is_empty() {
         for r in rows.iter_mut() {
@@ -269,7 +308,10 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, _root: PathRoot, rows: &mut [
         return Ok(());
     }
     let Some(child_set) = set_of_type(ctx, l.target) else {
-        return Err(GatewayError::Internal(format!("no entity set for the target of {}", l.navigation)));
+        return Err(GatewayError::Internal(format!(
+            "no entity set for the target of {}",
+            l.navigation
+        )));
     };
     let es = ctx.model.set(child_set);
     // Fields the predicate reads on the range variable.
@@ -319,7 +361,11 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, _root: PathRoot, rows: &mut [
         };
         let got = ctx.list(req).await?;
         let n = got.len() as u64;
-        after = got.last().and_then(|r| r.get("ID")).and_then(json_i64).or(after);
+        after = got
+            .last()
+            .and_then(|r| r.get("ID"))
+            .and_then(json_i64)
+            .or(after);
         children.extend(got);
         if children.len() as u64 > ctx.max_residual_scan {
             return Err(GatewayError::bad_request(
