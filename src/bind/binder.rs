@@ -427,18 +427,17 @@ impl<'m> Binder<'m> {
         let mut orderby = Vec::new();
         for item in q.orderby.iter().flatten() {
             let (e, t) = self.expr(&item.expr, &scope, "$orderby")?;
-            match &t {
-                ExprType::Edm(EdmType::Complex(_) | EdmType::Collection(_) | EdmType::Untyped) => {
-                    return Err(bad(
-                        "InvalidOrderBy",
-                        format!(
-                            "cannot order by `{}`: it is not a primitive value",
-                            item.expr
-                        ),
-                        "$orderby",
-                    ))
-                }
-                _ => {}
+            if let ExprType::Edm(EdmType::Complex(_) | EdmType::Collection(_) | EdmType::Untyped) =
+                &t
+            {
+                return Err(bad(
+                    "InvalidOrderBy",
+                    format!(
+                        "cannot order by `{}`: it is not a primitive value",
+                        item.expr
+                    ),
+                    "$orderby",
+                ));
             }
             orderby.push(OrderItem {
                 expr: e,

@@ -38,6 +38,10 @@ pub struct Continuation {
     pub offset: u64,
 }
 
+/// A row with its scan position (segment and sort values), from which the
+/// next page continues.
+type Positioned = (Row, Option<(usize, Vec<Json>)>);
+
 /// Parents whose lambda children are fetched together.
 const LAMBDA_BATCH: usize = 100;
 
@@ -312,9 +316,9 @@ pub struct PageStream {
     model: Arc<ServiceModel>,
     done: bool,
     /// A row read ahead to learn whether more exist.
-    lookahead: Option<(Row, Option<(usize, Vec<Json>)>)>,
+    lookahead: Option<Positioned>,
     /// Rows that passed the residual, with their scan positions.
-    ready: VecDeque<(Row, Option<(usize, Vec<Json>)>)>,
+    ready: VecDeque<Positioned>,
     /// Scan position of the last row delivered.
     last_delivered: Option<(usize, Vec<Json>)>,
     /// For fetching the children lambdas in the residual need.
@@ -638,7 +642,7 @@ impl PageStream {
 
     /// The next row that passes the residual and `$skip`, with its scan
     /// position.
-    async fn pull(&mut self) -> Result<Option<(Row, Option<(usize, Vec<Json>)>)>, GatewayError> {
+    async fn pull(&mut self) -> Result<Option<Positioned>, GatewayError> {
         let PageInner::Scan(scan) = &mut self.inner else {
             return Ok(None);
         };

@@ -344,11 +344,7 @@ fn oasis_abnf_testcases() {
         LAST_OFFSET.with(|c| c.set(None));
         let outcome = std::panic::catch_unwind(|| run(case, &suite))
             .unwrap_or_else(|_| Err("PANIC".to_owned()));
-        let good = match (case.fail_at, &outcome) {
-            (None, Ok(())) => true,
-            (Some(_), Err(_)) => true,
-            _ => false,
-        };
+        let good = matches!((case.fail_at, &outcome), (None, Ok(())) | (Some(_), Err(_)));
         if let (Some(want), true) = (case.fail_at, good) {
             position_exact.1 += 1;
             let got = LAST_OFFSET.with(|c| c.get());

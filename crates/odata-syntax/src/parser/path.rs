@@ -85,9 +85,9 @@ pub(crate) fn parse_resource_path(raw: &str, limits: Limits) -> Result<ResourceP
         let mut p = Parser::new(&decoded, limits);
         let seg = p
             .resource_segment(index == 0)
-            .and_then(|mut s| {
+            .map(|mut s| {
                 s.span = Span::new(at, at + seg_raw.len());
-                Ok(s)
+                s
             })
             .map_err(|e| e.relocate(|o| at + raw_offset(seg_raw, o, PlusMode::Literal), None))?;
         check_sequence(&path.segments, &seg, at)?;
