@@ -496,7 +496,14 @@ impl RequestCtx<'_> {
         };
         let mut rows = vec![row];
         if !bound.shape.expand.is_empty() {
-            expand_rows(&ctx, self.expand_settings(), &bound.shape.expand, &mut rows).await?;
+            expand_rows(
+                &ctx,
+                self.expand_settings(),
+                &bound.shape.expand,
+                &mut rows,
+                &[],
+            )
+            .await?;
         }
         let row = &rows[0];
         let writer = EntityWriter::new(
@@ -786,6 +793,7 @@ impl RequestCtx<'_> {
             settings.batch_size.max(1)
         };
 
+        let joined = plan.joined.clone();
         let (tx, body) = body::channel(4);
         let mut rows = start.rows;
         let count = start.count;
@@ -832,7 +840,8 @@ impl RequestCtx<'_> {
                         break;
                     }
                     if !shape.expand.is_empty() {
-                        expand_rows(&ctx, settings, &shape.expand, &mut batch_rows).await?;
+                        expand_rows(&ctx, settings, &shape.expand, &mut batch_rows, &joined)
+                            .await?;
                     }
                     for r in &batch_rows {
                         if !first {
