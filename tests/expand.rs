@@ -250,3 +250,40 @@ async fn navigation_paths_with_options() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn levels_repeat_the_expansion_within_the_limit() {
+    let env = Env::start(100, |c| c.limits.max_expand_depth = 3).await;
+    let r = env
+        .get("/odata/Items?$top=100&$select=Id,ModelId&$expand=Model($levels=2;$select=Id,ModelId)")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let items = env.sim.rows("items");
+    let by_id = |id: i64| items.iter().find(|i| i["ID"] == id).cloned();
+    let page = r.json();
+    let rows = page["value"].as_array().unwrap();
+    assert!(
+        rows.iter().any(|i| i["Model"]["Model"].is_object()),
+        "the data should have items whose model has a model"
+    );
+    for i in rows {
+        match i["ModelId"].as_i64() {
+            Some(m) => {
+                assert_eq!(i["Model"]["Id"], m);
+                let second = by_id(m).and_then(|x| x["model"].as_i64());
+                match second {
+                    Some(m2) => assert_eq!(i["Model"]["Model"]["Id"], m2, "{i}"),
+                    None => assert!(i["Model"]["Model"].is_null(), "{i}"),
+                }
+                // Two levels only.
+                assert!(i["Model"]["Model"].get("Model").is_none(), "{i}");
+            }
+            None => assert!(i["Model"].is_null()),
+        }
+    }
+    let r = env.get("/odata/Items?$expand=Model($levels=max)").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = env.get("/odata/Items?$expand=Model($levels=9)").await;
+    assert_eq!(r.status, 400);
+    env.stop().await;
+}

@@ -632,13 +632,44 @@ impl<'m> Binder<'m> {
                 }
                 let default_options = ast::QueryOptions::default();
                 let options = item.options.as_deref().unwrap_or(&default_options);
-                if options.levels.is_some() {
-                    return Err(GatewayError::not_implemented(
-                        "$levels is not supported by this service",
-                        Some("$levels"),
-                    ));
+                let mut nested = self.shape(target, options, depth + 1)?;
+                if let Some(levels) = options.levels {
+                    // `$levels=n` repeats the expansion of this navigation
+                    // property on its targets n times (`max`: as deep as
+                    // the limit allows), where the target type has it.
+                    let remaining = self.expand_limits.max_depth.saturating_sub(depth + 1);
+                    let n = match levels {
+                        ast::Levels::N(n) => n as usize,
+                        ast::Levels::Max => remaining + 1,
+                    };
+                    if n > remaining + 1 {
+                        return Err(bad(
+                            "ExpandTooDeep",
+                            format!(
+                                "$levels={n} goes deeper than the limit of {}",
+                                self.expand_limits.max_depth
+                            ),
+                            "$levels",
+                        ));
+                    }
+                    let target_type = self.model.entity_type(self.model.set(target).entity_type);
+                    if n > 1 && target_type.navigation_property(&name).is_some() {
+                        let mut again = item.clone();
+                        let mut opts = options.clone();
+                        opts.levels = Some(ast::Levels::N((n - 1) as u32));
+                        again.options = Some(Box::new(opts));
+                        again.path = vec![SelectSegment::Name(ast::QualifiedName::simple(
+                            name.clone(),
+                        ))];
+                        let more = self.expand(
+                            target,
+                            Some(std::slice::from_ref(&again)),
+                            depth + 1,
+                            &mut nested.select,
+                        )?;
+                        nested.expand.extend(more);
+                    }
                 }
-                let nested = self.shape(target, options, depth + 1)?;
                 let (collection, field) = match &nav.join {
                     Join::ForeignKey { field, .. } => (false, field.clone()),
                     Join::Reverse { field, .. } => (true, field.clone()),
