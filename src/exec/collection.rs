@@ -462,6 +462,10 @@ pub async fn start_page(
                     .saturating_mul(2)
                     .max(100);
             }
+            // The first data request goes out now, alongside the count.
+            if page_limit > 0 {
+                scan.start_fetch();
+            }
             let upstream_count = await_count(count_task).await?;
             let mut count = if plan.residual.is_none() {
                 upstream_count
