@@ -287,3 +287,64 @@ async fn levels_repeat_the_expansion_within_the_limit() {
     assert_eq!(r.status, 400);
     env.stop().await;
 }
+
+#[tokio::test]
+async fn line_items_and_extdata_in_select_and_filter() {
+    let env = Env::start(60, |_| {}).await;
+    // Lambdas over the line items (a collection of complex values).
+    let r = env
+        .get("/odata/Transactions?$filter=Items/any(i: i/Amount gt 5 and i/TaxRate eq 19)&$select=Id,Items&$top=500")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got: Vec<i64> = r.json()["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["Id"].as_i64().unwrap())
+        .collect();
+    // The line items as the gateway renders them, without a filter.
+    let all = env
+        .get_with(
+            "/odata/Transactions?$select=Id,Items",
+            &[
+                ("authorization", basic("demo", "demo")),
+                ("prefer", "odata.maxpagesize=10000".into()),
+            ],
+        )
+        .await
+        .json();
+    let expected: Vec<i64> = all["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            t["Items"].as_array().is_some_and(|a| {
+                a.iter().any(|i| {
+                    i["Amount"].as_f64().is_some_and(|x| x > 5.0)
+                        && i["TaxRate"].as_f64() == Some(19.0)
+                })
+            })
+        })
+        .map(|t| t["Id"].as_i64().unwrap())
+        .take(500)
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected);
+    // extdata: dynamic properties of open types.
+    let r = env
+        .get("/odata/Accounts?$select=Id,nickname&$filter=nickname ne null&$top=5")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = r.json();
+    let rows = page["value"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    for a in rows {
+        assert!(a["nickname"].is_string(), "{a}");
+    }
+    let id = rows[0]["Id"].as_i64().unwrap();
+    let r = env
+        .get(&format!("/odata/Accounts({id})?$select=Id,nickname"))
+        .await;
+    assert_eq!(r.json()["nickname"], rows[0]["nickname"]);
+    env.stop().await;
+}

@@ -246,6 +246,11 @@ fn reroot(e: &BoundExpr, depth: usize) -> Option<BoundExpr> {
                 .map(|x| reroot(x, depth))
                 .collect::<Option<Vec<_>>>()?,
         ),
+        // Composite-field lambdas and extdata inside a lambda stay in the
+        // gateway (the children are fetched for the residual instead).
+        BoundExpr::ItemsLambda(_) | BoundExpr::ItemProperty(_) | BoundExpr::Dynamic(_) => {
+            return None
+        }
         BoundExpr::Lambda(inner) => {
             let mut inner = inner.clone();
             inner.root = root(inner.root)?;

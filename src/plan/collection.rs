@@ -266,6 +266,9 @@ impl<'m> Planner<'m> {
             }
         }
         let mut joined = Vec::new();
+        for d in &shape.dynamic {
+            add(&format!("extdata.{d}"), &mut fields);
+        }
         for item in &shape.expand {
             if item.collection {
                 continue;
@@ -283,6 +286,9 @@ impl<'m> Planner<'m> {
             }
         }
         if let Some(r) = &residual {
+            for f in r.dynamic_fields() {
+                add(f, &mut fields);
+            }
             for p in r.properties() {
                 if p.root == PathRoot::It {
                     add(&p.upstream, &mut fields);
@@ -308,6 +314,9 @@ impl<'m> Planner<'m> {
             }
             OrderPlan::Gateway(items) => {
                 for item in items {
+                    for f in item.expr.dynamic_fields() {
+                        add(f, &mut fields);
+                    }
                     for p in item.expr.properties() {
                         add(&p.upstream, &mut fields);
                     }

@@ -186,7 +186,12 @@ impl<'m> Translator<'m> {
         e.visit(&mut |n| {
             reads_row |= matches!(
                 n,
-                BoundExpr::Property(_) | BoundExpr::Lambda(_) | BoundExpr::Call(Func::Now, _)
+                BoundExpr::Property(_)
+                    | BoundExpr::Lambda(_)
+                    | BoundExpr::ItemsLambda(_)
+                    | BoundExpr::ItemProperty(_)
+                    | BoundExpr::Dynamic(_)
+                    | BoundExpr::Call(Func::Now, _)
             )
         });
         if reads_row {

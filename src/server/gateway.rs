@@ -494,6 +494,27 @@ impl RequestCtx<'_> {
             }
             return Err(self.entity_not_found(e));
         };
+        let mut row = row;
+        if !bound.shape.dynamic.is_empty() {
+            // A single-record read returns extdata only as a whole object;
+            // read the named fields as a list does.
+            let id = row.get("ID").and_then(json_i64).unwrap_or(0);
+            let req = crate::upstream::ListRequest {
+                entity: self.model().set(set).upstream.clone(),
+                fields: bound
+                    .shape
+                    .dynamic
+                    .iter()
+                    .map(|d| (format!("extdata.{d}"), format!("extdata.{d}")))
+                    .collect(),
+                filter: Some(Filter::cond("ID", Op::Eq, id)),
+                limit: Some(1),
+                ..Default::default()
+            };
+            if let Some(extra) = ctx.list(req).await?.into_iter().next() {
+                row.extend(extra);
+            }
+        }
         let mut rows = vec![row];
         if !bound.shape.expand.is_empty() {
             expand_rows(
@@ -513,7 +534,8 @@ impl RequestCtx<'_> {
             &bound.shape.expand,
             format,
             &self.service_root,
-        );
+        )
+        .with_dynamic(&bound.shape.dynamic);
         let etag = writer.etag(row);
         if let (Some(tag), Some(inm)) = (&etag, self.header(header::IF_NONE_MATCH)) {
             if crate::edm::metadata::if_none_match(inm, tag)
@@ -805,7 +827,8 @@ impl RequestCtx<'_> {
                 &shape.expand,
                 format,
                 &service_root,
-            );
+            )
+            .with_dynamic(&shape.dynamic);
             let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
             out.push(b'{');
             let mut need_comma = false;
