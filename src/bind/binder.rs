@@ -1421,9 +1421,13 @@ impl<'m> Binder<'m> {
     }
 }
 
-/// Whether a name can be a ZeyOS extdata field (letters, digits, `_`).
+/// Whether a name can be a ZeyOS extdata field. ZeyOS names them in lower
+/// case (`nickname`, `region_code`) while declared properties are
+/// PascalCase, so an unknown capitalised name is reported as a typo (400)
+/// rather than read as an always-null dynamic property.
 fn is_extdata_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Where resource path binding stands.
