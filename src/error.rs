@@ -228,15 +228,14 @@ impl GatewayError {
         error.insert("code".into(), json!(self.code()));
         error.insert("message".into(), json!(self.client_message()));
         error.insert("target".into(), json!(self.target()));
-        if let GatewayError::BadRequest { details, .. } = self {
-            if !details.is_empty() {
-                let details: Vec<_> = details
-                    .iter()
-                    .map(|d| json!({"code": d.code, "message": d.message, "target": d.target}))
-                    .collect();
-                error.insert("details".into(), json!(details));
-            }
-        }
+        let details: Vec<_> = match self {
+            GatewayError::BadRequest { details, .. } => details
+                .iter()
+                .map(|d| json!({"code": d.code, "message": d.message, "target": d.target}))
+                .collect(),
+            _ => Vec::new(),
+        };
+        error.insert("details".into(), json!(details));
         json!({ "error": error })
     }
 }

@@ -12,7 +12,8 @@ use odata_syntax as ast;
 use odata_syntax::{ExprKind, Literal, PathStart, SegmentKind, SelectSegment};
 
 use super::expr::{
-    ArithOp, BoundExpr, CmpOp, ExprType, Func, Lambda, NavStep, PathRoot, PropertyPath,
+    ArithOp, BoundExpr, CmpOp, DynamicProperty, ExprType, Func, ItemProperty, ItemsLambda, Lambda,
+    NavStep, PathRoot, PropertyPath,
 };
 use super::query::{
     BoundRequest, CollectionRef, EntityRef, ExpandItem, OrderItem, QueryShape, Resource,
@@ -46,11 +47,20 @@ pub struct Binder<'m> {
     expand_limits: ExpandLimits,
 }
 
+/// What a lambda's range variable stands for.
+#[derive(Clone, Copy)]
+enum VarKind {
+    /// A related entity (`Transactions/any(t: ...)`).
+    Entity(EntityTypeId),
+    /// A complex value of a composite field (`Items/any(i: ...)`).
+    Complex(crate::edm::ComplexTypeId),
+}
+
 /// Names in scope while binding an expression: `$it` and lambda variables.
 #[derive(Clone)]
 struct Scope {
     it: EntityTypeId,
-    vars: Vec<(String, EntityTypeId)>,
+    vars: Vec<(String, VarKind)>,
 }
 
 fn bad(code: &'static str, message: impl Into<String>, target: &str) -> GatewayError {
@@ -427,18 +437,17 @@ impl<'m> Binder<'m> {
         let mut orderby = Vec::new();
         for item in q.orderby.iter().flatten() {
             let (e, t) = self.expr(&item.expr, &scope, "$orderby")?;
-            match &t {
-                ExprType::Edm(EdmType::Complex(_) | EdmType::Collection(_) | EdmType::Untyped) => {
-                    return Err(bad(
-                        "InvalidOrderBy",
-                        format!(
-                            "cannot order by `{}`: it is not a primitive value",
-                            item.expr
-                        ),
-                        "$orderby",
-                    ))
-                }
-                _ => {}
+            if let ExprType::Edm(EdmType::Complex(_) | EdmType::Collection(_) | EdmType::Untyped) =
+                &t
+            {
+                return Err(bad(
+                    "InvalidOrderBy",
+                    format!(
+                        "cannot order by `{}`: it is not a primitive value",
+                        item.expr
+                    ),
+                    "$orderby",
+                ));
             }
             orderby.push(OrderItem {
                 expr: e,
@@ -449,13 +458,14 @@ impl<'m> Binder<'m> {
             Some(s) => Some(search_text(s)?),
             None => None,
         };
-        let mut select = self.select(set, q.select.as_deref())?;
+        let (mut select, dynamic) = self.select(set, q.select.as_deref())?;
         let expand = self.expand(set, q.expand.as_deref(), depth, &mut select)?;
         Ok(QueryShape {
             filter,
             search,
             orderby,
             select,
+            dynamic,
             expand,
             top: q.top,
             skip: q.skip,
@@ -463,16 +473,21 @@ impl<'m> Binder<'m> {
         })
     }
 
+    /// Property indexes of `$select` (`None`: all) and the dynamic
+    /// (extdata) properties it names on an open type.
+    #[allow(clippy::type_complexity)]
     fn select(
         &self,
         set: EntitySetId,
         items: Option<&[ast::SelectItem]>,
-    ) -> Result<Option<Vec<usize>>, GatewayError> {
+    ) -> Result<(Option<Vec<usize>>, Vec<String>), GatewayError> {
         let Some(items) = items else {
-            return Ok(None);
+            return Ok((None, Vec::new()));
         };
         let ty = self.model.entity_type(self.model.set(set).entity_type);
         let mut out: Vec<usize> = Vec::new();
+        let mut dynamic: Vec<String> = Vec::new();
+        let mut all = false;
         for item in items {
             if item.options.is_some() {
                 return Err(GatewayError::not_implemented(
@@ -481,7 +496,7 @@ impl<'m> Binder<'m> {
                 ));
             }
             match item.path.as_slice() {
-                [SelectSegment::Star] => return Ok(None),
+                [SelectSegment::Star] => all = true,
                 [SelectSegment::Name(n)] if !n.is_qualified() => {
                     if let Some(i) = ty.property_index.get(&n.name) {
                         if !out.contains(i) {
@@ -492,6 +507,11 @@ impl<'m> Binder<'m> {
                         // which minimal metadata omits.
                     } else if let Some(u) = ty.unsupported_feature(&n.name) {
                         return Err(GatewayError::not_implemented(u.message.clone(), Some(n.name.clone())));
+                    } else if ty.open && is_extdata_name(&n.name) {
+                        // A dynamic property of an open type: ZeyOS extdata.
+                        if !dynamic.contains(&n.name) {
+                            dynamic.push(n.name.clone());
+                        }
                     } else {
                         return Err(bad(
                             "InvalidSelect",
@@ -509,7 +529,7 @@ impl<'m> Binder<'m> {
                 }
             }
         }
-        Ok(Some(out))
+        Ok((if all { None } else { Some(out) }, dynamic))
     }
 
     fn expand(
@@ -633,13 +653,44 @@ impl<'m> Binder<'m> {
                 }
                 let default_options = ast::QueryOptions::default();
                 let options = item.options.as_deref().unwrap_or(&default_options);
-                if options.levels.is_some() {
-                    return Err(GatewayError::not_implemented(
-                        "$levels is not supported by this service",
-                        Some("$levels"),
-                    ));
+                let mut nested = self.shape(target, options, depth + 1)?;
+                if let Some(levels) = options.levels {
+                    // `$levels=n` repeats the expansion of this navigation
+                    // property on its targets n times (`max`: as deep as
+                    // the limit allows), where the target type has it.
+                    let remaining = self.expand_limits.max_depth.saturating_sub(depth + 1);
+                    let n = match levels {
+                        ast::Levels::N(n) => n as usize,
+                        ast::Levels::Max => remaining + 1,
+                    };
+                    if n > remaining + 1 {
+                        return Err(bad(
+                            "ExpandTooDeep",
+                            format!(
+                                "$levels={n} goes deeper than the limit of {}",
+                                self.expand_limits.max_depth
+                            ),
+                            "$levels",
+                        ));
+                    }
+                    let target_type = self.model.entity_type(self.model.set(target).entity_type);
+                    if n > 1 && target_type.navigation_property(&name).is_some() {
+                        let mut again = item.clone();
+                        let mut opts = options.clone();
+                        opts.levels = Some(ast::Levels::N((n - 1) as u32));
+                        again.options = Some(Box::new(opts));
+                        again.path = vec![SelectSegment::Name(ast::QualifiedName::simple(
+                            name.clone(),
+                        ))];
+                        let more = self.expand(
+                            target,
+                            Some(std::slice::from_ref(&again)),
+                            depth + 1,
+                            &mut nested.select,
+                        )?;
+                        nested.expand.extend(more);
+                    }
                 }
-                let nested = self.shape(target, options, depth + 1)?;
                 let (collection, field) = match &nav.join {
                     Join::ForeignKey { field, .. } => (false, field.clone()),
                     Join::Reverse { field, .. } => (true, field.clone()),
@@ -720,7 +771,8 @@ impl<'m> Binder<'m> {
                     }
                 }
             }
-            ExprKind::Binary { op, left, right } => {
+            ExprKind::Binary(b) => {
+                let (op, left, right) = (&b.op, &b.left, &b.right);
                 self.binary(*op, left, right, scope, target, e, alias_depth)
             }
             ExprKind::Call { function, args } => self.call(*function, args, scope, target, e),
@@ -1033,6 +1085,59 @@ impl<'m> Binder<'m> {
         Ok((BoundExpr::Call(func, bound), result))
     }
 
+    /// `i/Amount` for a range variable over complex values.
+    fn item_property(
+        &self,
+        complex: crate::edm::ComplexTypeId,
+        depth: usize,
+        rest: &[ast::Segment],
+        var: &str,
+        target: &str,
+        whole: &ast::Expr,
+    ) -> Result<(BoundExpr, ExprType), GatewayError> {
+        let ct = self.model.complex_type(complex);
+        let [ast::Segment {
+            kind: SegmentKind::Name(n),
+            args,
+            ..
+        }] = rest
+        else {
+            return Err(GatewayError::not_implemented(
+                format!("`{whole}`: only a property of `{var}` can be used here"),
+                Some(target.to_string()),
+            ));
+        };
+        if n.is_qualified() || !args.is_empty() {
+            return Err(GatewayError::not_implemented(
+                format!("`{whole}`: casts and functions in paths are not supported"),
+                Some(target.to_string()),
+            ));
+        }
+        let Some(idx) = ct.properties.iter().position(|p| p.name == n.name) else {
+            return Err(GatewayError::bad_request(
+                "UnknownProperty",
+                format!("{} has no property `{}`", ct.name, n.name),
+                Some(target),
+            ));
+        };
+        let prop = &ct.properties[idx];
+        if matches!(prop.ty, EdmType::Complex(_) | EdmType::Collection(_)) {
+            return Err(GatewayError::not_implemented(
+                format!("`{whole}`: paths into nested structured values are not supported"),
+                Some(target.to_string()),
+            ));
+        }
+        Ok((
+            BoundExpr::ItemProperty(ItemProperty {
+                depth,
+                complex,
+                property: idx,
+                text: format!("{var}/{}", n.name),
+            }),
+            ExprType::Edm(prop.ty.clone()),
+        ))
+    }
+
     fn member_path(
         &self,
         p: &ast::MemberPath,
@@ -1065,10 +1170,22 @@ impl<'m> Binder<'m> {
                         ..
                     }) if !n.is_qualified() && args.is_empty() => {
                         match scope.vars.iter().rposition(|(v, _)| *v == n.name) {
-                            Some(depth) => {
-                                segs = &segs[1..];
-                                (PathRoot::Var(depth), scope.vars[depth].1)
-                            }
+                            Some(depth) => match scope.vars[depth].1 {
+                                VarKind::Entity(ty) => {
+                                    segs = &segs[1..];
+                                    (PathRoot::Var(depth), ty)
+                                }
+                                VarKind::Complex(cid) => {
+                                    return self.item_property(
+                                        cid,
+                                        depth,
+                                        &segs[1..],
+                                        &n.name,
+                                        target,
+                                        whole,
+                                    )
+                                }
+                            },
                             None => (PathRoot::It, scope.it),
                         }
                     }
@@ -1103,6 +1220,60 @@ impl<'m> Binder<'m> {
             let ty = self.model.entity_type(ty_id);
             text.push(n.name.clone());
             if let Some(idx) = ty.property_index.get(&n.name) {
+                if let (Some(next), EdmType::Collection(inner)) =
+                    (segs.get(i + 1), &ty.properties[*idx].ty)
+                {
+                    if let (SegmentKind::Lambda(l), EdmType::Complex(cid)) =
+                        (&next.kind, inner.as_ref())
+                    {
+                        if i + 2 != segs.len() || navigation.len() > 1 {
+                            return Err(GatewayError::not_implemented(
+                                format!("`{whole}`: nothing may follow a lambda"),
+                                Some(target.to_string()),
+                            ));
+                        }
+                        let prop = &ty.properties[*idx];
+                        let mut upstream = upstream_prefix.clone();
+                        upstream.push(prop.upstream.clone());
+                        let collection = PropertyPath {
+                            root,
+                            navigation: navigation.clone(),
+                            owner: ty_id,
+                            property: *idx,
+                            text: text.join("/"),
+                            upstream: upstream.join("."),
+                        };
+                        let depth = scope.vars.len();
+                        let predicate = match &l.body {
+                            Some((var, body)) => {
+                                let mut inner_scope = scope.clone();
+                                inner_scope.vars.push((var.clone(), VarKind::Complex(*cid)));
+                                let (b, t) = self.expr(body, &inner_scope, target)?;
+                                expect_boolean(&t, body, target)?;
+                                Some(Box::new(b))
+                            }
+                            None => None,
+                        };
+                        if predicate.is_none() && l.kind == ast::LambdaKind::All {
+                            return Err(bad(
+                                "InvalidExpression",
+                                "all() needs a predicate",
+                                target,
+                            ));
+                        }
+                        return Ok((
+                            BoundExpr::ItemsLambda(ItemsLambda {
+                                any: l.kind == ast::LambdaKind::Any,
+                                collection,
+                                complex: *cid,
+                                predicate,
+                                depth,
+                                text: whole.to_string(),
+                            }),
+                            ExprType::Boolean,
+                        ));
+                    }
+                }
                 if i + 1 != segs.len() {
                     let prop = &ty.properties[*idx];
                     return Err(GatewayError::not_implemented(
@@ -1179,7 +1350,7 @@ impl<'m> Binder<'m> {
                         let predicate = match &l.body {
                             Some((var, body)) => {
                                 let mut inner = scope.clone();
-                                inner.vars.push((var.clone(), nav.target));
+                                inner.vars.push((var.clone(), VarKind::Entity(nav.target)));
                                 let (b, t) = self.expr(body, &inner, target)?;
                                 expect_boolean(&t, body, target)?;
                                 Some(Box::new(b))
@@ -1219,6 +1390,21 @@ impl<'m> Binder<'m> {
                     Some(path_so_far),
                 ));
             }
+            if ty.open
+                && root == PathRoot::It
+                && navigation.is_empty()
+                && segs.len() == 1
+                && is_extdata_name(&n.name)
+            {
+                // An open type's unknown property is dynamic: ZeyOS extdata.
+                return Ok((
+                    BoundExpr::Dynamic(DynamicProperty {
+                        name: n.name.clone(),
+                        upstream: format!("extdata.{}", n.name),
+                    }),
+                    ExprType::Edm(EdmType::Untyped),
+                ));
+            }
             return Err(GatewayError::bad_request(
                 "UnknownProperty",
                 format!("{} has no property `{}`", ty.name, n.name),
@@ -1233,6 +1419,15 @@ impl<'m> Binder<'m> {
             Some(target.to_string()),
         ))
     }
+}
+
+/// Whether a name can be a ZeyOS extdata field. ZeyOS names them in lower
+/// case (`nickname`, `region_code`) while declared properties are
+/// PascalCase, so an unknown capitalised name is reported as a typo (400)
+/// rather than read as an always-null dynamic property.
+fn is_extdata_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Where resource path binding stands.
@@ -1352,6 +1547,9 @@ fn comparable(a: &ExprType, b: &ExprType) -> bool {
             _ => return None,
         })
     };
+    if matches!(a, ExprType::Edm(E::Untyped)) || matches!(b, ExprType::Edm(E::Untyped)) {
+        return true;
+    }
     match (group(a), group(b)) {
         (Some(0), _) | (_, Some(0)) => true,
         (Some(9), Some(x)) | (Some(x), Some(9)) => matches!(x, 9 | 2 | 3),
@@ -1518,7 +1716,7 @@ fn literal(
             )
         }
         Literal::Guid(g) => {
-            let h = format!("{:032x}", g.0);
+            let h: String = g.0.iter().map(|b| format!("{b:02x}")).collect();
             lit(
                 Value::Guid(format!(
                     "{}-{}-{}-{}-{}",

@@ -217,6 +217,54 @@ pub enum BoundExpr {
     Lambda(Lambda),
     /// `x has Flag`: enum flags test.
     Has(Box<BoundExpr>, Box<BoundExpr>),
+    /// `any`/`all` over a collection of complex values held in a
+    /// composite field (transaction line items).
+    ItemsLambda(ItemsLambda),
+    /// A property of a complex value bound to a range variable
+    /// (`i/Amount` inside `Items/any(i: ...)`).
+    ItemProperty(ItemProperty),
+    /// A dynamic property of an open entity type: a ZeyOS extdata field.
+    Dynamic(DynamicProperty),
+}
+
+/// `Items/any(i: i/Amount gt 5)`: a lambda over the complex values of a
+/// composite field, evaluated in the gateway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemsLambda {
+    /// `any` (true) or `all`.
+    pub any: bool,
+    /// The collection-valued property.
+    pub collection: PropertyPath,
+    /// The complex type of its members.
+    pub complex: crate::edm::ComplexTypeId,
+    /// The predicate over the range variable.
+    pub predicate: Option<Box<BoundExpr>>,
+    /// The range variable's depth.
+    pub depth: usize,
+    /// The OData text, for messages.
+    pub text: String,
+}
+
+/// A property of the complex value a range variable stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemProperty {
+    /// The range variable's depth.
+    pub depth: usize,
+    /// The complex type.
+    pub complex: crate::edm::ComplexTypeId,
+    /// Index of the property in the complex type.
+    pub property: usize,
+    /// The OData path as written.
+    pub text: String,
+}
+
+/// A dynamic property of an open type, stored as ZeyOS extdata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DynamicProperty {
+    /// The name as written.
+    pub name: String,
+    /// The ZeyOS field path, `extdata.<name>`.
+    pub upstream: String,
 }
 
 /// The static type of a bound expression, as far as the evaluator and
@@ -258,18 +306,30 @@ impl BoundExpr {
         parts.into_iter().reduce(BoundExpr::and)
     }
 
-    /// Every property path the expression reads, lambdas included.
+    /// Every property path the expression reads, lambdas included (and
+    /// the composite fields lambdas range over).
     pub fn properties(&self) -> Vec<&PropertyPath> {
         let mut out = Vec::new();
+        self.visit(&mut |e| match e {
+            BoundExpr::Property(p) => out.push(p),
+            BoundExpr::ItemsLambda(l) => out.push(&l.collection),
+            _ => {}
+        });
+        out
+    }
+
+    /// The ZeyOS fields of the dynamic (extdata) properties it reads.
+    pub fn dynamic_fields(&self) -> Vec<&str> {
+        let mut out = Vec::new();
         self.visit(&mut |e| {
-            if let BoundExpr::Property(p) = e {
-                out.push(p);
+            if let BoundExpr::Dynamic(d) = e {
+                out.push(d.upstream.as_str());
             }
         });
         out
     }
 
-    /// Whether the expression contains a lambda.
+    /// Whether the expression contains a lambda over related entities.
     pub fn has_lambda(&self) -> bool {
         let mut found = false;
         self.visit(&mut |e| found |= matches!(e, BoundExpr::Lambda(_)));
@@ -280,7 +340,15 @@ impl BoundExpr {
     pub fn visit<'a>(&'a self, f: &mut dyn FnMut(&'a BoundExpr)) {
         f(self);
         match self {
-            BoundExpr::Literal(..) | BoundExpr::Property(_) => {}
+            BoundExpr::Literal(..)
+            | BoundExpr::Property(_)
+            | BoundExpr::ItemProperty(_)
+            | BoundExpr::Dynamic(_) => {}
+            BoundExpr::ItemsLambda(l) => {
+                if let Some(p) = &l.predicate {
+                    p.visit(f);
+                }
+            }
             BoundExpr::Not(a) | BoundExpr::Neg(a) => a.visit(f),
             BoundExpr::And(a, b)
             | BoundExpr::Or(a, b)
@@ -352,6 +420,9 @@ impl fmt::Display for BoundExpr {
                 f.write_str(")")
             }
             BoundExpr::Lambda(l) => f.write_str(&l.text),
+            BoundExpr::ItemsLambda(l) => f.write_str(&l.text),
+            BoundExpr::ItemProperty(p) => f.write_str(&p.text),
+            BoundExpr::Dynamic(d) => f.write_str(&d.name),
             BoundExpr::Has(a, b) => write!(f, "{a} has {b}"),
         }
     }

@@ -121,6 +121,8 @@ pub struct QueryShape {
     pub orderby: Vec<OrderItem>,
     /// `$select`: property indexes; `None` selects all.
     pub select: Option<Vec<usize>>,
+    /// Dynamic (extdata) properties named in `$select` on an open type.
+    pub dynamic: Vec<String>,
     /// `$expand`.
     pub expand: Vec<ExpandItem>,
     /// `$top`.

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 use tokio::task::JoinHandle;
 
+use crate::bind::expr::BoundExpr;
 use crate::bind::query::OrderItem;
 use crate::edm::ServiceModel;
 use crate::error::GatewayError;
@@ -36,6 +37,13 @@ pub struct Continuation {
     /// delivered, `$skip` included.
     pub offset: u64,
 }
+
+/// A row with its scan position (segment and sort values), from which the
+/// next page continues.
+type Positioned = (Row, Option<(usize, Vec<Json>)>);
+
+/// Parents whose lambda children are fetched together.
+const LAMBDA_BATCH: usize = 100;
 
 /// What every upstream read of a request needs.
 #[derive(Clone)]
@@ -339,7 +347,13 @@ pub struct PageStream {
     model: Arc<ServiceModel>,
     done: bool,
     /// A row read ahead to learn whether more exist.
-    lookahead: Option<Row>,
+    lookahead: Option<Positioned>,
+    /// Rows that passed the residual, with their scan positions.
+    ready: VecDeque<Positioned>,
+    /// Scan position of the last row delivered.
+    last_delivered: Option<(usize, Vec<Json>)>,
+    /// For fetching the children lambdas in the residual need.
+    ctx: ExecContext,
 }
 
 enum PageInner {
@@ -428,6 +442,9 @@ pub async fn start_page(
                 model,
                 done: false,
                 lookahead: None,
+                ready: VecDeque::new(),
+                last_delivered: None,
+                ctx: ctx.clone(),
             };
             if !more {
                 stream.done_after_page();
@@ -476,6 +493,10 @@ pub async fn start_page(
                     .saturating_mul(2)
                     .max(100);
             }
+            // The first data request goes out now, alongside the count.
+            if page_limit > 0 {
+                scan.start_fetch();
+            }
             let upstream_count = await_count(count_task).await?;
             let mut count = if plan.residual.is_none() {
                 upstream_count
@@ -499,6 +520,9 @@ pub async fn start_page(
                 model: ctx.model.clone(),
                 done: false,
                 lookahead: None,
+                ready: VecDeque::new(),
+                last_delivered: None,
+                ctx: ctx.clone(),
             };
             if plan.count && plan.residual.is_some() {
                 // The count needs every row checked: count in a separate
@@ -521,33 +545,26 @@ async fn count_residual(
     ctx: &ExecContext,
     plan: &Arc<CollectionPlan>,
 ) -> Result<u64, GatewayError> {
-    let segments = vec![Segment {
-        nulls: Vec::new(),
-        sort: vec![crate::plan::collection::SortColumn {
-            field: "ID".into(),
-            descending: false,
-        }],
-    }];
-    let mut scan = Scan::new(
-        ctx.clone(),
-        plan.clone(),
-        segments,
-        &Continuation::default(),
-    );
-    let eval = Evaluator::new(&ctx.model);
+    let mut scan = key_order_scan(ctx, plan);
     let mut n = 0;
-    while let Some(row) = scan.next().await? {
-        if let Some(r) = &plan.residual {
-            if eval.matches(r, &row).map_err(eval_error)? {
-                n += 1;
-            }
-        }
+    while let Some(batch) = next_passing_batch(ctx, &mut scan, plan.residual.as_ref()).await? {
+        n += batch.len() as u64;
     }
     Ok(n)
 }
 
 /// Every row of a plan passing its residual (for gateway sorting).
 async fn read_all(ctx: &ExecContext, plan: &Arc<CollectionPlan>) -> Result<Vec<Row>, GatewayError> {
+    let mut scan = key_order_scan(ctx, plan);
+    let mut out = Vec::new();
+    while let Some(batch) = next_passing_batch(ctx, &mut scan, plan.residual.as_ref()).await? {
+        out.extend(batch);
+    }
+    Ok(out)
+}
+
+/// A scan of all of a plan's rows in key order.
+fn key_order_scan(ctx: &ExecContext, plan: &Arc<CollectionPlan>) -> Scan {
     let segments = vec![Segment {
         nulls: Vec::new(),
         sort: vec![crate::plan::collection::SortColumn {
@@ -555,24 +572,45 @@ async fn read_all(ctx: &ExecContext, plan: &Arc<CollectionPlan>) -> Result<Vec<R
             descending: false,
         }],
     }];
-    let mut scan = Scan::new(
+    Scan::new(
         ctx.clone(),
         plan.clone(),
         segments,
         &Continuation::default(),
-    );
+    )
+}
+
+/// The next batch of scanned rows that pass the residual (children for
+/// its lambdas fetched per batch); `None` at the end of the scan.
+async fn next_passing_batch(
+    ctx: &ExecContext,
+    scan: &mut Scan,
+    residual: Option<&BoundExpr>,
+) -> Result<Option<Vec<Row>>, GatewayError> {
+    let mut batch = Vec::with_capacity(LAMBDA_BATCH);
+    while batch.len() < LAMBDA_BATCH {
+        match scan.next().await? {
+            Some(r) => batch.push(r),
+            None => break,
+        }
+    }
+    if batch.is_empty() {
+        return Ok(None);
+    }
+    let Some(residual) = residual else {
+        return Ok(Some(batch));
+    };
+    if residual.has_lambda() {
+        crate::exec::semijoin::attach_children(ctx, residual, &mut batch).await?;
+    }
     let eval = Evaluator::new(&ctx.model);
-    let mut out = Vec::new();
-    while let Some(row) = scan.next().await? {
-        let keep = match &plan.residual {
-            Some(r) => eval.matches(r, &row).map_err(eval_error)?,
-            None => true,
-        };
-        if keep {
+    let mut out = Vec::with_capacity(batch.len());
+    for row in batch {
+        if eval.matches(residual, &row).map_err(eval_error)? {
             out.push(row);
         }
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// Sorts rows by OData rules: nulls first ascending, last descending; the
@@ -637,26 +675,49 @@ impl PageStream {
         Ok(())
     }
 
-    /// The next row that passes the residual and `$skip`.
-    async fn pull(&mut self) -> Result<Option<Row>, GatewayError> {
+    /// The next row that passes the residual and `$skip`, with its scan
+    /// position.
+    async fn pull(&mut self) -> Result<Option<Positioned>, GatewayError> {
         let PageInner::Scan(scan) = &mut self.inner else {
             return Ok(None);
         };
-        let eval = Evaluator::new(&self.model);
+        let lambdas = self.residual.as_ref().is_some_and(BoundExpr::has_lambda);
+        let batch_size = if lambdas { LAMBDA_BATCH } else { 1 };
         loop {
-            let Some(row) = scan.next().await? else {
-                return Ok(None);
-            };
-            if let Some(r) = &self.residual {
-                if !eval.matches(r, &row).map_err(eval_error)? {
+            while let Some(item) = self.ready.pop_front() {
+                if self.skip_left > 0 {
+                    self.skip_left -= 1;
                     continue;
                 }
+                return Ok(Some(item));
             }
-            if self.skip_left > 0 {
-                self.skip_left -= 1;
+            let mut batch = Vec::with_capacity(batch_size);
+            while batch.len() < batch_size {
+                match scan.next().await? {
+                    Some(row) => batch.push((row, scan.last.clone())),
+                    None => break,
+                }
+            }
+            if batch.is_empty() {
+                return Ok(None);
+            }
+            let Some(residual) = &self.residual else {
+                self.ready.extend(batch);
                 continue;
+            };
+            if lambdas {
+                let mut rows: Vec<Row> = batch.iter_mut().map(|(r, _)| std::mem::take(r)).collect();
+                crate::exec::semijoin::attach_children(&self.ctx, residual, &mut rows).await?;
+                for ((slot, _), row) in batch.iter_mut().zip(rows) {
+                    *slot = row;
+                }
             }
-            return Ok(Some(row));
+            let eval = Evaluator::new(&self.model);
+            for (row, pos) in batch {
+                if eval.matches(residual, &row).map_err(eval_error)? {
+                    self.ready.push_back((row, pos));
+                }
+            }
         }
     }
 
@@ -667,10 +728,16 @@ impl PageStream {
         }
         let row = match &mut self.inner {
             PageInner::Sorted { rows, .. } => rows.next(),
-            PageInner::Scan(_) => match self.lookahead.take() {
-                Some(r) => Some(r),
-                None => self.pull().await?,
-            },
+            PageInner::Scan(_) => {
+                let item = match self.lookahead.take() {
+                    Some(r) => Some(r),
+                    None => self.pull().await?,
+                };
+                item.map(|(row, pos)| {
+                    self.last_delivered = pos;
+                    row
+                })
+            }
         };
         if row.is_some() {
             self.delivered += 1;
@@ -702,10 +769,7 @@ impl PageStream {
                     return Ok(None);
                 }
                 // Position after the last delivered row, before looking ahead.
-                let position = match &self.inner {
-                    PageInner::Scan(scan) => scan.last.clone(),
-                    PageInner::Sorted { .. } => None,
-                };
+                let position = self.last_delivered.clone();
                 if self.lookahead.is_none() {
                     self.lookahead = self.pull().await?;
                 }

@@ -165,6 +165,20 @@ impl<'m> Evaluator<'m> {
                 self.call(*func, values, expr)?
             }
             BoundExpr::Lambda(l) => self.lambda(l, it, vars)?,
+            BoundExpr::ItemsLambda(l) => self.items_lambda(l, it, vars)?,
+            BoundExpr::ItemProperty(p) => {
+                let item = vars
+                    .get(p.depth)
+                    .copied()
+                    .ok_or_else(|| EvalError::Type(p.text.clone()))?;
+                let prop = &self.model.complex_type(p.complex).properties[p.property];
+                match item.get(&prop.upstream) {
+                    None => Value::Null,
+                    Some(json) => from_upstream(json, &prop.ty, prop.conversion)
+                        .map_err(|e| EvalError::BadValue(format!("{}: {e}", p.text)))?,
+                }
+            }
+            BoundExpr::Dynamic(d) => dynamic_value(it.get(&d.upstream)),
             BoundExpr::Has(a, b) => {
                 let a = self.eval(a, it, vars)?;
                 let b = self.eval(b, it, vars)?;
@@ -240,6 +254,66 @@ impl<'m> Evaluator<'m> {
             }
         }
         Ok(Value::Bool(!l.any))
+    }
+
+    /// `any`/`all` over the complex values of a composite field.
+    fn items_lambda<'r>(
+        &self,
+        l: &crate::bind::expr::ItemsLambda,
+        it: &'r crate::upstream::Row,
+        vars: &mut Vars<'r>,
+    ) -> Result<Value, EvalError> {
+        let source: &'r crate::upstream::Row = match l.collection.root {
+            PathRoot::It => it,
+            PathRoot::Var(depth) => vars
+                .get(depth)
+                .copied()
+                .ok_or_else(|| EvalError::Type(l.text.clone()))?,
+        };
+        let items: Vec<serde_json::Map<String, Json>> = match source.get(&l.collection.upstream) {
+            None | Some(Json::Null) => return Ok(Value::Null),
+            Some(Json::Array(a)) => a.iter().filter_map(|v| v.as_object().cloned()).collect(),
+            // ZeyOS hands unexpanded composites over as JSON text.
+            Some(Json::String(s)) => match serde_json::from_str::<Json>(s) {
+                Ok(Json::Array(a)) => a
+                    .into_iter()
+                    .filter_map(|v| match v {
+                        Json::Object(m) => Some(m),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => return Err(EvalError::BadValue(format!("{}: not a list", l.text))),
+            },
+            Some(_) => return Err(EvalError::BadValue(format!("{}: not a list", l.text))),
+        };
+        let Some(predicate) = &l.predicate else {
+            return Ok(Value::Bool(l.any && !items.is_empty()));
+        };
+        for item in &items {
+            // The range variable's rows live only for this evaluation.
+            let mut inner: Vec<&crate::upstream::Row> = vars.clone();
+            inner.truncate(l.depth);
+            inner.push(item);
+            let v = self.eval_with(predicate, it, &inner)?;
+            let holds = v == Value::Bool(true);
+            if l.any && holds {
+                return Ok(Value::Bool(true));
+            }
+            if !l.any && !holds {
+                return Ok(Value::Bool(false));
+            }
+        }
+        Ok(Value::Bool(!l.any))
+    }
+
+    fn eval_with(
+        &self,
+        expr: &BoundExpr,
+        it: &crate::upstream::Row,
+        vars: &[&crate::upstream::Row],
+    ) -> Result<Value, EvalError> {
+        let mut v: Vars<'_> = vars.to_vec();
+        self.eval(expr, it, &mut v)
     }
 
     fn call(&self, func: Func, args: Vec<Value>, expr: &BoundExpr) -> Result<Value, EvalError> {
@@ -384,6 +458,20 @@ impl<'m> Evaluator<'m> {
             },
             Func::Now | Func::MinDateTime | Func::MaxDateTime => Value::Null,
         })
+    }
+}
+
+/// The value of a dynamic (extdata) property as ZeyOS stores it.
+fn dynamic_value(json: Option<&Json>) -> Value {
+    match json {
+        None | Some(Json::Null) => Value::Null,
+        Some(Json::Bool(b)) => Value::Bool(*b),
+        Some(Json::String(s)) => Value::String(s.clone()),
+        Some(n @ Json::Number(_)) => match crate::values::json_decimal(n) {
+            Some(d) => Value::Decimal(d),
+            None => Value::Json(n.clone()),
+        },
+        Some(other) => Value::Json(other.clone()),
     }
 }
 

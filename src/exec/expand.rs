@@ -34,18 +34,70 @@ pub struct ExpandSettings {
 }
 
 /// Fetches and attaches the expanded navigation properties of `rows`.
+///
+/// `joined` names the to-one navigation properties whose entities the
+/// parents' own request already read through ZeyOS joins.
 pub async fn expand_rows(
     ctx: &ExecContext,
     settings: ExpandSettings,
     items: &[ExpandItem],
     rows: &mut [Row],
+    joined: &[String],
 ) -> Result<(), GatewayError> {
     for item in items {
         if item.collection {
             expand_many(ctx, settings, item, rows).await?;
+        } else if joined.contains(&item.navigation) {
+            expand_joined(ctx, settings, item, rows).await?;
         } else {
             expand_one(ctx, settings, item, rows).await?;
         }
+    }
+    Ok(())
+}
+
+/// Builds to-one expansions from the join fields (`contact.city`) of the
+/// parents' rows: no upstream request for this level.
+async fn expand_joined(
+    ctx: &ExecContext,
+    settings: ExpandSettings,
+    item: &ExpandItem,
+    rows: &mut [Row],
+) -> Result<(), GatewayError> {
+    let prefix = format!("{}.", item.field);
+    let key = children_key(&item.navigation);
+    let mut children: Vec<Option<Row>> = rows
+        .iter()
+        .map(|row| {
+            let mut child = Row::new();
+            for (k, v) in row.iter() {
+                if let Some(field) = k.strip_prefix(&prefix) {
+                    child.insert(field.to_string(), v.clone());
+                }
+            }
+            // No related row: the join yields nulls, the key included.
+            child.get("ID").and_then(json_i64).map(|_| child)
+        })
+        .collect();
+    if !item.options.expand.is_empty() {
+        let mut present: Vec<Row> = children.iter_mut().filter_map(Option::take).collect();
+        Box::pin(expand_rows(
+            ctx,
+            settings,
+            &item.options.expand,
+            &mut present,
+            &[],
+        ))
+        .await?;
+        let mut it = present.into_iter();
+        for (row, slot) in rows.iter().zip(children.iter_mut()) {
+            if row.get(&format!("{prefix}ID")).and_then(json_i64).is_some() {
+                *slot = it.next();
+            }
+        }
+    }
+    for (row, child) in rows.iter_mut().zip(children) {
+        row.insert(key.clone(), child.map(Json::Object).unwrap_or(Json::Null));
     }
     Ok(())
 }
@@ -59,8 +111,15 @@ async fn fetch_by(
     ids: Vec<i64>,
 ) -> Result<Vec<Row>, GatewayError> {
     let planner = Planner::new(&ctx.model, settings.caps);
+    let filter = match item.options.filter.clone() {
+        Some(f) if f.has_lambda() => {
+            let ty = ctx.model.set(item.set).entity_type;
+            Some(super::semijoin::rewrite_lambdas(ctx, settings.caps, ty, f).await?)
+        }
+        other => other,
+    };
     let shape = QueryShape {
-        filter: item.options.filter.clone(),
+        filter,
         search: item.options.search.clone(),
         orderby: item.options.orderby.clone(),
         select: item.options.select.clone(),
@@ -106,9 +165,15 @@ async fn fetch_by(
                     offset: Some(offset),
                     expand: plan.expand.clone(),
                     count: false,
+                    distinct: false,
                 };
-                let got = ctx.list(req).await?;
+                let mut got = ctx.list(req).await?;
                 let n = got.len() as u64;
+                if let Some(e) = plan.residual.as_ref().filter(|e| e.has_lambda()) {
+                    for chunk in got.chunks_mut(100) {
+                        super::semijoin::attach_children(&ctx, e, chunk).await?;
+                    }
+                }
                 let eval = Evaluator::new(&ctx.model);
                 for r in got {
                     let keep = match &plan.residual {
@@ -134,7 +199,15 @@ async fn fetch_by(
         );
     }
     if !item.options.expand.is_empty() {
-        Box::pin(expand_rows(ctx, settings, &item.options.expand, &mut out)).await?;
+        let joined = planner.collection(item.set, Vec::new(), &shape).joined;
+        Box::pin(expand_rows(
+            ctx,
+            settings,
+            &item.options.expand,
+            &mut out,
+            &joined,
+        ))
+        .await?;
     }
     Ok(out)
 }

@@ -3,3 +3,4 @@
 pub mod collection;
 pub mod eval;
 pub mod expand;
+pub mod semijoin;

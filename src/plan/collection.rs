@@ -119,6 +119,10 @@ pub struct CollectionPlan {
     pub skip: Option<u64>,
     /// `$count=true`.
     pub count: bool,
+    /// To-one navigation properties whose expanded entity comes from join
+    /// fields of the same request (`contact.city`) instead of a request
+    /// of its own.
+    pub joined: Vec<String>,
     /// What went where, for `X-Explain` and tests.
     pub explain: Explain,
 }
@@ -261,12 +265,30 @@ impl<'m> Planner<'m> {
                 }
             }
         }
+        let mut joined = Vec::new();
+        for d in &shape.dynamic {
+            add(&format!("extdata.{d}"), &mut fields);
+        }
         for item in &shape.expand {
-            if !item.collection {
-                add(&item.field, &mut fields);
+            if item.collection {
+                continue;
+            }
+            add(&item.field, &mut fields);
+            if let Some(join_fields) = self.join_fields(item) {
+                for f in join_fields {
+                    add(&f, &mut fields);
+                }
+                joined.push(item.navigation.clone());
+                explain.notes.push(format!(
+                    "$expand of `{}` is read through a ZeyOS join",
+                    item.navigation
+                ));
             }
         }
         if let Some(r) = &residual {
+            for f in r.dynamic_fields() {
+                add(f, &mut fields);
+            }
             for p in r.properties() {
                 if p.root == PathRoot::It {
                     add(&p.upstream, &mut fields);
@@ -292,6 +314,9 @@ impl<'m> Planner<'m> {
             }
             OrderPlan::Gateway(items) => {
                 for item in items {
+                    for f in item.expr.dynamic_fields() {
+                        add(f, &mut fields);
+                    }
                     for p in item.expr.properties() {
                         add(&p.upstream, &mut fields);
                     }
@@ -311,8 +336,59 @@ impl<'m> Planner<'m> {
             top: shape.top,
             skip: shape.skip,
             count: shape.count,
+            joined,
             explain,
         }
+    }
+
+    /// The join fields (`contact.ID`, `contact.city`, ...) that read a to-one
+    /// expansion in the parent's request, when ZeyOS's first-degree joins
+    /// can: the target set has no base filter to check, the expansion has
+    /// no filter of its own, and every selected property is a plain value.
+    fn join_fields(&self, item: &crate::bind::query::ExpandItem) -> Option<Vec<String>> {
+        let target = self.model.set(item.set);
+        if !target.base_filter.is_empty()
+            || item.options.filter.is_some()
+            || item.options.search.is_some()
+        {
+            return None;
+        }
+        let ty = self.model.entity_type(target.entity_type);
+        let mut indexes: Vec<usize> = match &item.options.select {
+            Some(list) => list.clone(),
+            None => (0..ty.properties.len()).collect(),
+        };
+        indexes.push(ty.key);
+        if let Some(i) = ty
+            .properties
+            .iter()
+            .position(|p| p.upstream == "lastmodified")
+        {
+            indexes.push(i);
+        }
+        for nested in &item.options.expand {
+            if !nested.collection {
+                if let Some(i) = ty
+                    .properties
+                    .iter()
+                    .position(|p| p.upstream == nested.field)
+                {
+                    indexes.push(i);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for i in indexes {
+            let p = ty.properties.get(i)?;
+            if p.conversion == Conversion::Json {
+                return None;
+            }
+            let f = format!("{}.{}", item.field, p.upstream);
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        Some(out)
     }
 
     fn order(&self, shape: &QueryShape, not_null: &[String], explain: &mut Explain) -> OrderPlan {

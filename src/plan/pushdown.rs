@@ -141,6 +141,27 @@ impl<'m> Translator<'m> {
         }
     }
 
+    /// Holds exactly where `E` is false or null ("not true"), e.g. the
+    /// children that make `all(...)` false.
+    pub fn not_true(&self, e: &BoundExpr) -> Option<Filter> {
+        match e {
+            BoundExpr::And(a, b) => Some(Filter::or(vec![self.not_true(a)?, self.not_true(b)?])),
+            BoundExpr::Or(a, b) => Some(Filter::and(vec![self.not_true(a)?, self.not_true(b)?])),
+            BoundExpr::Not(a) => self.not_false(a),
+            atom => Some(Filter::or(vec![self.f(atom)?, self.n(atom)?])),
+        }
+    }
+
+    /// Holds exactly where `E` is true or null ("not false").
+    pub fn not_false(&self, e: &BoundExpr) -> Option<Filter> {
+        match e {
+            BoundExpr::And(a, b) => Some(Filter::and(vec![self.not_false(a)?, self.not_false(b)?])),
+            BoundExpr::Or(a, b) => Some(Filter::or(vec![self.not_false(a)?, self.not_false(b)?])),
+            BoundExpr::Not(a) => self.not_true(a),
+            atom => Some(Filter::or(vec![self.t(atom)?, self.n(atom)?])),
+        }
+    }
+
     /// `S(E)`: holds wherever `E` is true (maybe more); `None` when no
     /// restriction can be derived.
     fn superset(&self, e: &BoundExpr) -> Option<Filter> {
@@ -165,7 +186,12 @@ impl<'m> Translator<'m> {
         e.visit(&mut |n| {
             reads_row |= matches!(
                 n,
-                BoundExpr::Property(_) | BoundExpr::Lambda(_) | BoundExpr::Call(Func::Now, _)
+                BoundExpr::Property(_)
+                    | BoundExpr::Lambda(_)
+                    | BoundExpr::ItemsLambda(_)
+                    | BoundExpr::ItemProperty(_)
+                    | BoundExpr::Dynamic(_)
+                    | BoundExpr::Call(Func::Now, _)
             )
         });
         if reads_row {

@@ -21,6 +21,8 @@ pub struct EntityWriter<'a> {
     service_root: &'a str,
     /// Expanded navigation properties with their own writers.
     expand: Vec<(String, bool, EntityWriter<'a>)>,
+    /// Dynamic (extdata) properties to write.
+    dynamic: Vec<String>,
 }
 
 impl<'a> EntityWriter<'a> {
@@ -60,7 +62,8 @@ impl<'a> EntityWriter<'a> {
                         &item.options.expand,
                         format,
                         service_root,
-                    ),
+                    )
+                    .with_dynamic(&item.options.dynamic),
                 )
             })
             .collect();
@@ -71,7 +74,14 @@ impl<'a> EntityWriter<'a> {
             format,
             service_root,
             expand,
+            dynamic: Vec::new(),
         }
+    }
+
+    /// Also writes these dynamic (extdata) properties.
+    pub fn with_dynamic(mut self, names: &[String]) -> Self {
+        self.dynamic = names.to_vec();
+        self
     }
 
     /// The entity's ETag from its ZeyOS modification time, if it has one.
@@ -150,6 +160,14 @@ impl<'a> EntityWriter<'a> {
                     row.get(&p.upstream),
                     self.format.ieee754_compatible,
                 ),
+            }
+        }
+        for name in &self.dynamic {
+            sep(out);
+            write_key(out, name);
+            match row.get(&format!("extdata.{name}")) {
+                Some(v) => write_json(out, v),
+                None => out.extend_from_slice(b"null"),
             }
         }
         if self.format.metadata == MetadataLevel::Full {

@@ -551,9 +551,37 @@ impl RequestCtx<'_> {
             }
             return Err(self.entity_not_found(e));
         };
+        let mut row = row;
+        if !bound.shape.dynamic.is_empty() {
+            // A single-record read returns extdata only as a whole object;
+            // read the named fields as a list does.
+            let id = row.get("ID").and_then(json_i64).unwrap_or(0);
+            let req = crate::upstream::ListRequest {
+                entity: self.model().set(set).upstream.clone(),
+                fields: bound
+                    .shape
+                    .dynamic
+                    .iter()
+                    .map(|d| (format!("extdata.{d}"), format!("extdata.{d}")))
+                    .collect(),
+                filter: Some(Filter::cond("ID", Op::Eq, id)),
+                limit: Some(1),
+                ..Default::default()
+            };
+            if let Some(extra) = ctx.list(req).await?.into_iter().next() {
+                row.extend(extra);
+            }
+        }
         let mut rows = vec![row];
         if !bound.shape.expand.is_empty() {
-            expand_rows(&ctx, self.expand_settings(), &bound.shape.expand, &mut rows).await?;
+            expand_rows(
+                &ctx,
+                self.expand_settings(),
+                &bound.shape.expand,
+                &mut rows,
+                &[],
+            )
+            .await?;
         }
         let row = &rows[0];
         let writer = EntityWriter::new(
@@ -563,11 +591,13 @@ impl RequestCtx<'_> {
             &bound.shape.expand,
             format,
             &self.service_root,
-        );
+        )
+        .with_dynamic(&bound.shape.dynamic);
         // The entity's own tag (from its modification time) validates the
-        // entity alone; with $expand the response also holds related
-        // entities, so its tag is a hash of the whole body.
-        let entity_tag = if bound.shape.expand.is_empty() {
+        // entity alone; with $expand (or dynamic properties read by a list
+        // request of their own) the response holds more, so its tag is a
+        // hash of the whole body.
+        let entity_tag = if bound.shape.expand.is_empty() && bound.shape.dynamic.is_empty() {
             writer.etag(row)
         } else {
             None
@@ -716,6 +746,25 @@ impl RequestCtx<'_> {
         Ok(vec![Filter::cond(field.clone(), Op::Eq, id)])
     }
 
+    /// The query shape with lambdas answered by semi-joins where possible.
+    async fn with_semijoins(
+        &self,
+        ctx: &ExecContext,
+        set: crate::edm::EntitySetId,
+        shape: &crate::bind::query::QueryShape,
+    ) -> Result<crate::bind::query::QueryShape, GatewayError> {
+        let mut shape = shape.clone();
+        if let Some(f) = shape.filter.take() {
+            shape.filter = Some(if f.has_lambda() {
+                let ty = self.model().set(set).entity_type;
+                crate::exec::semijoin::rewrite_lambdas(ctx, self.gateway.caps, ty, f).await?
+            } else {
+                f
+            });
+        }
+        Ok(shape)
+    }
+
     async fn count(
         &self,
         c: &CollectionRef,
@@ -724,7 +773,7 @@ impl RequestCtx<'_> {
     ) -> Result<Response<Body>, GatewayError> {
         let ctx = self.exec(principal);
         let scope = self.scope(&ctx, c).await?;
-        let mut shape = bound.shape.clone();
+        let mut shape = self.with_semijoins(&ctx, c.set, &bound.shape).await?;
         shape.top = None;
         shape.skip = None;
         shape.orderby.clear();
@@ -789,7 +838,8 @@ impl RequestCtx<'_> {
     ) -> Result<Response<Body>, GatewayError> {
         let ctx = self.exec(principal);
         let scope = self.scope(&ctx, c).await?;
-        let plan = Arc::new(self.planner().collection(c.set, scope, &bound.shape));
+        let shape = self.with_semijoins(&ctx, c.set, &bound.shape).await?;
+        let plan = Arc::new(self.planner().collection(c.set, scope, &shape));
         if self
             .header(header::HeaderName::from_static("x-explain"))
             .is_some_and(|v| v != "0")
@@ -816,7 +866,6 @@ impl RequestCtx<'_> {
             model.set(set).name,
             select_suffix(&model, set, bound.shape.select.as_deref())
         );
-        let shape = bound.shape.clone();
         let next_base = format!("{}{}", service_root, self.rel);
         let query_rest = query_without_skiptoken(self.raw_query);
         let binding = self.binding();
@@ -828,6 +877,7 @@ impl RequestCtx<'_> {
             settings.batch_size.max(1)
         };
 
+        let joined = plan.joined.clone();
         let (tx, body) = body::channel(4);
         // Pages up to ETAG_BUFFER_LIMIT are written whole before the
         // response starts, so that they get an entity tag over their bytes
@@ -846,7 +896,8 @@ impl RequestCtx<'_> {
                 &shape.expand,
                 format,
                 &service_root,
-            );
+            )
+            .with_dynamic(&shape.dynamic);
             let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
             out.push(b'{');
             let mut need_comma = false;
@@ -881,7 +932,8 @@ impl RequestCtx<'_> {
                         break;
                     }
                     if !shape.expand.is_empty() {
-                        expand_rows(&ctx, settings, &shape.expand, &mut batch_rows).await?;
+                        expand_rows(&ctx, settings, &shape.expand, &mut batch_rows, &joined)
+                            .await?;
                     }
                     for r in &batch_rows {
                         if !first {

@@ -34,6 +34,8 @@ pub struct ListRequest {
     pub count: bool,
     /// Composite fields ZeyOS should return expanded (JSON, items, binfile).
     pub expand: Vec<String>,
+    /// Ask for distinct rows (e.g. the parent keys of a semi-join).
+    pub distinct: bool,
 }
 
 impl ListRequest {
@@ -85,6 +87,9 @@ impl ListRequest {
             }
             if let Some(offset) = self.offset.filter(|o| *o > 0) {
                 body.insert("offset".into(), Json::from(offset));
+            }
+            if self.distinct {
+                body.insert("distinct".into(), Json::Bool(true));
             }
             if !self.expand.is_empty() {
                 body.insert(

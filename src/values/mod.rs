@@ -260,6 +260,60 @@ pub fn json_decimal(json: &serde_json::Value) -> Option<Decimal> {
         .ok()
 }
 
+/// A value written as an OData URL literal (for messages and explain output).
+pub fn display(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Decimal(d) => d.to_string(),
+        Value::Double(f) => {
+            if f.is_nan() {
+                "NaN".into()
+            } else if f.is_infinite() {
+                if *f > 0.0 {
+                    "INF".into()
+                } else {
+                    "-INF".into()
+                }
+            } else {
+                format!("{f:e}")
+            }
+        }
+        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+        Value::Date(d) => {
+            let mut s = String::new();
+            civil::format_unix_date(d * civil::SECONDS_PER_DAY, &mut s);
+            s
+        }
+        Value::DateTimeOffset(t) => {
+            let mut s = String::new();
+            civil::format_unix_utc(t.unix, &mut s);
+            if t.nanos > 0 {
+                s.pop();
+                s.push_str(format!(".{:09}", t.nanos).trim_end_matches('0'));
+                s.push('Z');
+            }
+            s
+        }
+        Value::TimeOfDay(n) => {
+            let secs = n / 1_000_000_000;
+            format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+        }
+        Value::Duration(n) => format!("duration'PT{}S'", *n as f64 / 1e9),
+        Value::Guid(g) => g.clone(),
+        Value::Binary(b) => {
+            use base64::Engine;
+            format!(
+                "binary'{}'",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+            )
+        }
+        Value::Enum(_, n) => n.to_string(),
+        Value::Json(j) => j.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,59 +347,5 @@ mod tests {
         assert_eq!(v, Value::Bool(true));
         let v = from_upstream(&serde_json::json!("x"), &EdmType::Int32, Conversion::Plain);
         assert!(v.is_err());
-    }
-}
-
-/// A value written as an OData URL literal (for messages and explain output).
-pub fn display(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Decimal(d) => d.to_string(),
-        Value::Double(f) => {
-            if f.is_nan() {
-                "NaN".into()
-            } else if f.is_infinite() {
-                if *f > 0.0 {
-                    "INF".into()
-                } else {
-                    "-INF".into()
-                }
-            } else {
-                format!("{f:e}")
-            }
-        }
-        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
-        Value::Date(d) => {
-            let mut s = String::new();
-            civil::format_unix_date(d * civil::SECONDS_PER_DAY, &mut s);
-            s
-        }
-        Value::DateTimeOffset(t) => {
-            let mut s = String::new();
-            civil::format_unix_utc(t.unix, &mut s);
-            if t.nanos > 0 {
-                s.pop();
-                s.push_str(&format!(".{:09}", t.nanos).trim_end_matches('0').to_string());
-                s.push('Z');
-            }
-            s
-        }
-        Value::TimeOfDay(n) => {
-            let secs = n / 1_000_000_000;
-            format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
-        }
-        Value::Duration(n) => format!("duration'PT{}S'", *n as f64 / 1e9),
-        Value::Guid(g) => g.clone(),
-        Value::Binary(b) => {
-            use base64::Engine;
-            format!(
-                "binary'{}'",
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-            )
-        }
-        Value::Enum(_, n) => n.to_string(),
-        Value::Json(j) => j.to_string(),
     }
 }

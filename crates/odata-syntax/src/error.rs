@@ -16,7 +16,9 @@ pub struct Limits {
     pub max_url_length: usize,
     /// Maximum nesting depth of recursive constructs.
     pub max_depth: usize,
-    /// Maximum number of expression and path nodes per entry-point call.
+    /// Maximum number of syntax-tree nodes in one option value (one
+    /// `$filter`, one `$expand`, ...) or one path; the URL length bounds
+    /// how many of those a request can have.
     pub max_nodes: usize,
 }
 

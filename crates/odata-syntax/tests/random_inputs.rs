@@ -117,7 +117,7 @@ fn literal() -> impl Strategy<Value = Literal> {
                 picos: ms * 1_000_000_000,
             })
         }),
-        any::<u128>().prop_map(|g| Literal::Guid(Guid(g))),
+        any::<u128>().prop_map(|g| Literal::Guid(Guid(g.to_be_bytes()))),
     ]
 }
 
@@ -163,11 +163,13 @@ fn tree() -> impl Strategy<Value = Expr> {
             Just(BinaryOp::Mod),
         ];
         prop_oneof![
-            (ops, inner.clone(), inner.clone()).prop_map(move |(op, l, r)| e(ExprKind::Binary {
-                op,
-                left: Box::new(l),
-                right: Box::new(r)
-            })),
+            (ops, inner.clone(), inner.clone()).prop_map(move |(op, l, r)| e(ExprKind::Binary(
+                Box::new(BinaryExpr {
+                    op,
+                    left: l,
+                    right: r
+                })
+            ))),
             (
                 prop_oneof![Just(UnaryOp::Not), Just(UnaryOp::Neg)],
                 inner.clone()
@@ -177,13 +179,13 @@ fn tree() -> impl Strategy<Value = Expr> {
                     operand: Box::new(x)
                 })),
             (inner.clone(), prop::collection::vec(literal(), 0..3)).prop_map(move |(l, items)| e(
-                ExprKind::Binary {
+                ExprKind::Binary(Box::new(BinaryExpr {
                     op: BinaryOp::In,
-                    left: Box::new(l),
-                    right: Box::new(e(ExprKind::List(
+                    left: l,
+                    right: e(ExprKind::List(
                         items.into_iter().map(|i| e(ExprKind::Literal(i))).collect()
-                    ))),
-                }
+                    )),
+                }))
             )),
             (inner.clone(), inner.clone()).prop_map(move |(a, b)| e(ExprKind::Call {
                 function: Function::Contains,
@@ -207,7 +209,11 @@ fn reparse(e: &Expr) -> Result<Expr, ParseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+    // 512 cases by default; PROPTEST_CASES=n for long runs by hand
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn arbitrary_strings_never_panic(s in "\\PC{0,200}") {

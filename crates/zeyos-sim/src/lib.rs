@@ -19,15 +19,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod auth;
-pub mod db;
+mod auth;
+mod db;
 pub mod error;
 pub mod faults;
-pub mod http;
-pub mod model;
-pub mod query;
-pub mod rng;
-pub mod write;
+mod http;
+mod model;
+mod query;
+mod rng;
+mod write;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

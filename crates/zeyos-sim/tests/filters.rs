@@ -308,6 +308,14 @@ async fn filter_errors() {
         .list_err("addresses", json!({"filter": {"extdata.x": 1}}))
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    // An empty filter (`{}`, `[]` as PHP encodes it, null) filters nothing.
+    let all = api.sim.rows("contacts").len();
+    for empty in [json!({}), json!([]), json!(null)] {
+        let v = api
+            .list("contacts", json!({"count": 1, "filter": empty}))
+            .await;
+        assert_eq!(v, json!({"count": all}));
+    }
     // `filters` is accepted as well as `filter`, but not both.
     let v = api
         .list("contacts", json!({"filters": {"ID": 1}, "fields": ["ID"]}))

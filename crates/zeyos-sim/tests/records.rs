@@ -529,3 +529,74 @@ async fn concurrent_reads_and_writes() {
     }
     assert_eq!(api.sim.rows("notes").len(), notes_before + 10);
 }
+
+/// Every entity offers exactly the endpoints the reference lists, and every
+/// seeded record passes the sim's own validation (an empty PATCH succeeds).
+#[tokio::test]
+async fn every_entity_has_its_endpoints() {
+    let api = common::start(5).await;
+    for e in &zeyos_schema::schema().entities {
+        let ep = e.endpoints;
+        let name = &e.name;
+        let r = api
+            .call(Method::POST, &format!("/{name}"), Some(json!({"limit": 1})))
+            .await;
+        assert_eq!(
+            r.status == StatusCode::OK,
+            ep.list,
+            "POST /{name}: {}",
+            r.status
+        );
+        let r = api.call(Method::GET, &format!("/{name}/1"), None).await;
+        assert_eq!(
+            r.status == StatusCode::OK,
+            ep.get,
+            "GET /{name}/1: {}",
+            r.status
+        );
+        if ep.get {
+            let row = api.sim.rows(name).into_iter().next().unwrap();
+            assert_eq!(r.json(), Value::Object(row), "{name}");
+        }
+        let r = api.call(Method::HEAD, &format!("/{name}/1"), None).await;
+        assert_eq!(
+            r.status == StatusCode::NO_CONTENT,
+            ep.head,
+            "HEAD /{name}/1: {}",
+            r.status
+        );
+        for id in 1..=3 {
+            let r = api
+                .call(Method::PATCH, &format!("/{name}/{id}"), Some(json!({})))
+                .await;
+            assert_eq!(
+                r.status == StatusCode::OK,
+                ep.update,
+                "PATCH /{name}/{id}: {} {}",
+                r.status,
+                r.text()
+            );
+        }
+        let r = api
+            .call(Method::DELETE, &format!("/{name}/999999"), None)
+            .await;
+        assert_eq!(
+            r.status == StatusCode::NOT_FOUND,
+            ep.delete,
+            "DELETE /{name}/999999: {}",
+            r.status
+        );
+        let r = api
+            .call(Method::PUT, &format!("/{name}"), Some(json!({"ID": 1})))
+            .await;
+        assert_eq!(
+            r.status == StatusCode::CONFLICT,
+            ep.create,
+            "PUT /{name}: {}",
+            r.status
+        );
+        if !ep.create {
+            assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+        }
+    }
+}

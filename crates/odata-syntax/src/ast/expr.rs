@@ -42,15 +42,9 @@ pub enum ExprKind {
         /// The operand.
         operand: Box<Expr>,
     },
-    /// An infix operator (including `has` and `in`).
-    Binary {
-        /// The operator.
-        op: BinaryOp,
-        /// Left operand.
-        left: Box<Expr>,
-        /// Right operand.
-        right: Box<Expr>,
-    },
+    /// An infix operator (including `has` and `in`). Both operands live in
+    /// one allocation: binary nodes are the most frequent nodes of a filter.
+    Binary(Box<BinaryExpr>),
     /// An unqualified canonical function call: `contains(Name,'x')`.
     Call {
         /// Which function.
@@ -65,10 +59,21 @@ pub enum ExprKind {
         /// The expression; `None` means the current instance (`$it`).
         expr: Option<Box<Expr>>,
         /// The target type, qualified or not, possibly `Collection(...)`.
-        type_name: TypeName,
+        type_name: Box<TypeName>,
     },
     /// `case(cond:value, ...)`.
     Case(Vec<CaseArm>),
+}
+
+/// The operator and operands of [`ExprKind::Binary`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BinaryExpr {
+    /// The operator.
+    pub op: BinaryOp,
+    /// Left operand.
+    pub left: Expr,
+    /// Right operand.
+    pub right: Expr,
 }
 
 /// A member `"name": value` of a JSON object.
@@ -171,6 +176,63 @@ impl BinaryOp {
             BinaryOp::Mul | BinaryOp::Div | BinaryOp::DivBy | BinaryOp::Mod => 6,
             BinaryOp::Has | BinaryOp::In => 8,
         }
+    }
+
+    /// Looks up an operator keyword given as bytes, case-insensitively.
+    /// (Packs the lower-cased bytes into an integer: this runs after every
+    /// operand of every expression.)
+    pub fn from_keyword_bytes(word: &[u8]) -> Option<BinaryOp> {
+        if word.len() > 5 {
+            return None;
+        }
+        let mut key: u64 = 0;
+        for b in word {
+            key = (key << 8) | u64::from(b.to_ascii_lowercase());
+        }
+        const fn k(s: &[u8]) -> u64 {
+            let mut key = 0u64;
+            let mut i = 0;
+            while i < s.len() {
+                key = (key << 8) | s[i] as u64;
+                i += 1;
+            }
+            key
+        }
+        const OR: u64 = k(b"or");
+        const AND: u64 = k(b"and");
+        const EQ: u64 = k(b"eq");
+        const NE: u64 = k(b"ne");
+        const LT: u64 = k(b"lt");
+        const LE: u64 = k(b"le");
+        const GT: u64 = k(b"gt");
+        const GE: u64 = k(b"ge");
+        const ADD: u64 = k(b"add");
+        const SUB: u64 = k(b"sub");
+        const MUL: u64 = k(b"mul");
+        const DIV: u64 = k(b"div");
+        const DIVBY: u64 = k(b"divby");
+        const MOD: u64 = k(b"mod");
+        const HAS: u64 = k(b"has");
+        const IN: u64 = k(b"in");
+        Some(match key {
+            OR => BinaryOp::Or,
+            AND => BinaryOp::And,
+            EQ => BinaryOp::Eq,
+            NE => BinaryOp::Ne,
+            LT => BinaryOp::Lt,
+            LE => BinaryOp::Le,
+            GT => BinaryOp::Gt,
+            GE => BinaryOp::Ge,
+            ADD => BinaryOp::Add,
+            SUB => BinaryOp::Sub,
+            MUL => BinaryOp::Mul,
+            DIV => BinaryOp::Div,
+            DIVBY => BinaryOp::DivBy,
+            MOD => BinaryOp::Mod,
+            HAS => BinaryOp::Has,
+            IN => BinaryOp::In,
+            _ => return None,
+        })
     }
 
     /// Looks up an operator keyword, case-insensitively (4.01).
@@ -570,7 +632,7 @@ impl Expr {
     /// How tightly this node binds when printed, for minimal parentheses.
     fn precedence(&self) -> u8 {
         match &self.kind {
-            ExprKind::Binary { op, .. } => op.precedence(),
+            ExprKind::Binary(b) => b.op.precedence(),
             ExprKind::Unary { .. } => UNARY_PRECEDENCE,
             _ => u8::MAX,
         }
@@ -639,7 +701,8 @@ impl fmt::Display for Expr {
                 }
                 write_operand(f, operand, UNARY_PRECEDENCE)
             }
-            ExprKind::Binary { op, left, right } => {
+            ExprKind::Binary(b) => {
+                let BinaryExpr { op, left, right } = &**b;
                 let p = op.precedence();
                 write_operand(f, left, p)?;
                 write!(f, " {} ", op.as_str())?;

@@ -30,16 +30,17 @@ pub enum Literal {
     DateTimeOffset(DateTimeOffset),
     /// `13:52:00.5`.
     TimeOfDay(TimeOfDay),
-    /// `duration'P1DT2H'`.
-    Duration(Duration),
+    /// `duration'P1DT2H'` (boxed: 48 bytes, rare).
+    Duration(Box<Duration>),
     /// `01234567-89ab-cdef-0123-456789abcdef`.
     Guid(Guid),
     /// `binary'Zm9v'`, decoded from base64url.
     Binary(Vec<u8>),
-    /// `Ns.Type'Member'`, `Ns.Type'A,B'`, or a numeric member value.
-    Enum(EnumLiteral),
-    /// `geography'SRID=0;Point(1 2)'` and friends (parse-only).
-    Geo(GeoLiteral),
+    /// `Ns.Type'Member'`, `Ns.Type'A,B'`, or a numeric member value
+    /// (boxed: rare and large, it would double the size of every literal).
+    Enum(Box<EnumLiteral>),
+    /// `geography'SRID=0;Point(1 2)'` and friends (parse-only; boxed).
+    Geo(Box<GeoLiteral>),
 }
 
 /// A floating-point literal: its value and the text it was written as.
@@ -112,9 +113,10 @@ pub struct Duration {
     pub picos: u64,
 }
 
-/// A GUID as its 128-bit value.
+/// A GUID as its 16 bytes in textual (big-endian) order. Bytes rather than
+/// `u128`, whose 16-byte alignment would pad every literal and expression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Guid(pub u128);
+pub struct Guid(pub [u8; 16]);
 
 /// An enumeration literal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,7 +260,7 @@ impl fmt::Display for Duration {
 
 impl fmt::Display for Guid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = format!("{:032x}", self.0);
+        let s = format!("{:032x}", u128::from_be_bytes(self.0));
         let p = |a: usize, b: usize| s.get(a..b).unwrap_or("");
         write!(
             f,

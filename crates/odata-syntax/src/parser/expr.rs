@@ -2,9 +2,9 @@
 
 use super::Parser;
 use crate::ast::{
-    Arg, Args, BinaryOp, CaseArm, Double, Expr, ExprKind, Function, JsonMember, Lambda, LambdaKind,
-    Literal, MemberPath, PathStart, QualifiedName, Segment, SegmentKind, TypeCheckKind, TypeName,
-    UnaryOp, UNARY_PRECEDENCE,
+    Arg, Args, BinaryExpr, BinaryOp, CaseArm, Double, Expr, ExprKind, Function, JsonMember, Lambda,
+    LambdaKind, Literal, MemberPath, PathStart, QualifiedName, Segment, SegmentKind, TypeCheckKind,
+    TypeName, UnaryOp, UNARY_PRECEDENCE,
 };
 use crate::error::Result;
 use crate::parser::query::OptionSet;
@@ -66,11 +66,11 @@ impl Parser<'_> {
                 self.enter()?;
             }
             lhs = Expr {
-                kind: ExprKind::Binary {
+                kind: ExprKind::Binary(Box::new(BinaryExpr {
                     op,
-                    left: Box::new(lhs),
-                    right: Box::new(rhs),
-                },
+                    left: lhs,
+                    right: rhs,
+                })),
                 span: self.span(start),
             };
         }
@@ -91,8 +91,7 @@ impl Parser<'_> {
         if !(2..=5).contains(&len) || !matches!(rest.get(len), Some(b' ' | b'\t') | None) {
             return None;
         }
-        let word = std::str::from_utf8(rest.get(..len)?).ok()?;
-        BinaryOp::from_keyword(word).map(|op| (op, len))
+        BinaryOp::from_keyword_bytes(rest.get(..len)?).map(|op| (op, len))
     }
 
     /// `has` takes an enum literal (or an alias).
@@ -102,7 +101,7 @@ impl Parser<'_> {
             self.node()?;
             let e = self.enum_literal(None)?;
             return Ok(Expr {
-                kind: ExprKind::Literal(Literal::Enum(e)),
+                kind: ExprKind::Literal(Literal::Enum(Box::new(e))),
                 span: self.span(start),
             });
         }
@@ -141,6 +140,9 @@ impl Parser<'_> {
                     });
                 }
                 return Ok(first);
+            }
+            if !matches!(first.kind, ExprKind::Literal(_)) && p.peek() == Some(b',') {
+                return Err(p.err("')' (lists after 'in' hold literals only)"));
             }
             let mut items = vec![first];
             loop {
@@ -636,7 +638,7 @@ impl Parser<'_> {
         } else {
             if next == Some(b'\'') {
                 let e = self.enum_literal(Some(name))?;
-                return Ok(self.lit(Literal::Enum(e), start));
+                return Ok(self.lit(Literal::Enum(Box::new(e)), start));
             }
             if next == Some(b'(') && name.namespace.eq_ignore_ascii_case("geo") {
                 if let Some(f) = Function::from_name(&format!("geo.{}", name.name)) {
@@ -747,7 +749,7 @@ impl Parser<'_> {
                         kind: ExprKind::TypeCheck {
                             kind,
                             expr: None,
-                            type_name: t,
+                            type_name: Box::new(t),
                         },
                         span: p.span(start),
                     });
@@ -767,7 +769,7 @@ impl Parser<'_> {
                 kind: ExprKind::TypeCheck {
                     kind,
                     expr: Some(Box::new(e)),
-                    type_name: t,
+                    type_name: Box::new(t),
                 },
                 span: p.span(start),
             })
@@ -955,7 +957,8 @@ mod tests {
     /// `Display`'s minimal parentheses.
     fn sexp(e: &Expr) -> String {
         match &e.kind {
-            ExprKind::Binary { op, left, right } => {
+            ExprKind::Binary(b) => {
+                let BinaryExpr { op, left, right } = &**b;
                 format!("({} {} {})", op.as_str(), sexp(left), sexp(right))
             }
             ExprKind::Unary { op, operand } => {
@@ -1034,7 +1037,7 @@ mod tests {
             }
         ));
         // but `nothing` is a property
-        assert!(matches!(p("nothing eq 1").kind, ExprKind::Binary { .. }));
+        assert!(matches!(p("nothing eq 1").kind, ExprKind::Binary(_)));
     }
 
     #[test]
@@ -1058,10 +1061,7 @@ mod tests {
         assert_eq!(s("Name in ()"), "(in Name [])");
         assert!(matches!(
             p("Name in [\"a\",'b']").kind,
-            ExprKind::Binary {
-                op: BinaryOp::In,
-                ..
-            }
+            ExprKind::Binary(ref b) if b.op == BinaryOp::In
         ));
         // a single non-literal in parentheses is a parenthesised expression
         assert_eq!(s("A in (B)"), "(in A B)");
@@ -1171,21 +1171,15 @@ mod tests {
         assert!(type_name.name.is_qualified());
         assert!(matches!(
             p("cast(X,Collection(Edm.Int32))").kind,
-            ExprKind::TypeCheck {
-                type_name: TypeName {
-                    collection: true,
-                    ..
-                },
-                ..
-            }
+            ExprKind::TypeCheck { ref type_name, .. } if type_name.collection
         ));
         assert!(
             matches!(p("case(X gt 0:1,true:0)").kind, ExprKind::Case(ref arms) if arms.len() == 2)
         );
-        let ExprKind::Binary { right, .. } = p("style has Sales.Pattern'Yellow,Red'").kind else {
+        let ExprKind::Binary(b) = p("style has Sales.Pattern'Yellow,Red'").kind else {
             panic!()
         };
-        let ExprKind::Literal(Literal::Enum(en)) = right.kind else {
+        let ExprKind::Literal(Literal::Enum(en)) = b.right.kind else {
             panic!()
         };
         assert_eq!(en.type_name.unwrap().to_string(), "Sales.Pattern");
@@ -1228,10 +1222,10 @@ mod tests {
     fn spans_point_into_the_text() {
         let e = p("Name eq 'x'");
         assert_eq!((e.span.start, e.span.end), (0, 11));
-        let ExprKind::Binary { right, .. } = e.kind else {
+        let ExprKind::Binary(b) = e.kind else {
             panic!()
         };
-        assert_eq!((right.span.start, right.span.end), (8, 11));
+        assert_eq!((b.right.span.start, b.right.span.end), (8, 11));
     }
 
     #[test]

@@ -140,6 +140,10 @@ impl Parser<'_> {
     /// followed by an identifier character.
     pub fn guid(&mut self) -> Option<Guid> {
         let rest = self.rest();
+        // cheap shape check first: most identifiers and numbers are not GUIDs
+        if rest.as_bytes().get(8) != Some(&b'-') {
+            return None;
+        }
         let (after, lex) = guid_lex(rest).ok()?;
         if after.chars().next().is_some_and(super::is_ident_char) {
             return None;
@@ -147,13 +151,24 @@ impl Parser<'_> {
         let hex: String = lex.chars().filter(|c| *c != '-').collect();
         let v = u128::from_str_radix(&hex, 16).ok()?;
         self.pos += consumed(rest, after);
-        Some(Guid(v))
+        Some(Guid(v.to_be_bytes()))
     }
 
     /// A date at the cursor (shape only decides; range errors are errors).
     pub fn date(&mut self) -> Result<Option<Date>> {
         let start = self.pos;
         let rest = self.rest();
+        // cheap shape check first: digits then '-'
+        let b = rest.as_bytes();
+        let skip = usize::from(b.first() == Some(&b'-'));
+        let digits = b
+            .iter()
+            .skip(skip)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if digits == 0 || b.get(skip + digits) != Some(&b'-') {
+            return Ok(None);
+        }
         let Ok((after, (neg, y, m, d))) = date_lex(rest) else {
             return Ok(None);
         };
@@ -192,13 +207,18 @@ impl Parser<'_> {
     pub fn time_of_day(&mut self) -> Result<Option<TimeOfDay>> {
         let start = self.pos;
         let rest = self.rest();
+        if rest.as_bytes().get(2) != Some(&b':') {
+            return Ok(None);
+        }
         let Ok((after, (h, m, s))) = time_lex(rest) else {
             return Ok(None);
         };
         let hour: u8 = h.parse().unwrap_or(99);
         let minute: u8 = m.parse().unwrap_or(99);
+        // point at the first digit that leaves the range, as the ABNF would
         if hour > 23 {
-            return Err(self.invalid_at(start, "hour must be 00 to 23"));
+            let at = start + usize::from((20..30).contains(&hour));
+            return Err(self.invalid_at(at, "hour must be 00 to 23"));
         }
         if minute > 59 {
             return Err(self.invalid_at(start + 3, "minute must be 00 to 59"));
@@ -315,7 +335,10 @@ impl Parser<'_> {
         loop {
             let rest = self.rest();
             match rest.find('\'') {
-                None => return Err(self.err_at(start, "a closing single quote")),
+                None => {
+                    let _ = start;
+                    return Err(self.err_at(self.src.len(), "a closing single quote"));
+                }
                 Some(i) => {
                     out.push_str(rest.get(..i).unwrap_or(""));
                     self.pos += i + 1;
@@ -427,14 +450,16 @@ impl Parser<'_> {
         let body = self.quoted()?;
         let lower = prefix.to_ascii_lowercase();
         match lower.as_str() {
-            "duration" => Ok(Literal::Duration(self.duration_value(&body, body_at)?)),
+            "duration" => Ok(Literal::Duration(Box::new(
+                self.duration_value(&body, body_at)?,
+            ))),
             "binary" => Ok(Literal::Binary(self.binary_value(&body, body_at)?)),
-            "geography" | "geometry" => Ok(Literal::Geo(geo_literal(
+            "geography" | "geometry" => Ok(Literal::Geo(Box::new(geo_literal(
                 self,
                 lower == "geography",
                 &body,
                 body_at,
-            )?)),
+            )?))),
             _ => Err(self.err_at(start, "a literal prefix")),
         }
     }

@@ -29,6 +29,8 @@ pub(crate) struct Parser<'a> {
     depth: usize,
     nodes: usize,
     limits: Limits,
+    /// Whether `;` may be part of a `$search` word (top level only).
+    pub search_semicolons: bool,
 }
 
 pub(crate) fn is_ident_start(c: char) -> bool {
@@ -47,6 +49,7 @@ impl<'a> Parser<'a> {
             depth: 0,
             nodes: 0,
             limits,
+            search_semicolons: false,
         }
     }
 

@@ -85,9 +85,9 @@ pub(crate) fn parse_resource_path(raw: &str, limits: Limits) -> Result<ResourceP
         let mut p = Parser::new(&decoded, limits);
         let seg = p
             .resource_segment(index == 0)
-            .and_then(|mut s| {
+            .map(|mut s| {
                 s.span = Span::new(at, at + seg_raw.len());
-                Ok(s)
+                s
             })
             .map_err(|e| e.relocate(|o| at + raw_offset(seg_raw, o, PlusMode::Literal), None))?;
         check_sequence(&path.segments, &seg, at)?;
@@ -101,7 +101,14 @@ fn check_sequence(prev: &[Segment], seg: &Segment, at: usize) -> Result<()> {
     let Some(last) = prev.last() else {
         return Ok(());
     };
-    let bad = |what: &'static str| Err(ParseError::syntax(at, what, format!("{seg}")));
+    // point at the '/' that introduced the segment, as the ABNF would
+    let bad = |what: &'static str| {
+        Err(ParseError::syntax(
+            at.saturating_sub(1),
+            what,
+            format!("{seg}"),
+        ))
+    };
     match (&last.kind, &seg.kind) {
         (SegmentKind::Metadata | SegmentKind::Batch, _) => bad("nothing after $metadata or $batch"),
         (SegmentKind::Count(_) | SegmentKind::Ref | SegmentKind::Value | SegmentKind::Query, _) => {

@@ -7,8 +7,8 @@ use super::Parser;
 use crate::ast::{SearchExpr, SearchKind};
 use crate::error::Result;
 
-fn is_word_char(c: char) -> bool {
-    !(c.is_whitespace() || matches!(c, '(' | ')' | '"' | ';'))
+fn is_word_char(c: char, semicolon: bool) -> bool {
+    !(c.is_whitespace() || matches!(c, '(' | ')' | '"') || (c == ';' && !semicolon))
 }
 
 impl Parser<'_> {
@@ -24,9 +24,14 @@ impl Parser<'_> {
                 span: self.span(start),
             });
         }
-        let e = self.search_or()?;
-        let _ = ctx;
-        Ok(e)
+        // Nested in `$expand=A($search=...)`, a decoded ';' cannot be told
+        // from the option separator, so it ends a word. At the top level
+        // parse_query has already rejected a raw ';', so a ';' here came
+        // from `%3B` and is part of the word.
+        self.search_semicolons = ctx == Ctx::Top;
+        let e = self.search_or();
+        self.search_semicolons = false;
+        e
     }
 
     /// `searchExpr`.
@@ -104,7 +109,7 @@ impl Parser<'_> {
                 .src
                 .get(self.pos + kw.len()..)
                 .and_then(|r| r.chars().next())
-                .is_some_and(is_word_char)
+                .is_some_and(|c| is_word_char(c, self.search_semicolons))
     }
 
     /// After a keyword of length `len`: whitespace and then an operand.
@@ -112,15 +117,15 @@ impl Parser<'_> {
         let rest = self.src.get(self.pos + len..).unwrap_or("");
         let trimmed = rest.trim_start_matches([' ', '\t']);
         trimmed.len() < rest.len()
-            && trimmed
-                .chars()
-                .next()
-                .is_some_and(|c| c == '(' || c == '"' || is_word_char(c) && c != '\'')
+            && trimmed.chars().next().is_some_and(|c| {
+                c == '(' || c == '"' || is_word_char(c, self.search_semicolons) && c != '\''
+            })
     }
 
     fn search_operand_starts(&self) -> bool {
-        self.peek_char()
-            .is_some_and(|c| c == '(' || c == '"' || is_word_char(c) && c != '\'')
+        self.peek_char().is_some_and(|c| {
+            c == '(' || c == '"' || is_word_char(c, self.search_semicolons) && c != '\''
+        })
     }
 
     fn search_primary(&mut self) -> Result<SearchExpr> {
@@ -140,7 +145,8 @@ impl Parser<'_> {
                 self.pos += 1;
                 let rest = self.rest();
                 let Some(end) = rest.find('"') else {
-                    return Err(self.err_at(start, "a closing double quote"));
+                    let _ = start;
+                    return Err(self.err_at(self.src.len(), "a closing double quote"));
                 };
                 if end == 0 {
                     return Err(self.err("a non-empty phrase"));
@@ -152,9 +158,12 @@ impl Parser<'_> {
                     span: self.span(start),
                 })
             }
-            Some(c) if is_word_char(c) && c != '\'' => {
+            Some(c) if is_word_char(c, self.search_semicolons) && c != '\'' => {
                 let rest = self.rest();
-                let end = rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len());
+                let semi = self.search_semicolons;
+                let end = rest
+                    .find(|c: char| !is_word_char(c, semi))
+                    .unwrap_or(rest.len());
                 let word = rest.get(..end).unwrap_or("").to_owned();
                 self.pos += end;
                 Ok(SearchExpr {

@@ -1,14 +1,14 @@
 //! The HTTP server: accept loop, connections, and the shared state.
 
 pub mod body;
+pub mod handlers;
+pub mod response;
 pub mod router;
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -81,7 +81,7 @@ pub async fn serve(
                 conns.spawn(async move {
                     let svc = service_fn(move |req| {
                         let state = Arc::clone(&state);
-                        async move { router::handle(state, req).await }
+                        async move { handlers::handle(state, req).await }
                     });
                     if let Err(e) = http1::Builder::new()
                         .keep_alive(true)
@@ -98,6 +98,3 @@ pub async fn serve(
     }
     conns.abort_all();
 }
-
-/// A response with a full body.
-pub type Resp = hyper::Response<Full<Bytes>>;

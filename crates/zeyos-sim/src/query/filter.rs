@@ -25,6 +25,8 @@ pub const MAX_DEPTH: usize = 64;
 pub fn compile(entity: &Entity, filter: &Value, sql: &mut Sql) -> ApiResult<String> {
     match filter {
         Value::Null => Ok("1".into()),
+        // PHP clients encode an empty filter list as `[]`.
+        Value::Array(arr) if arr.is_empty() => Ok("1".into()),
         Value::Object(obj) => object(entity, obj, sql, 0),
         Value::Array(arr) => group(entity, arr, sql, 0),
         other => Err(ApiError::bad(format!(

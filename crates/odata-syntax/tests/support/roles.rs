@@ -136,7 +136,7 @@ pub fn odata_uri(input: &str, roles: &Roles<'_>) -> Result<(), String> {
         let rel = &path[c..];
         let rel = match rel.split_once('#') {
             // a context URL after $metadata is response-side: accept only if it is $metadata
-            Some((r, _)) if r == "$metadata" => return Ok(()),
+            Some(("$metadata", _)) => return Ok(()),
             Some(_) => continue,
             None => rel,
         };

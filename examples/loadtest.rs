@@ -1,0 +1,301 @@
+//! Load test: the gateway's overhead against calling zeyos-sim directly for
+//! the same data, and the cost of `$expand`.
+//!
+//! ```sh
+//! cargo run --release --example loadtest -- [overhead|expand|all] [seconds] [concurrency]
+//! ```
+//!
+//! Starts zeyos-sim (1,000 accounts) and the gateway (cache disabled, so
+//! every request reaches the backend) in this process on loopback, then
+//! for each scenario drives N concurrent keep-alive clients for the given
+//! time against (a) the simulator with the ZeyOS list request the gateway
+//! sends and (b) the gateway with the OData URL, and prints latency
+//! percentiles and throughput. Everything shares the machine's cores, so
+//! absolute numbers depend on it; the ratios are the point.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+#[derive(Clone)]
+struct Target {
+    method: &'static str,
+    url: String,
+    headers: Vec<(&'static str, String)>,
+    body: Bytes,
+}
+
+struct Stats {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+    bytes: u64,
+}
+
+impl Stats {
+    fn pct(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i.min(self.latencies.len() - 1)]
+    }
+    fn rps(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+async fn send(client: &HttpClient, t: &Target) -> (u16, u64) {
+    let mut req = http::Request::builder().method(t.method).uri(&t.url);
+    for (k, v) in &t.headers {
+        req = req.header(*k, v);
+    }
+    let Ok(req) = req.body(Full::new(t.body.clone())) else {
+        return (0, 0);
+    };
+    match client.request(req).await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let n = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes().len() as u64)
+                .unwrap_or(0);
+            (status, n)
+        }
+        Err(_) => (0, 0),
+    }
+}
+
+async fn drive(client: &HttpClient, target: &Target, seconds: u64, concurrency: usize) -> Stats {
+    // Warm up connections and caches of the backend.
+    for _ in 0..20 {
+        let (status, _) = send(client, target).await;
+        assert_eq!(status, 200, "{} answered {status}", target.url);
+    }
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut bytes = 0;
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let (status, n) = send(&client, &target).await;
+                if status == 200 {
+                    lat.push(t0.elapsed());
+                    bytes += n;
+                }
+            }
+            (lat, bytes)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut bytes = 0;
+    for t in tasks {
+        if let Ok((l, b)) = t.await {
+            latencies.extend(l);
+            bytes += b;
+        }
+    }
+    latencies.sort();
+    Stats {
+        latencies,
+        elapsed: start.elapsed(),
+        bytes,
+    }
+}
+
+fn basic() -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("demo:demo")
+    )
+}
+
+fn report(name: &str, direct: &Stats, gateway: &Stats) {
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!("\n## {name}");
+    println!("| | requests | req/s | p50 µs | p99 µs | bytes/resp |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (label, s) in [
+        ("zeyos-sim direct", direct),
+        ("through the gateway", gateway),
+    ] {
+        println!(
+            "| {label} | {} | {:.0} | {:.0} | {:.0} | {} |",
+            s.latencies.len(),
+            s.rps(),
+            us(s.pct(0.5)),
+            us(s.pct(0.99)),
+            s.bytes / s.latencies.len().max(1) as u64
+        );
+    }
+    println!(
+        "added p50 {:.0} µs, added p99 {:.0} µs, throughput ratio {:.2}",
+        us(gateway.pct(0.5)) - us(direct.pct(0.5)),
+        us(gateway.pct(0.99)) - us(direct.pct(0.99)),
+        gateway.rps() / direct.rps()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let which = args.first().cloned().unwrap_or_else(|| "all".into());
+    let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let concurrency: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(8);
+
+    let sim = zeyos_sim::start(zeyos_sim::SimConfig {
+        scale: 1000,
+        ..Default::default()
+    })
+    .await
+    .expect("zeyos-sim starts");
+    let mut config =
+        zeyos_odata::config::Config::default_for_demo(&sim.base_url()).expect("config");
+    config.upstream.appsecret = Some(zeyos_odata::config::Secret::new("bench"));
+    config.cache.enabled = false;
+    config.paging.max_page_size = 10_000;
+    let gateway = zeyos_odata::server::gateway::Gateway::new(config).expect("gateway");
+    let server = zeyos_odata::server::serve::serve(gateway, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("listen");
+    let gw = format!("http://{}", server.addr());
+    let token = sim.login("demo", "demo").await.expect("token");
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(256)
+        .build_http();
+    println!(
+        "loadtest: {seconds} s per run, {concurrency} concurrent clients, {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    let scenarios: Vec<(&str, &str)> = vec![
+        (
+            "100 accounts, 5 columns, filtered and sorted",
+            "/odata/Accounts?$select=Id,LastName,FirstName,Type,UpdatedOn&$filter=Type%20eq%20'CUSTOMER'&$orderby=Id&$top=100",
+        ),
+        (
+            "1,000 transactions, all columns",
+            "/odata/Transactions?$top=1000&$orderby=Id",
+        ),
+        ("one account by key", "/odata/Accounts(42)"),
+    ];
+    if which == "overhead" || which == "all" {
+        let only: Option<usize> = std::env::var("SCENARIO").ok().and_then(|v| v.parse().ok());
+        for (i, (name, url)) in scenarios.iter().enumerate() {
+            if only.is_some_and(|o| o != i) {
+                continue;
+            }
+            // The direct request is the one the gateway sends (taken from
+            // the simulator's log), so both sides fetch the same data.
+            sim.reset_request_count();
+            let probe = Target {
+                method: "GET",
+                url: format!("{gw}{url}"),
+                headers: vec![("authorization", basic())],
+                body: Bytes::new(),
+            };
+            let _ = send(&client, &probe).await;
+            let logged = sim.request_log();
+            let upstream = logged
+                .iter()
+                .rev()
+                .find(|r| r.path.contains("/api/v1/"))
+                .expect("the gateway called the backend");
+            let direct = Target {
+                method: if upstream.method == "GET" {
+                    "GET"
+                } else {
+                    "POST"
+                },
+                url: format!("{}{}", sim.base_url(), upstream.path),
+                headers: vec![
+                    ("authorization", format!("Bearer {token}")),
+                    ("content-type", "application/json".into()),
+                ],
+                body: Bytes::from(upstream.body.clone()),
+            };
+            let d = drive(&client, &direct, seconds, concurrency).await;
+            let g = drive(&client, &probe, seconds, concurrency).await;
+            report(name, &d, &g);
+        }
+    }
+    if which == "expand" || which == "all" {
+        // 1,000 accounts with their transactions: the gateway's time against
+        // the sum of the upstream calls it makes, replayed one by one.
+        let url = format!(
+            "{gw}/odata/Accounts?$top=1000&$select=Id,LastName&$expand=Transactions($select=Id,NetAmount)"
+        );
+        let probe = Target {
+            method: "GET",
+            url: url.clone(),
+            headers: vec![
+                ("authorization", basic()),
+                ("prefer", "odata.maxpagesize=1000".into()),
+            ],
+            body: Bytes::new(),
+        };
+        let _ = send(&client, &probe).await;
+        let mut gateway_times = Vec::new();
+        let mut upstream_sums = Vec::new();
+        let mut calls = 0;
+        for _ in 0..10 {
+            sim.reset_request_count();
+            let t0 = Instant::now();
+            let (status, _) = send(&client, &probe).await;
+            gateway_times.push(t0.elapsed());
+            assert_eq!(status, 200);
+            let log: Vec<_> = sim
+                .request_log()
+                .into_iter()
+                .filter(|r| r.path.contains("/api/v1/"))
+                .collect();
+            calls = log.len();
+            let mut sum = Duration::ZERO;
+            for r in &log {
+                let t = Target {
+                    method: "POST",
+                    url: format!("{}{}", sim.base_url(), r.path),
+                    headers: vec![
+                        ("authorization", format!("Bearer {token}")),
+                        ("content-type", "application/json".into()),
+                    ],
+                    body: Bytes::from(r.body.clone()),
+                };
+                let t0 = Instant::now();
+                let _ = send(&client, &t).await;
+                sum += t0.elapsed();
+            }
+            upstream_sums.push(sum);
+        }
+        gateway_times.sort();
+        upstream_sums.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!("\n## $expand: 1,000 accounts with their transactions");
+        println!(
+            "upstream requests per response: {calls} (1 for the accounts, ceil(1000/batch) for the transactions)"
+        );
+        println!(
+            "gateway response median {:.1} ms; the same upstream requests replayed sequentially sum to a median {:.1} ms; ratio {:.2}",
+            ms(gateway_times[5]),
+            ms(upstream_sums[5]),
+            ms(gateway_times[5]) / ms(upstream_sums[5])
+        );
+    }
+    server.shutdown().await;
+    sim.shutdown().await;
+}

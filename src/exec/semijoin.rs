@@ -1,0 +1,410 @@
+//! Lambda operators (`any`/`all` over to-many navigation) without one
+//! request per parent.
+//!
+//! `Transactions/any(t: t/NetAmount gt 1000)` holds for exactly the parents
+//! whose ID appears as `account` in some transaction with `netamount >
+//! 1000`. When the predicate translates exactly, the gateway asks ZeyOS for
+//! those parent keys once (a distinct list of the child's foreign key) and
+//! rewrites the lambda into `Id in (...)`, which then pushes down like any
+//! other filter. `all(t: P)` becomes `not (Id in (...))` over the parents
+//! having a child where `P` is not true, so parents without children pass,
+//! as OData requires. Where that is not possible (a predicate ZeyOS cannot
+//! evaluate, one that refers to the parent, or too many keys) the lambda
+//! stays in the residual and [`attach_children`] fetches the children of
+//! each batch of parents (one request per batch) for the evaluator.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value as Json;
+
+use super::collection::ExecContext;
+use super::eval::children_key;
+use crate::bind::expr::{BoundExpr, Lambda, PathRoot, PropertyPath};
+use crate::edm::{EntitySetId, EntityTypeId};
+use crate::error::GatewayError;
+use crate::plan::pushdown::{FilterCapabilities, Translator};
+use crate::upstream::{Filter, ListRequest, Op, Row, SortKey};
+use crate::values::{json_i64, Value};
+
+/// The most parent keys a semi-join may turn into an `in` list.
+pub const MAX_SEMIJOIN_KEYS: usize = 10_000;
+
+/// The entity set whose rows have this entity type (every set has its own
+/// type).
+pub fn set_of_type(ctx: &ExecContext, ty: EntityTypeId) -> Option<EntitySetId> {
+    ctx.model
+        .entity_sets
+        .iter()
+        .position(|s| s.entity_type == ty)
+        .map(EntitySetId)
+}
+
+/// Rewrites every lambda over `$it` that a semi-join can answer into an
+/// `in` over the key; the rest stay as they are.
+pub async fn rewrite_lambdas(
+    ctx: &ExecContext,
+    caps: FilterCapabilities,
+    owner: EntityTypeId,
+    expr: BoundExpr,
+) -> Result<BoundExpr, GatewayError> {
+    Box::pin(rewrite(ctx, caps, owner, expr)).await
+}
+
+async fn rewrite(
+    ctx: &ExecContext,
+    caps: FilterCapabilities,
+    owner: EntityTypeId,
+    expr: BoundExpr,
+) -> Result<BoundExpr, GatewayError> {
+    Ok(match expr {
+        BoundExpr::Lambda(l) if l.root == PathRoot::It && l.depth == 0 => {
+            match semijoin(ctx, caps, owner, &l).await? {
+                Some(e) => e,
+                None => BoundExpr::Lambda(l),
+            }
+        }
+        BoundExpr::Not(a) => {
+            BoundExpr::Not(Box::new(Box::pin(rewrite(ctx, caps, owner, *a)).await?))
+        }
+        BoundExpr::And(a, b) => BoundExpr::And(
+            Box::new(Box::pin(rewrite(ctx, caps, owner, *a)).await?),
+            Box::new(Box::pin(rewrite(ctx, caps, owner, *b)).await?),
+        ),
+        BoundExpr::Or(a, b) => BoundExpr::Or(
+            Box::new(Box::pin(rewrite(ctx, caps, owner, *a)).await?),
+            Box::new(Box::pin(rewrite(ctx, caps, owner, *b)).await?),
+        ),
+        other => other,
+    })
+}
+
+/// The semi-join replacement of one lambda, or `None` to keep it.
+async fn semijoin(
+    ctx: &ExecContext,
+    caps: FilterCapabilities,
+    owner: EntityTypeId,
+    l: &Lambda,
+) -> Result<Option<BoundExpr>, GatewayError> {
+    let Some(child_set) = set_of_type(ctx, l.target) else {
+        return Ok(None);
+    };
+    // The predicate as a filter on the child entity itself.
+    let predicate = match &l.predicate {
+        Some(p) => match reroot(p, l.depth) {
+            Some(p) => Some(Box::pin(rewrite(ctx, caps, l.target, p)).await?),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let translator = Translator::new(&ctx.model, caps);
+    let child_filter = match (&predicate, l.any) {
+        (None, _) => Filter::And(Vec::new()),
+        (Some(p), true) => match translator.t(p) {
+            Some(f) => f,
+            None => return Ok(None),
+        },
+        (Some(p), false) => match translator.not_true(p) {
+            Some(f) => f,
+            None => return Ok(None),
+        },
+    };
+    let es = ctx.model.set(child_set);
+    let mut parts: Vec<Filter> = es
+        .base_filter
+        .iter()
+        .map(|c| match c.values.as_slice() {
+            [one] => Filter::cond(c.field.clone(), Op::Eq, one.clone()),
+            many => Filter::cond(c.field.clone(), Op::In, Json::Array(many.to_vec())),
+        })
+        .collect();
+    parts.push(Filter::is_not_null(l.child_field.clone()));
+    parts.push(child_filter);
+    let Some(keys) = parent_keys(ctx, &es.upstream, &l.child_field, Filter::and(parts)).await?
+    else {
+        return Ok(None);
+    };
+    let ty = ctx.model.entity_type(owner);
+    let key = ty.key_property();
+    let id = BoundExpr::Property(PropertyPath {
+        root: PathRoot::It,
+        navigation: Vec::new(),
+        owner,
+        property: ty.key,
+        text: key.name.clone(),
+        upstream: key.upstream.clone(),
+    });
+    let list: Vec<BoundExpr> = keys
+        .into_iter()
+        .map(|k| BoundExpr::Literal(Value::Int(k), Some(key.ty.clone())))
+        .collect();
+    let member = if list.is_empty() {
+        BoundExpr::Literal(Value::Bool(false), Some(crate::edm::EdmType::Boolean))
+    } else {
+        BoundExpr::In(Box::new(id), list)
+    };
+    Ok(Some(if l.any {
+        member
+    } else {
+        BoundExpr::Not(Box::new(member))
+    }))
+}
+
+/// The distinct values of `field` over the rows matching `filter`, or
+/// `None` when there are more than [`MAX_SEMIJOIN_KEYS`].
+async fn parent_keys(
+    ctx: &ExecContext,
+    entity: &str,
+    field: &str,
+    filter: Filter,
+) -> Result<Option<BTreeSet<i64>>, GatewayError> {
+    let limit = u64::from(ctx.upstream.settings().max_limit.max(1));
+    let mut keys = BTreeSet::new();
+    let mut after: Option<i64> = None;
+    loop {
+        let mut parts = vec![filter.clone()];
+        if let Some(a) = after {
+            parts.push(Filter::cond(field.to_string(), Op::Gt, a));
+        }
+        let req = ListRequest {
+            entity: entity.to_string(),
+            fields: vec![(field.to_string(), field.to_string())],
+            filter: Some(Filter::and(parts)),
+            sort: vec![SortKey {
+                field: field.to_string(),
+                descending: false,
+            }],
+            limit: Some(limit as u32),
+            distinct: true,
+            ..Default::default()
+        };
+        let rows = ctx.list(req).await?;
+        let n = rows.len() as u64;
+        for r in &rows {
+            if let Some(k) = r.get(field).and_then(json_i64) {
+                keys.insert(k);
+                after = Some(after.map_or(k, |a: i64| a.max(k)));
+            }
+        }
+        if keys.len() > MAX_SEMIJOIN_KEYS {
+            return Ok(None);
+        }
+        if n < limit {
+            return Ok(Some(keys));
+        }
+    }
+}
+
+/// The lambda predicate with its range variable as `$it` (and inner
+/// variables shifted); `None` when it refers to outer variables or the
+/// parent (a correlated predicate).
+fn reroot(e: &BoundExpr, depth: usize) -> Option<BoundExpr> {
+    let root = |r: PathRoot| -> Option<PathRoot> {
+        match r {
+            PathRoot::It => None,
+            PathRoot::Var(d) if d == depth => Some(PathRoot::It),
+            PathRoot::Var(d) if d > depth => Some(PathRoot::Var(d - depth - 1)),
+            PathRoot::Var(_) => None,
+        }
+    };
+    Some(match e {
+        BoundExpr::Literal(..) => e.clone(),
+        BoundExpr::Property(p) => {
+            let mut p = p.clone();
+            p.root = root(p.root)?;
+            BoundExpr::Property(p)
+        }
+        BoundExpr::Not(a) => BoundExpr::Not(Box::new(reroot(a, depth)?)),
+        BoundExpr::Neg(a) => BoundExpr::Neg(Box::new(reroot(a, depth)?)),
+        BoundExpr::And(a, b) => {
+            BoundExpr::And(Box::new(reroot(a, depth)?), Box::new(reroot(b, depth)?))
+        }
+        BoundExpr::Or(a, b) => {
+            BoundExpr::Or(Box::new(reroot(a, depth)?), Box::new(reroot(b, depth)?))
+        }
+        BoundExpr::Compare(op, a, b) => BoundExpr::Compare(
+            *op,
+            Box::new(reroot(a, depth)?),
+            Box::new(reroot(b, depth)?),
+        ),
+        BoundExpr::Arith(op, a, b) => BoundExpr::Arith(
+            *op,
+            Box::new(reroot(a, depth)?),
+            Box::new(reroot(b, depth)?),
+        ),
+        BoundExpr::Has(a, b) => {
+            BoundExpr::Has(Box::new(reroot(a, depth)?), Box::new(reroot(b, depth)?))
+        }
+        BoundExpr::In(a, list) => BoundExpr::In(
+            Box::new(reroot(a, depth)?),
+            list.iter()
+                .map(|x| reroot(x, depth))
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        BoundExpr::Call(f, args) => BoundExpr::Call(
+            *f,
+            args.iter()
+                .map(|x| reroot(x, depth))
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        // Composite-field lambdas and extdata inside a lambda stay in the
+        // gateway (the children are fetched for the residual instead).
+        BoundExpr::ItemsLambda(_) | BoundExpr::ItemProperty(_) | BoundExpr::Dynamic(_) => {
+            return None
+        }
+        BoundExpr::Lambda(inner) => {
+            let mut inner = inner.clone();
+            inner.root = root(inner.root)?;
+            inner.depth = inner.depth.checked_sub(depth + 1)?;
+            inner.predicate = match &inner.predicate {
+                Some(p) => Some(Box::new(reroot(p, depth)?)),
+                None => None,
+            };
+            BoundExpr::Lambda(inner)
+        }
+    })
+}
+
+/// The lambdas of an expression whose collection hangs off `root`.
+fn lambdas_at(expr: &BoundExpr, root: PathRoot) -> Vec<&Lambda> {
+    let mut out = Vec::new();
+    expr.visit(&mut |e| {
+        if let BoundExpr::Lambda(l) = e {
+            if l.root == root && !out.iter().any(|x: &&Lambda| x.navigation == l.navigation) {
+                out.push(l);
+            }
+        }
+    });
+    out
+}
+
+/// Fetches the children the residual's lambdas need for a batch of rows
+/// (one request per lambda and batch, recursively for nested lambdas) and
+/// keeps them on the rows under [`children_key`].
+pub async fn attach_children(
+    ctx: &ExecContext,
+    residual: &BoundExpr,
+    rows: &mut [Row],
+) -> Result<(), GatewayError> {
+    let lambdas: Vec<Lambda> = lambdas_at(residual, PathRoot::It)
+        .into_iter()
+        .cloned()
+        .collect();
+    for l in lambdas {
+        Box::pin(attach_one(ctx, &l, PathRoot::It, rows)).await?;
+    }
+    Ok(())
+}
+
+async fn attach_one(
+    ctx: &ExecContext,
+    l: &Lambda,
+    _root: PathRoot,
+    rows: &mut [Row],
+) -> Result<(), GatewayError> {
+    let ids: BTreeSet<i64> = rows
+        .iter()
+        .filter_map(|r| r.get("ID").and_then(json_i64))
+        .collect();
+    let key = children_key(&l.navigation);
+    if ids.is_empty() {
+        for r in rows.iter_mut() {
+            r.insert(key.clone(), Json::Array(Vec::new()));
+        }
+        return Ok(());
+    }
+    let Some(child_set) = set_of_type(ctx, l.target) else {
+        return Err(GatewayError::Internal(format!(
+            "no entity set for the target of {}",
+            l.navigation
+        )));
+    };
+    let es = ctx.model.set(child_set);
+    // Fields the predicate reads on the range variable.
+    let mut fields: Vec<String> = vec!["ID".into(), l.child_field.clone()];
+    let mut nested: Vec<Lambda> = Vec::new();
+    if let Some(p) = &l.predicate {
+        for prop in p.properties() {
+            if prop.root == PathRoot::Var(l.depth) && !fields.contains(&prop.upstream) {
+                fields.push(prop.upstream.clone());
+            }
+        }
+        for inner in lambdas_at(p, PathRoot::Var(l.depth)) {
+            nested.push(inner.clone());
+        }
+    }
+    let mut parts: Vec<Filter> = es
+        .base_filter
+        .iter()
+        .map(|c| match c.values.as_slice() {
+            [one] => Filter::cond(c.field.clone(), Op::Eq, one.clone()),
+            many => Filter::cond(c.field.clone(), Op::In, Json::Array(many.to_vec())),
+        })
+        .collect();
+    parts.push(Filter::cond(
+        l.child_field.clone(),
+        Op::In,
+        Json::Array(ids.iter().map(|i| Json::from(*i)).collect()),
+    ));
+    let limit = u64::from(ctx.upstream.settings().max_limit.max(1));
+    let mut children: Vec<Row> = Vec::new();
+    let mut after: Option<i64> = None;
+    loop {
+        let mut f = parts.clone();
+        if let Some(a) = after {
+            f.push(Filter::cond("ID", Op::Gt, a));
+        }
+        let req = ListRequest {
+            entity: es.upstream.clone(),
+            fields: fields.iter().map(|x| (x.clone(), x.clone())).collect(),
+            filter: Some(Filter::and(f)),
+            sort: vec![SortKey {
+                field: "ID".into(),
+                descending: false,
+            }],
+            limit: Some(limit as u32),
+            ..Default::default()
+        };
+        let got = ctx.list(req).await?;
+        let n = got.len() as u64;
+        after = got
+            .last()
+            .and_then(|r| r.get("ID"))
+            .and_then(json_i64)
+            .or(after);
+        children.extend(got);
+        if children.len() as u64 > ctx.max_residual_scan {
+            return Err(GatewayError::bad_request(
+                "QueryTooExpensive",
+                format!(
+                    "evaluating `{}` in the gateway needs more than {} related rows; narrow the query",
+                    l.text, ctx.max_residual_scan
+                ),
+                Some("$filter"),
+            ));
+        }
+        if n < limit {
+            break;
+        }
+    }
+    for inner in &nested {
+        // The nested lambda ranges over the children.
+        let mut rerooted = inner.clone();
+        rerooted.root = PathRoot::It;
+        Box::pin(attach_one(ctx, &rerooted, PathRoot::It, &mut children)).await?;
+    }
+    let mut by_parent: std::collections::HashMap<i64, Vec<Json>> = std::collections::HashMap::new();
+    for c in children {
+        if let Some(p) = c.get(&l.child_field).and_then(json_i64) {
+            by_parent.entry(p).or_default().push(Json::Object(c));
+        }
+    }
+    for r in rows.iter_mut() {
+        let list = r
+            .get("ID")
+            .and_then(json_i64)
+            .and_then(|id| by_parent.remove(&id))
+            .unwrap_or_default();
+        r.insert(key.clone(), Json::Array(list));
+    }
+    Ok(())
+}

@@ -1,0 +1,353 @@
+//! `$expand` and navigation without N+1 upstream requests: counted at the
+//! simulator.
+
+mod common;
+
+use common::{basic, Env};
+
+/// Upstream API requests (not logins) the last gateway request made.
+fn api_calls(env: &Env) -> Vec<String> {
+    env.sim
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.contains("/api/v1/"))
+        .map(|r| format!("{} {} {}", r.method, r.path, r.body))
+        .collect()
+}
+
+async fn counted(env: &Env, path: &str) -> (serde_json::Value, Vec<String>) {
+    // Log in first so that the login is not counted.
+    let _ = env.get("/odata/Users?$top=1").await;
+    env.sim.reset_request_count();
+    let r = env
+        .get_with(
+            path,
+            &[
+                ("authorization", basic("demo", "demo")),
+                ("prefer", "odata.maxpagesize=1000".into()),
+                // Every read from ZeyOS, so that the count is the plan's,
+                // not what earlier requests left in the response cache.
+                ("cache-control", "no-cache".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{path}: {}", r.text());
+    (r.json(), api_calls(env))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn to_many_expand_costs_one_request_per_batch_of_parents() {
+    let env = Env::start(300, |c| c.limits.expand_batch_size = 40).await;
+    for n in [1usize, 39, 40, 41, 250] {
+        let (j, calls) = counted(
+            &env,
+            &format!(
+                "/odata/Accounts?$top={n}&$select=Id&$expand=Transactions($select=Id,NetAmount)"
+            ),
+        )
+        .await;
+        let rows = j["value"].as_array().unwrap();
+        assert_eq!(rows.len(), n);
+        let expected = 1 + n.div_ceil(40);
+        assert_eq!(calls.len(), expected, "{n} parents: {calls:#?}");
+        let tx = env.sim.rows("transactions");
+        for r in rows {
+            let mine = tx.iter().filter(|t| t["account"] == r["Id"]).count();
+            assert_eq!(r["Transactions"].as_array().unwrap().len(), mine, "{r}");
+        }
+    }
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn to_one_expand_through_a_join_costs_nothing_extra() {
+    let env = Env::start(100, |_| {}).await;
+    let (j, calls) = counted(
+        &env,
+        "/odata/Accounts?$top=50&$select=Id,ContactId&$expand=Contact($select=City,Country)",
+    )
+    .await;
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert!(calls[0].contains("contact.city"), "{}", calls[0]);
+    let contacts = env.sim.rows("contacts");
+    for a in j["value"].as_array().unwrap() {
+        match a["ContactId"].as_i64() {
+            Some(id) => {
+                let c = contacts.iter().find(|c| c["ID"] == id).unwrap();
+                assert_eq!(a["Contact"]["City"], c["city"], "{a}");
+                assert_eq!(a["Contact"]["Id"], id);
+            }
+            None => assert!(a["Contact"].is_null(), "{a}"),
+        }
+    }
+    // The HQ profile's DefaultAddress is the account's contact.
+    let (j, calls) = counted(&env, "/v1/Companies?$top=5&$expand=DefaultAddress").await;
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert!(j["value"][0].get("DefaultAddress").is_some());
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_expand_is_batched_per_level() {
+    let env = Env::start(200, |c| c.limits.expand_batch_size = 50).await;
+    // 20 accounts -> 200 transactions -> their payments (to-many, level 2),
+    // and each transaction's contract (to-one through a join).
+    let (j, calls) = counted(
+        &env,
+        "/odata/Accounts?$top=20&$select=Id&$expand=Transactions($select=Id;$expand=Payments($select=Id,Amount),Contract($select=Name))",
+    )
+    .await;
+    // 1 for the accounts, ceil(20/50) for their transactions and
+    // ceil(transactions/50) for the payments; the contracts come through a
+    // join.
+    let transactions = env
+        .sim
+        .rows("transactions")
+        .iter()
+        .filter(|t| t["account"].as_i64().is_some_and(|a| a <= 20))
+        .count();
+    assert_eq!(calls.len(), 1 + 1 + transactions.div_ceil(50), "{calls:#?}");
+    let t = &j["value"][0]["Transactions"][0];
+    assert!(
+        t.get("Payments").is_some() && t.get("Contract").is_some(),
+        "{t}"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_options_apply_per_parent() {
+    let env = Env::start(60, |_| {}).await;
+    let (j, _) = counted(
+        &env,
+        "/odata/Accounts?$top=10&$select=Id&$expand=Transactions($filter=NetAmount gt 1000;$orderby=NetAmount desc;$top=3;$skip=1;$count=true;$select=Id,NetAmount)",
+    )
+    .await;
+    let tx = env.sim.rows("transactions");
+    for a in j["value"].as_array().unwrap() {
+        let id = a["Id"].as_i64().unwrap();
+        let mut mine: Vec<(f64, i64)> = tx
+            .iter()
+            .filter(|t| t["account"] == id && t["netamount"].as_f64().is_some_and(|n| n > 1000.0))
+            .map(|t| (t["netamount"].as_f64().unwrap(), t["ID"].as_i64().unwrap()))
+            .collect();
+        mine.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1)));
+        let expected: Vec<i64> = mine.iter().skip(1).take(3).map(|x| x.1).collect();
+        let got: Vec<i64> = a["Transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["Id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(got, expected, "account {id}");
+        assert_eq!(
+            a["Transactions@odata.count"].as_u64().unwrap() as usize,
+            mine.len()
+        );
+    }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn expand_limits_are_enforced() {
+    let env = Env::start(20, |c| {
+        c.limits.max_expand_depth = 2;
+        c.limits.max_expand_breadth = 2;
+    })
+    .await;
+    let r = env
+        .get("/odata/Accounts?$expand=Transactions($expand=Payments($expand=Ledger))")
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "ExpandTooDeep");
+    let r = env
+        .get("/odata/Accounts?$expand=Contact,AssignedUser,Transactions")
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["code"], "ExpandTooBroad");
+    let r = env.get("/odata/Accounts?$expand=Nope").await;
+    assert_eq!(r.status, 400);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambdas_are_semi_joins_not_per_row_requests() {
+    let env = Env::start(300, |_| {}).await;
+    let (j, calls) = counted(
+        &env,
+        "/odata/Accounts?$filter=Transactions/any(t: t/NetAmount gt 15000)&$select=Id&$count=true",
+    )
+    .await;
+    // One distinct-keys request on transactions, then the accounts (and
+    // their count).
+    assert!(calls.len() <= 3, "{calls:#?}");
+    let tx = env.sim.rows("transactions");
+    let mut expected: Vec<i64> = tx
+        .iter()
+        .filter(|t| t["netamount"].as_f64().is_some_and(|n| n > 15000.0))
+        .filter_map(|t| t["account"].as_i64())
+        .collect();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(j["@odata.count"].as_u64().unwrap() as usize, expected.len());
+    // A predicate ZeyOS cannot evaluate: children fetched per batch of
+    // parents, not per parent.
+    let (_, calls) = counted(
+        &env,
+        "/odata/Accounts?$filter=Transactions/any(t: length(t/TransactionNumber) gt 12)&$select=Id&$top=300",
+    )
+    .await;
+    assert!(calls.len() <= 2 + 300usize.div_ceil(100), "{}", calls.len());
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn navigation_paths_with_options() {
+    let env = Env::start(50, |_| {}).await;
+    let r = env
+        .get("/odata/Accounts(3)/Transactions?$filter=NetAmount gt 0&$orderby=Id&$select=Id")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ids: Vec<i64> = r.json()["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["Id"].as_i64().unwrap())
+        .collect();
+    let mut expected: Vec<i64> = env
+        .sim
+        .rows("transactions")
+        .iter()
+        .filter(|t| t["account"] == 3 && t["netamount"].as_f64().is_some_and(|n| n > 0.0))
+        .map(|t| t["ID"].as_i64().unwrap())
+        .collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    let tx = &env.sim.rows("transactions")[4];
+    let r = env
+        .get(&format!(
+            "/odata/Transactions({})/Account?$select=Id",
+            tx["ID"]
+        ))
+        .await;
+    match tx["account"].as_i64() {
+        Some(a) => assert_eq!(r.json()["Id"], a),
+        None => assert_eq!(r.status, 204),
+    }
+    assert_eq!(
+        env.get("/odata/Accounts(999999)/Transactions").await.status,
+        404
+    );
+    let other = env
+        .sim
+        .rows("transactions")
+        .iter()
+        .find(|t| t["account"] != 3)
+        .unwrap()["ID"]
+        .clone();
+    assert_eq!(
+        env.get(&format!("/odata/Accounts(3)/Transactions({other})"))
+            .await
+            .status,
+        404
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn levels_repeat_the_expansion_within_the_limit() {
+    let env = Env::start(100, |c| c.limits.max_expand_depth = 3).await;
+    let r = env
+        .get("/odata/Items?$top=100&$select=Id,ModelId&$expand=Model($levels=2;$select=Id,ModelId)")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let items = env.sim.rows("items");
+    let by_id = |id: i64| items.iter().find(|i| i["ID"] == id).cloned();
+    let page = r.json();
+    let rows = page["value"].as_array().unwrap();
+    assert!(
+        rows.iter().any(|i| i["Model"]["Model"].is_object()),
+        "the data should have items whose model has a model"
+    );
+    for i in rows {
+        match i["ModelId"].as_i64() {
+            Some(m) => {
+                assert_eq!(i["Model"]["Id"], m);
+                let second = by_id(m).and_then(|x| x["model"].as_i64());
+                match second {
+                    Some(m2) => assert_eq!(i["Model"]["Model"]["Id"], m2, "{i}"),
+                    None => assert!(i["Model"]["Model"].is_null(), "{i}"),
+                }
+                // Two levels only.
+                assert!(i["Model"]["Model"].get("Model").is_none(), "{i}");
+            }
+            None => assert!(i["Model"].is_null()),
+        }
+    }
+    let r = env.get("/odata/Items?$expand=Model($levels=max)").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = env.get("/odata/Items?$expand=Model($levels=9)").await;
+    assert_eq!(r.status, 400);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn line_items_and_extdata_in_select_and_filter() {
+    let env = Env::start(60, |_| {}).await;
+    // Lambdas over the line items (a collection of complex values).
+    let r = env
+        .get("/odata/Transactions?$filter=Items/any(i: i/Amount gt 5 and i/TaxRate eq 19)&$select=Id,Items&$top=500")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got: Vec<i64> = r.json()["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["Id"].as_i64().unwrap())
+        .collect();
+    // The line items as the gateway renders them, without a filter.
+    let all = env
+        .get_with(
+            "/odata/Transactions?$select=Id,Items",
+            &[
+                ("authorization", basic("demo", "demo")),
+                ("prefer", "odata.maxpagesize=10000".into()),
+            ],
+        )
+        .await
+        .json();
+    let expected: Vec<i64> = all["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            t["Items"].as_array().is_some_and(|a| {
+                a.iter().any(|i| {
+                    i["Amount"].as_f64().is_some_and(|x| x > 5.0)
+                        && i["TaxRate"].as_f64() == Some(19.0)
+                })
+            })
+        })
+        .map(|t| t["Id"].as_i64().unwrap())
+        .take(500)
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected);
+    // extdata: dynamic properties of open types.
+    let r = env
+        .get("/odata/Accounts?$select=Id,nickname&$filter=nickname ne null&$top=5")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = r.json();
+    let rows = page["value"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    for a in rows {
+        assert!(a["nickname"].is_string(), "{a}");
+    }
+    let id = rows[0]["Id"].as_i64().unwrap();
+    let r = env
+        .get(&format!("/odata/Accounts({id})?$select=Id,nickname"))
+        .await;
+    assert_eq!(r.json()["nickname"], rows[0]["nickname"]);
+    env.stop().await;
+}
