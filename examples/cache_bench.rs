@@ -70,6 +70,11 @@ fn args() -> Args {
     a
 }
 
+/// The allocator the `zeyos-odata` binary uses, so that the figures are
+/// the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Http = Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>;
 
 fn request(url: &str, headers: &[(&str, &str)]) -> http::Request<Empty<Bytes>> {
@@ -117,25 +122,57 @@ fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
+/// Latencies of `n` requests one after another, measured from a task on
+/// the runtime's workers (as the server's connection tasks are), not from
+/// the main thread, whose wake-ups would be measured too.
 async fn latency_http(http: &Http, url: &str, headers: &[(&str, &str)], n: usize) -> Stats {
-    let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        let status = get(http, url, headers).await;
-        samples.push(t.elapsed());
-        assert_eq!(status, 200, "{url}");
-    }
+    let (http, url, headers) = (http.clone(), url.to_string(), owned(headers));
+    let samples = tokio::spawn(async move {
+        let h = borrowed(&headers);
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            let status = get(&http, &url, &h).await;
+            samples.push(t.elapsed());
+            assert_eq!(status, 200, "{url}");
+        }
+        samples
+    })
+    .await
+    .expect("measuring task");
     stats(samples)
 }
 
-async fn latency_inproc(gw: &Gateway, url: &str, headers: &[(&str, &str)], n: usize) -> Stats {
-    let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        let status = handle(gw, url, headers).await;
-        samples.push(t.elapsed());
-        assert_eq!(status, 200, "{url}");
-    }
+fn owned(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn borrowed(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// Like [`latency_http`], calling `Gateway::handle` directly.
+async fn latency_inproc(gw: &Arc<Gateway>, url: &str, headers: &[(&str, &str)], n: usize) -> Stats {
+    let (gw, url, headers) = (gw.clone(), url.to_string(), owned(headers));
+    let samples = tokio::spawn(async move {
+        let h = borrowed(&headers);
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            let status = handle(&gw, &url, &h).await;
+            samples.push(t.elapsed());
+            assert_eq!(status, 200, "{url}");
+        }
+        samples
+    })
+    .await
+    .expect("measuring task");
     stats(samples)
 }
 
@@ -147,17 +184,11 @@ async fn throughput(url: &str, headers: &[(&str, &str)], connections: usize, sec
     for _ in 0..connections {
         let http: Http = Client::builder(TokioExecutor::new()).build_http();
         let url = url.to_string();
-        let headers: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let headers = owned(headers);
         let done = done.clone();
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
-            let h: Vec<(&str, &str)> = headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
+            let h = borrowed(&headers);
             while !stop.load(Ordering::Relaxed) {
                 assert_eq!(get(&http, &url, &h).await, 200);
                 done.fetch_add(1, Ordering::Relaxed);
