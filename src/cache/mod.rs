@@ -123,7 +123,10 @@ impl Ttl {
         if e.is_record() {
             self.entity
         } else {
-            self.collection
+            // Counted from when the upstream request was sent, not from
+            // when its answer was stored, so that the staleness bound is
+            // the configured TTL however slow ZeyOS was.
+            self.collection.saturating_sub(e.validated.elapsed())
         }
     }
 }
