@@ -1,0 +1,532 @@
+//! The read corpus: every query of `conformance/read/queries.txt` against
+//! the gateway, compared row by row with the oracle (`common::oracle`), and
+//! the pushdown regression of `conformance/read/pushdown.txt`.
+//!
+//! `cargo test --release --test read_corpus -- --nocapture` prints
+//! `N passed, M failed` and every failure. `BLESS=1` rewrites
+//! `pushdown.txt` from the current planner (see `conformance/README.md`).
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::oracle::{Answer, Oracle};
+use common::{basic, Env};
+use serde_json::{Map, Value as Json};
+
+/// Accounts in the main environment; the other entities scale with it.
+const SCALE: usize = 300;
+
+/// One line of the corpus.
+#[derive(Debug, Clone)]
+struct Case {
+    line: usize,
+    /// `!NNN`: the status the request must fail with.
+    status: Option<u16>,
+    /// `@page=N`: send `Prefer: odata.maxpagesize=N`.
+    page: Option<u64>,
+    url: String,
+}
+
+fn corpus_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("conformance/read")
+        .join(name)
+}
+
+fn load_corpus() -> Vec<Case> {
+    let text = std::fs::read_to_string(corpus_path("queries.txt")).expect("queries.txt");
+    let mut cases = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut status = None;
+        let mut page = None;
+        let mut rest = line;
+        loop {
+            if let Some(r) = rest.strip_prefix('!') {
+                let (code, r) = r.split_once(' ').expect("`!NNN URL`");
+                status = Some(code.parse().expect("a status code after `!`"));
+                rest = r.trim_start();
+            } else if let Some(r) = rest.strip_prefix("@page=") {
+                let (n, r) = r.split_once(' ').expect("`@page=N URL`");
+                page = Some(n.parse().expect("a page size after `@page=`"));
+                rest = r.trim_start();
+            } else {
+                break;
+            }
+        }
+        assert!(
+            rest.starts_with('/'),
+            "queries.txt:{}: `{rest}` is not a URL",
+            i + 1
+        );
+        cases.push(Case {
+            line: i + 1,
+            status,
+            page,
+            url: rest.to_string(),
+        });
+    }
+    cases
+}
+
+/// What the gateway answered, all pages together.
+enum Got {
+    Rows {
+        rows: Vec<Map<String, Json>>,
+        count: Option<u64>,
+        pages: usize,
+    },
+    Count(u64),
+}
+
+async fn fetch(env: &Env, url: &str, page: Option<u64>) -> Result<Got, String> {
+    let mut headers = vec![("authorization", basic("demo", "demo"))];
+    if let Some(n) = page {
+        headers.push(("prefer", format!("odata.maxpagesize={n}")));
+    }
+    let r = env.get_with(url, &headers).await;
+    if r.status != 200 {
+        return Err(format!("status {}: {}", r.status, r.text()));
+    }
+    let path = url.split('?').next().unwrap_or("");
+    if path.ends_with("/$count") {
+        return r
+            .text()
+            .trim()
+            .parse()
+            .map(Got::Count)
+            .map_err(|e| format!("/$count body {:?}: {e}", r.text()));
+    }
+    let mut body: Json = serde_json::from_slice(&r.body).map_err(|e| e.to_string())?;
+    let count = body.get("@odata.count").and_then(Json::as_u64);
+    let mut rows = Vec::new();
+    let mut pages = 1;
+    loop {
+        let Some(Json::Array(value)) = body.get_mut("value").map(Json::take) else {
+            return Err(format!("no value array: {body}"));
+        };
+        for v in value {
+            match v {
+                Json::Object(o) => rows.push(o),
+                other => return Err(format!("entity is not an object: {other}")),
+            }
+        }
+        let Some(next) = body.get("@odata.nextLink").and_then(Json::as_str) else {
+            break;
+        };
+        if let Some(n) = page {
+            if rows.len() as u64 % n != 0 {
+                return Err(format!(
+                    "a page before a nextLink has {} rows, not a multiple of {n}",
+                    rows.len()
+                ));
+            }
+        }
+        pages += 1;
+        if pages > 5000 {
+            return Err("more than 5000 pages".into());
+        }
+        let r = env.get_with(next, &headers).await;
+        if r.status != 200 {
+            return Err(format!(
+                "page {pages} ({next}): status {}: {}",
+                r.status,
+                r.text()
+            ));
+        }
+        body = serde_json::from_slice(&r.body).map_err(|e| e.to_string())?;
+        if body.get("@odata.count").is_some()
+            && body.get("@odata.count").and_then(Json::as_u64) != count
+        {
+            return Err(format!("page {pages} has a different @odata.count"));
+        }
+    }
+    Ok(Got::Rows { rows, count, pages })
+}
+
+/// JSON values equal as OData clients read them (numbers by value).
+fn same(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Number(x), Json::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        _ => a == b,
+    }
+}
+
+fn row_id(row: &Map<String, Json>) -> String {
+    row.get("Id").map_or("?".into(), |v| v.to_string())
+}
+
+/// The first difference between the gateway's rows and the oracle's.
+fn diff(expected: &Answer, got: &Got, want_count: bool) -> Option<String> {
+    match (expected, got) {
+        (Answer::Count(n), Got::Count(m)) => {
+            (n != m).then(|| format!("/$count: expected {n}, got {m}"))
+        }
+        (
+            Answer::Collection {
+                rows,
+                keys,
+                count,
+                compare,
+                expand,
+            },
+            Got::Rows {
+                rows: got,
+                count: got_count,
+                pages,
+            },
+        ) => {
+            if want_count && *got_count != Some(*count) {
+                return Some(format!("@odata.count: expected {count}, got {got_count:?}"));
+            }
+            for (i, (want, have)) in rows.iter().zip(got).enumerate() {
+                let have_id = have.get("Id").and_then(Json::as_i64);
+                if have_id != Some(keys[i]) {
+                    return Some(format!(
+                        "row {i} (of {} expected, {} received in {pages} pages): expected Id {}, got {}\n      expected {}\n      got      {}",
+                        rows.len(),
+                        got.len(),
+                        keys[i],
+                        row_id(have),
+                        Json::Object(want.clone()),
+                        Json::Object(have.clone())
+                    ));
+                }
+                for name in compare {
+                    let w = want.get(name).unwrap_or(&Json::Null);
+                    match have.get(name) {
+                        Some(h) if same(w, h) => {}
+                        h => {
+                            return Some(format!(
+                                "row {i} (Id {}): {name}: expected {w}, got {}",
+                                keys[i],
+                                h.map_or("nothing".into(), |h| h.to_string())
+                            ))
+                        }
+                    }
+                }
+                for (name, many) in expand {
+                    let w = want.get(name).unwrap_or(&Json::Null);
+                    let h = have.get(name).unwrap_or(&Json::Null);
+                    if let Some(d) = diff_expanded(w, h, *many) {
+                        return Some(format!("row {i} (Id {}): {name}: {d}", keys[i]));
+                    }
+                }
+            }
+            if rows.len() != got.len() {
+                let extra = got
+                    .get(rows.len())
+                    .map(|r| format!("; first extra row: {}", Json::Object(r.clone())))
+                    .or_else(|| {
+                        rows.get(got.len())
+                            .map(|r| format!("; first missing row: {}", Json::Object(r.clone())))
+                    })
+                    .unwrap_or_default();
+                return Some(format!(
+                    "expected {} rows, got {} (in {pages} pages){extra}",
+                    rows.len(),
+                    got.len()
+                ));
+            }
+            None
+        }
+        (Answer::Count(_), Got::Rows { .. }) => Some("expected a count, got rows".into()),
+        (Answer::Collection { .. }, Got::Count(_)) => Some("expected rows, got a count".into()),
+    }
+}
+
+fn diff_expanded(want: &Json, have: &Json, many: bool) -> Option<String> {
+    let object_diff = |w: &Map<String, Json>, h: &Map<String, Json>| {
+        w.iter().find_map(|(k, v)| match h.get(k) {
+            Some(x) if same(v, x) => None,
+            x => Some(format!(
+                "{k}: expected {v}, got {}",
+                x.map_or("nothing".into(), |x| x.to_string())
+            )),
+        })
+    };
+    match (want, have) {
+        (Json::Null, Json::Null) => None,
+        (Json::Object(w), Json::Object(h)) if !many => object_diff(w, h),
+        (Json::Array(w), Json::Array(h)) if many => {
+            let by_id = |a: &Vec<Json>| {
+                let mut v: Vec<Map<String, Json>> =
+                    a.iter().filter_map(|x| x.as_object().cloned()).collect();
+                v.sort_by_key(|o| o.get("Id").and_then(Json::as_i64));
+                v
+            };
+            let (w, h) = (by_id(w), by_id(h));
+            if w.len() != h.len() {
+                return Some(format!("expected {} related, got {}", w.len(), h.len()));
+            }
+            w.iter().zip(&h).find_map(|(a, b)| object_diff(a, b))
+        }
+        _ => Some(format!("expected {want}, got {have}")),
+    }
+}
+
+fn with_count(url: &str) -> Option<String> {
+    let path = url.split('?').next().unwrap_or("");
+    if url.contains("$count=") || path.ends_with("/$count") {
+        return None;
+    }
+    Some(format!(
+        "{url}{}$count=true",
+        if url.contains('?') { "&" } else { "?" }
+    ))
+}
+
+/// Runs one case; `Err` describes the failure.
+async fn run_case(
+    env: &Env,
+    oracle: &Oracle,
+    case: &Case,
+    page: Option<u64>,
+) -> Result<(), String> {
+    let page = case.page.or(page);
+    if let Some(status) = case.status {
+        let r = env.get(&case.url).await;
+        if r.status != status {
+            return Err(format!(
+                "expected status {status}, got {}: {}",
+                r.status,
+                r.text()
+            ));
+        }
+        let j: Json = serde_json::from_slice(&r.body)
+            .map_err(|e| format!("error body is not JSON ({e}): {}", r.text()))?;
+        if !j["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+        {
+            return Err(format!("error without a message: {j}"));
+        }
+        return Ok(());
+    }
+    let mut runs = vec![case.url.clone()];
+    runs.extend(with_count(&case.url));
+    for url in runs {
+        let expected = oracle
+            .evaluate(&url)
+            .map_err(|e| format!("the oracle cannot evaluate {url}: {e}"))?;
+        let got = fetch(env, &url, page)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let want_count = url.contains("$count=true");
+        if let Some(d) = diff(&expected, &got, want_count) {
+            return Err(format!("{url}: {d}"));
+        }
+    }
+    Ok(())
+}
+
+async fn run_all(env: &Env, oracle: &Oracle, cases: &[Case], page: Option<u64>) -> Vec<String> {
+    // A few cases in flight at once (on this task): the gateway and the
+    // sim work while the oracle evaluates.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
+    let worker = || async {
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(case) = cases.get(i) else {
+                break;
+            };
+            let started = std::time::Instant::now();
+            let result = run_case(env, oracle, case, page).await;
+            let mut done = done.lock().unwrap_or_else(|p| p.into_inner());
+            done.push((
+                case.line,
+                started.elapsed(),
+                result
+                    .err()
+                    .map(|e| format!("queries.txt:{}: {}\n    {e}", case.line, case.url)),
+            ));
+        }
+    };
+    tokio::join!(worker(), worker(), worker(), worker());
+    let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+    done.sort_by_key(|d| d.0);
+    let mut slowest: Vec<(std::time::Duration, usize)> = done.iter().map(|d| (d.1, d.0)).collect();
+    let failures: Vec<String> = done.into_iter().filter_map(|d| d.2).collect();
+    if std::env::var_os("CORPUS_STATS").is_some() {
+        // Queries whose answer is empty (or everything) test little.
+        for case in cases.iter().filter(|c| c.status.is_none()) {
+            if let Ok(Answer::Collection { keys, count, .. }) = oracle.evaluate(&case.url) {
+                println!(
+                    "stats: queries.txt:{} rows={} count={count} {}",
+                    case.line,
+                    keys.len(),
+                    case.url
+                );
+            }
+        }
+    }
+    if std::env::var_os("CORPUS_TIMES").is_some() {
+        slowest.sort();
+        for (t, line) in slowest.iter().rev().take(15) {
+            println!("slow: queries.txt:{line} {t:?}");
+        }
+    }
+    failures
+}
+
+/// The oracle over the sim's data as it is once the demo user has logged in
+/// (a login changes `users.lastlogin`; the gateway then caches the token).
+async fn oracle_for(env: &Env) -> Oracle {
+    let r = env.get("/odata/Users?$top=1").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    Oracle::new(
+        env.gateway
+            .services
+            .iter()
+            .map(|s| s.model.clone())
+            .collect(),
+        |e| env.sim.rows(e),
+    )
+}
+
+fn report(what: &str, total: usize, failures: &[String]) {
+    println!(
+        "{what}: {} passed, {} failed",
+        total - failures.len(),
+        failures.len()
+    );
+    for f in failures {
+        println!("FAIL {f}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_corpus_matches_the_oracle() {
+    let started = std::time::Instant::now();
+    // A ZeyOS limit well below the collection sizes: most reads cross
+    // several upstream chunks.
+    let env = Env::start(SCALE, |c| c.upstream.max_limit = 400).await;
+    let oracle = oracle_for(&env).await;
+    let cases = load_corpus();
+    assert!(cases.len() >= 200, "the corpus has {} queries", cases.len());
+    let failures = run_all(&env, &oracle, &cases, None).await;
+    report("read corpus", cases.len(), &failures);
+    println!("elapsed {:?}", started.elapsed());
+    env.stop().await;
+    assert!(failures.is_empty(), "{} queries failed", failures.len());
+}
+
+/// Tiny upstream chunks and pages: many chunks per page, many pages per
+/// query, continuation across null segments and residual filters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_chunks_and_pages_match_the_oracle() {
+    let env = Env::start(40, |c| c.upstream.max_limit = 7).await;
+    let oracle = oracle_for(&env).await;
+    // Queries over the smaller sets keep this fast.
+    let cases: Vec<Case> = load_corpus()
+        .into_iter()
+        .filter(|c| {
+            c.status.is_none()
+                && [
+                    "/odata/Accounts",
+                    "/odata/Contacts",
+                    "/v1/Companies",
+                    "/v1/Contacts",
+                ]
+                .iter()
+                .any(|p| c.url.starts_with(p))
+        })
+        .collect();
+    assert!(cases.len() >= 50, "{} cases", cases.len());
+    let failures = run_all(&env, &oracle, &cases, Some(5)).await;
+    report("tiny chunks and pages", cases.len(), &failures);
+    env.stop().await;
+    assert!(failures.is_empty(), "{} queries failed", failures.len());
+}
+
+// ------------------------------------------------------------------ explain
+
+/// The plan summary a `pushdown.txt` line records.
+fn summarize(plan: &Json) -> String {
+    let n = |k: &str| plan[k].as_array().map_or(0, Vec::len);
+    let order = match plan["order"]["by"].as_str() {
+        Some("upstream") => format!(
+            "upstream/{}",
+            plan["order"]["segments"].as_array().map_or(0, Vec::len)
+        ),
+        Some(other) => other.to_string(),
+        None => "?".into(),
+    };
+    format!(
+        "exact={} inexact={} residual={} order={order} fully_pushed={}",
+        n("exact"),
+        n("inexact"),
+        n("residual"),
+        plan["fully_pushed"].as_bool().unwrap_or(false)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushdown_plans_stay_as_recorded() {
+    let env = Env::start(20, |_| {}).await;
+    let path = corpus_path("pushdown.txt");
+    let text = std::fs::read_to_string(&path).expect("pushdown.txt");
+    let bless = std::env::var_os("BLESS").is_some_and(|v| v != "0");
+    let mut out = String::new();
+    let mut failures = Vec::new();
+    let mut total = 0;
+    let mut seen = HashMap::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            out.push_str(raw);
+            out.push('\n');
+            continue;
+        }
+        let (url, expected) = match line.split_once(" => ") {
+            Some((u, e)) => (u.trim(), Some(e.trim())),
+            None => (line, None),
+        };
+        total += 1;
+        if let Some(prev) = seen.insert(url.to_string(), i + 1) {
+            failures.push(format!("pushdown.txt:{}: duplicate of line {prev}", i + 1));
+        }
+        let r = env
+            .get_with(
+                url,
+                &[
+                    ("authorization", basic("demo", "demo")),
+                    ("x-explain", "1".into()),
+                ],
+            )
+            .await;
+        let actual = if r.status == 200 {
+            summarize(&r.json())
+        } else {
+            format!("status={}", r.status)
+        };
+        if expected != Some(actual.as_str()) {
+            failures.push(format!(
+                "pushdown.txt:{}: {url}\n    expected {}\n    actual   {actual}",
+                i + 1,
+                expected.unwrap_or("(nothing)")
+            ));
+        }
+        out.push_str(&format!("{url} => {actual}\n"));
+    }
+    env.stop().await;
+    if bless {
+        std::fs::write(&path, out).expect("pushdown.txt written");
+        println!("pushdown.txt blessed ({total} plans)");
+        return;
+    }
+    report("pushdown plans", total, &failures);
+    assert!(
+        failures.is_empty(),
+        "{} plans changed; if intended, re-run with BLESS=1",
+        failures.len()
+    );
+}
