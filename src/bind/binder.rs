@@ -1082,6 +1082,16 @@ impl<'m> Binder<'m> {
                 Some(target),
             ));
         }
+        if let (Func::Substring, Some(BoundExpr::Literal(Value::Int(n), _))) = (func, bound.get(2))
+        {
+            if *n < 0 {
+                return Err(bad(
+                    "InvalidValue",
+                    format!("`{whole}`: the length of a substring must not be negative"),
+                    target,
+                ));
+            }
+        }
         Ok((BoundExpr::Call(func, bound), result))
     }
 

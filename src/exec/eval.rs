@@ -48,6 +48,9 @@ pub enum EvalError {
     /// `matchesPattern` with a pattern the regex engine rejects.
     #[error("invalid pattern in `{0}`: {1}")]
     Pattern(String, String),
+    /// `substring` with a negative length.
+    #[error("negative length in `{0}`")]
+    NegativeLength(String),
 }
 
 /// Evaluates expressions for one request.
@@ -361,11 +364,20 @@ impl<'m> Evaluator<'m> {
             }
             Func::Substring => {
                 let text = s(0)?;
-                let start = int(1)?.max(0) as usize;
+                // A negative start counts from the end (Part 2, 5.1.1.7.8).
+                let start = match usize::try_from(int(1)?) {
+                    Ok(n) => n,
+                    Err(_) => {
+                        let back = usize::try_from(int(1)?.unsigned_abs()).unwrap_or(usize::MAX);
+                        text.chars().count().saturating_sub(back)
+                    }
+                };
                 let chars = text.chars().skip(start);
                 match args.get(2) {
                     Some(_) => {
-                        let len = int(2)?.max(0) as usize;
+                        // A negative length is a bad request.
+                        let len = usize::try_from(int(2)?)
+                            .map_err(|_| EvalError::NegativeLength(expr.to_string()))?;
                         Value::String(chars.take(len).collect())
                     }
                     None => Value::String(chars.collect()),
