@@ -9,9 +9,9 @@ use crate::bind::query::{OrderItem, QueryShape};
 use crate::edm::{Conversion, EntitySetId, ServiceModel};
 use crate::upstream::{Filter, Op, SortKey};
 
-/// The most nullable sort columns split into segments (2^n upstream
-/// streams); beyond it the gateway sorts.
-pub const MAX_NULLABLE_SORT_COLUMNS: usize = 3;
+/// The most nullable sort columns split into segments: only the first sort
+/// key can be split (see `Planner::order`); otherwise the gateway sorts.
+pub const MAX_NULLABLE_SORT_COLUMNS: usize = 1;
 
 /// One sort column in ZeyOS terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -412,10 +412,30 @@ impl<'m> Planner<'m> {
                     .push(format!("order by `{}` is computed in the gateway", p.text));
                 return OrderPlan::Gateway(self.total_order(shape));
             }
+            if prop.conversion == Conversion::UnixDate && !midnight_field(self.model, p) {
+                // ZeyOS sorts the time stamp, so rows of one day would come
+                // in time-of-day order instead of by the next sort key.
+                explain.notes.push(format!(
+                    "order by `{}` is computed in the gateway: the date is read from a time stamp",
+                    p.text
+                ));
+                return OrderPlan::Gateway(self.total_order(shape));
+            }
             let nullable = (prop.nullable || !p.navigation.is_empty())
                 && !not_null.iter().any(|f| f == &p.upstream);
             if columns.iter().any(|(c, _)| c.field == p.upstream) {
                 continue;
+            }
+            if nullable && !columns.is_empty() {
+                // Segments put one column's nulls first by splitting the
+                // whole collection, which is right only for the first sort
+                // key; ZeyOS would put a later key's nulls last within each
+                // group of equal earlier keys.
+                explain.notes.push(format!(
+                    "order by `{}` is computed in the gateway: a nullable sort key after the first",
+                    p.text
+                ));
+                return OrderPlan::Gateway(self.total_order(shape));
             }
             columns.push((
                 SortColumn {
@@ -485,6 +505,20 @@ impl<'m> Planner<'m> {
     fn total_order(&self, shape: &QueryShape) -> Vec<OrderItem> {
         shape.orderby.clone()
     }
+}
+
+/// Whether a date property's ZeyOS field holds midnights (a ZeyOS date),
+/// so that sorting its time stamps sorts the dates; a time stamp exposed
+/// as `Edm.Date` (HQ's `InvoiceDate`) carries a time of day.
+fn midnight_field(model: &ServiceModel, p: &crate::bind::expr::PropertyPath) -> bool {
+    let owner = model.entity_type(p.owner);
+    let Some(prop) = owner.properties.get(p.property) else {
+        return false;
+    };
+    zeyos_schema::schema()
+        .entity(&owner.upstream)
+        .and_then(|e| e.field(&prop.upstream))
+        .is_some_and(|f| f.semantic == zeyos_schema::Semantic::Date)
 }
 
 /// Fields a true conjunct proves non-null (comparisons with non-null
