@@ -345,6 +345,18 @@ impl<'m> Translator<'m> {
         let field = col.field.to_string();
         match col.conversion {
             Conversion::Plain => {
+                if let (EdmType::Decimal | EdmType::Int32 | EdmType::Int64, Value::Decimal(d)) =
+                    (col.ty, lit)
+                {
+                    let (nearest, literal_vs_nearest) = nearest_double(d)?;
+                    if literal_vs_nearest != std::cmp::Ordering::Equal {
+                        return Some(Bounds::NearDouble {
+                            field,
+                            nearest,
+                            literal_below: literal_vs_nearest == std::cmp::Ordering::Less,
+                        });
+                    }
+                }
                 let v = plain_json(col.ty, lit)?;
                 Some(Bounds::Point { field, value: v })
             }
@@ -661,6 +673,14 @@ enum Bounds {
         first: i64,
         last: i64,
     },
+    /// A decimal literal with more digits than a double holds, against
+    /// stored doubles: no stored value equals it, and the one nearest to it
+    /// lies on a known side.
+    NearDouble {
+        field: String,
+        nearest: f64,
+        literal_below: bool,
+    },
     /// A date property (days) against an instant.
     DaysVsInstant {
         field: String,
@@ -749,6 +769,24 @@ impl Bounds {
                     CmpOp::Le => (lt_end(), ge_end()),
                 }
             }
+            Bounds::NearDouble {
+                field,
+                nearest,
+                literal_below,
+            } => {
+                // Stored values other than `nearest` compare with the
+                // literal as they compare with `nearest`; `nearest` itself
+                // is above the literal when `literal_below`.
+                let at = |o: Op| Filter::cond(field.clone(), o, nearest);
+                match op {
+                    CmpOp::Eq => (Filter::never(), Filter::is_not_null(field.clone())),
+                    CmpOp::Ne => (Filter::is_not_null(field.clone()), Filter::never()),
+                    CmpOp::Gt | CmpOp::Ge if literal_below => (at(Op::Ge), at(Op::Lt)),
+                    CmpOp::Gt | CmpOp::Ge => (at(Op::Gt), at(Op::Le)),
+                    CmpOp::Lt | CmpOp::Le if literal_below => (at(Op::Lt), at(Op::Ge)),
+                    CmpOp::Lt | CmpOp::Le => (at(Op::Le), at(Op::Gt)),
+                }
+            }
             Bounds::DaysVsInstant {
                 field,
                 seconds,
@@ -821,13 +859,19 @@ fn plain_json(ty: &EdmType, v: &Value) -> Option<Json> {
         (EdmType::String, Value::String(s)) => Json::String(s.clone()),
         (EdmType::Int32 | EdmType::Int64, Value::Int(i)) => Json::from(*i),
         (EdmType::Decimal | EdmType::Double, Value::Int(i)) => Json::from(*i),
-        (
-            EdmType::Decimal | EdmType::Double | EdmType::Int32 | EdmType::Int64,
-            Value::Decimal(d),
-        ) => {
+        (EdmType::Double, Value::Decimal(d)) => {
             use rust_decimal::prelude::ToPrimitive;
-            // ZeyOS stores doubles; the nearest double is what it compares.
+            // Compared as doubles (numeric promotion).
             serde_json::Number::from_f64(d.to_f64()?).map(Json::Number)?
+        }
+        (EdmType::Decimal | EdmType::Int32 | EdmType::Int64, Value::Decimal(d)) => {
+            // ZeyOS stores doubles, read back as their shortest decimal: a
+            // literal that is not one of those equals no stored value.
+            let (nearest, vs) = nearest_double(d)?;
+            if vs != std::cmp::Ordering::Equal {
+                return None;
+            }
+            serde_json::Number::from_f64(nearest).map(Json::Number)?
         }
         (
             EdmType::Decimal | EdmType::Double | EdmType::Int32 | EdmType::Int64,
@@ -836,4 +880,19 @@ fn plain_json(ty: &EdmType, v: &Value) -> Option<Json> {
         (EdmType::Boolean, Value::Bool(b)) => Json::Bool(*b),
         _ => return None,
     })
+}
+
+/// The double nearest to a decimal literal, and how the literal compares
+/// with that double's shortest decimal form (the value the gateway reads
+/// back from ZeyOS's JSON).
+fn nearest_double(d: &rust_decimal::Decimal) -> Option<(f64, std::cmp::Ordering)> {
+    // Parsing the text rounds correctly (a conversion through the
+    // mantissa may be an ulp off).
+    let nearest = d
+        .to_string()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())?;
+    let shortest: rust_decimal::Decimal = format!("{nearest}").parse().ok()?;
+    Some((nearest, d.cmp(&shortest)))
 }
