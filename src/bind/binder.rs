@@ -1804,6 +1804,14 @@ fn search_text(s: &ast::SearchExpr) -> Result<String, GatewayError> {
     use ast::SearchKind as K;
     fn walk(s: &ast::SearchExpr, out: &mut Vec<String>) -> Result<(), GatewayError> {
         match &s.kind {
+            // ZeyOS splits its query on whitespace and matches each word
+            // anywhere: a phrase of several words cannot be asked for.
+            K::Phrase(w) | K::Quoted(w) if w.split_whitespace().nth(1).is_some() => {
+                Err(GatewayError::not_implemented(
+                    format!("ZeyOS search matches single words, not the phrase \"{w}\"; search for the words instead"),
+                    Some("$search".to_string()),
+                ))
+            }
             K::Word(w) | K::Phrase(w) | K::Quoted(w) => {
                 out.push(w.clone());
                 Ok(())
