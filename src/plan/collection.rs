@@ -534,6 +534,16 @@ fn implied_not_null(conjunct: &BoundExpr) -> Vec<String> {
             }
             _ => Vec::new(),
         },
+        // `P ne null`.
+        BoundExpr::Compare(CmpOp::Ne, a, b) => match (a.as_ref(), b.as_ref()) {
+            (BoundExpr::Property(p), BoundExpr::Literal(v, _))
+            | (BoundExpr::Literal(v, _), BoundExpr::Property(p))
+                if v.is_null() && p.root == PathRoot::It =>
+            {
+                vec![p.upstream.clone()]
+            }
+            _ => Vec::new(),
+        },
         BoundExpr::In(a, list) => match a.as_ref() {
             BoundExpr::Property(p) if list.iter().all(literal_not_null) => vec![p.upstream.clone()],
             _ => Vec::new(),
