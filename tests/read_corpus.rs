@@ -10,9 +10,10 @@ mod common;
 
 use std::collections::HashMap;
 
+use common::compare::{diff, fetch, oracle_for};
 use common::oracle::{Answer, Oracle};
 use common::{basic, Env};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 /// Accounts in the main environment; the other entities scale with it.
 const SCALE: usize = 300;
@@ -71,205 +72,6 @@ fn load_corpus() -> Vec<Case> {
         });
     }
     cases
-}
-
-/// What the gateway answered, all pages together.
-enum Got {
-    Rows {
-        rows: Vec<Map<String, Json>>,
-        count: Option<u64>,
-        pages: usize,
-    },
-    Count(u64),
-}
-
-async fn fetch(env: &Env, url: &str, page: Option<u64>) -> Result<Got, String> {
-    let mut headers = vec![("authorization", basic("demo", "demo"))];
-    if let Some(n) = page {
-        headers.push(("prefer", format!("odata.maxpagesize={n}")));
-    }
-    let r = env.get_with(url, &headers).await;
-    if r.status != 200 {
-        return Err(format!("status {}: {}", r.status, r.text()));
-    }
-    let path = url.split('?').next().unwrap_or("");
-    if path.ends_with("/$count") {
-        return r
-            .text()
-            .trim()
-            .parse()
-            .map(Got::Count)
-            .map_err(|e| format!("/$count body {:?}: {e}", r.text()));
-    }
-    let mut body: Json = serde_json::from_slice(&r.body).map_err(|e| e.to_string())?;
-    let count = body.get("@odata.count").and_then(Json::as_u64);
-    let mut rows = Vec::new();
-    let mut pages = 1;
-    loop {
-        let Some(Json::Array(value)) = body.get_mut("value").map(Json::take) else {
-            return Err(format!("no value array: {body}"));
-        };
-        for v in value {
-            match v {
-                Json::Object(o) => rows.push(o),
-                other => return Err(format!("entity is not an object: {other}")),
-            }
-        }
-        let Some(next) = body.get("@odata.nextLink").and_then(Json::as_str) else {
-            break;
-        };
-        if let Some(n) = page {
-            if rows.len() as u64 % n != 0 {
-                return Err(format!(
-                    "a page before a nextLink has {} rows, not a multiple of {n}",
-                    rows.len()
-                ));
-            }
-        }
-        pages += 1;
-        if pages > 5000 {
-            return Err("more than 5000 pages".into());
-        }
-        let r = env.get_with(next, &headers).await;
-        if r.status != 200 {
-            return Err(format!(
-                "page {pages} ({next}): status {}: {}",
-                r.status,
-                r.text()
-            ));
-        }
-        body = serde_json::from_slice(&r.body).map_err(|e| e.to_string())?;
-        if body.get("@odata.count").is_some()
-            && body.get("@odata.count").and_then(Json::as_u64) != count
-        {
-            return Err(format!("page {pages} has a different @odata.count"));
-        }
-    }
-    Ok(Got::Rows { rows, count, pages })
-}
-
-/// JSON values equal as OData clients read them (numbers by value).
-fn same(a: &Json, b: &Json) -> bool {
-    match (a, b) {
-        (Json::Number(x), Json::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(x), Some(y)) => x == y,
-            _ => x.as_f64() == y.as_f64(),
-        },
-        _ => a == b,
-    }
-}
-
-fn row_id(row: &Map<String, Json>) -> String {
-    row.get("Id").map_or("?".into(), |v| v.to_string())
-}
-
-/// The first difference between the gateway's rows and the oracle's.
-fn diff(expected: &Answer, got: &Got, want_count: bool) -> Option<String> {
-    match (expected, got) {
-        (Answer::Count(n), Got::Count(m)) => {
-            (n != m).then(|| format!("/$count: expected {n}, got {m}"))
-        }
-        (
-            Answer::Collection {
-                rows,
-                keys,
-                count,
-                compare,
-                expand,
-            },
-            Got::Rows {
-                rows: got,
-                count: got_count,
-                pages,
-            },
-        ) => {
-            if want_count && *got_count != Some(*count) {
-                return Some(format!("@odata.count: expected {count}, got {got_count:?}"));
-            }
-            for (i, (want, have)) in rows.iter().zip(got).enumerate() {
-                let have_id = have.get("Id").and_then(Json::as_i64);
-                if have_id != Some(keys[i]) {
-                    return Some(format!(
-                        "row {i} (of {} expected, {} received in {pages} pages): expected Id {}, got {}\n      expected {}\n      got      {}",
-                        rows.len(),
-                        got.len(),
-                        keys[i],
-                        row_id(have),
-                        Json::Object(want.clone()),
-                        Json::Object(have.clone())
-                    ));
-                }
-                for name in compare {
-                    let w = want.get(name).unwrap_or(&Json::Null);
-                    match have.get(name) {
-                        Some(h) if same(w, h) => {}
-                        h => {
-                            return Some(format!(
-                                "row {i} (Id {}): {name}: expected {w}, got {}",
-                                keys[i],
-                                h.map_or("nothing".into(), |h| h.to_string())
-                            ))
-                        }
-                    }
-                }
-                for (name, many) in expand {
-                    let w = want.get(name).unwrap_or(&Json::Null);
-                    let h = have.get(name).unwrap_or(&Json::Null);
-                    if let Some(d) = diff_expanded(w, h, *many) {
-                        return Some(format!("row {i} (Id {}): {name}: {d}", keys[i]));
-                    }
-                }
-            }
-            if rows.len() != got.len() {
-                let extra = got
-                    .get(rows.len())
-                    .map(|r| format!("; first extra row: {}", Json::Object(r.clone())))
-                    .or_else(|| {
-                        rows.get(got.len())
-                            .map(|r| format!("; first missing row: {}", Json::Object(r.clone())))
-                    })
-                    .unwrap_or_default();
-                return Some(format!(
-                    "expected {} rows, got {} (in {pages} pages){extra}",
-                    rows.len(),
-                    got.len()
-                ));
-            }
-            None
-        }
-        (Answer::Count(_), Got::Rows { .. }) => Some("expected a count, got rows".into()),
-        (Answer::Collection { .. }, Got::Count(_)) => Some("expected rows, got a count".into()),
-    }
-}
-
-fn diff_expanded(want: &Json, have: &Json, many: bool) -> Option<String> {
-    let object_diff = |w: &Map<String, Json>, h: &Map<String, Json>| {
-        w.iter().find_map(|(k, v)| match h.get(k) {
-            Some(x) if same(v, x) => None,
-            x => Some(format!(
-                "{k}: expected {v}, got {}",
-                x.map_or("nothing".into(), |x| x.to_string())
-            )),
-        })
-    };
-    match (want, have) {
-        (Json::Null, Json::Null) => None,
-        (Json::Object(w), Json::Object(h)) if !many => object_diff(w, h),
-        (Json::Array(w), Json::Array(h)) if many => {
-            let by_id = |a: &Vec<Json>| {
-                let mut v: Vec<Map<String, Json>> =
-                    a.iter().filter_map(|x| x.as_object().cloned()).collect();
-                v.sort_by_key(|o| o.get("Id").and_then(Json::as_i64));
-                v
-            };
-            let (w, h) = (by_id(w), by_id(h));
-            if w.len() != h.len() {
-                return Some(format!("expected {} related, got {}", w.len(), h.len()));
-            }
-            w.iter().zip(&h).find_map(|(a, b)| object_diff(a, b))
-        }
-        _ => Some(format!("expected {want}, got {have}")),
-    }
 }
 
 fn with_count(url: &str) -> Option<String> {
@@ -375,21 +177,6 @@ async fn run_all(env: &Env, oracle: &Oracle, cases: &[Case], page: Option<u64>) 
         }
     }
     failures
-}
-
-/// The oracle over the sim's data as it is once the demo user has logged in
-/// (a login changes `users.lastlogin`; the gateway then caches the token).
-async fn oracle_for(env: &Env) -> Oracle {
-    let r = env.get("/odata/Users?$top=1").await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    Oracle::new(
-        env.gateway
-            .services
-            .iter()
-            .map(|s| s.model.clone())
-            .collect(),
-        |e| env.sim.rows(e),
-    )
 }
 
 fn report(what: &str, total: usize, failures: &[String]) {
