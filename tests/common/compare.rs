@@ -88,6 +88,12 @@ pub fn same(a: &Json, b: &Json) -> bool {
             (Some(x), Some(y)) => x == y,
             _ => x.as_f64() == y.as_f64(),
         },
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
         _ => a == b,
     }
 }
@@ -207,15 +213,100 @@ fn diff_expanded(want: &Json, have: &Json, many: bool) -> Option<String> {
 
 /// The oracle over the sim's data as it is once the demo user has logged in
 /// (a login changes `users.lastlogin`; the gateway then caches the token).
+/// Besides `SimHandle::rows` (the scalar fields), the loader reads the
+/// composite JSON fields (line items, objects) and extdata (as
+/// `extdata.NAME`, the gateway's field paths) straight from the sim's
+/// SQLite file.
 pub async fn oracle_for(env: &Env) -> Oracle {
     let r = env.get("/odata/Users?$top=1").await;
     assert_eq!(r.status, 200, "{}", r.text());
+    let conn = rusqlite::Connection::open_with_flags(
+        env.sim.db_path(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("the sim's database opens read-only");
     Oracle::new(
         env.gateway
             .services
             .iter()
             .map(|s| s.model.clone())
             .collect(),
-        |e| env.sim.rows(e),
+        |e| {
+            let mut rows = env.sim.rows(e);
+            add_composites_and_extdata(&conn, e, &mut rows);
+            rows
+        },
     )
+}
+
+fn add_composites_and_extdata(
+    conn: &rusqlite::Connection,
+    entity: &str,
+    rows: &mut [Map<String, Json>],
+) {
+    use zeyos_schema::FieldType as F;
+    let Some(schema) = zeyos_schema::schema().entity(entity) else {
+        return;
+    };
+    let index: std::collections::HashMap<i64, usize> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.get("ID").and_then(Json::as_i64).map(|id| (id, i)))
+        .collect();
+    let composites: Vec<&str> = schema
+        .fields
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.field_type,
+                F::Items | F::Object | F::Array | F::Json | F::Meta
+            )
+        })
+        .map(|f| f.name.as_str())
+        .collect();
+    for field in composites {
+        let sql = format!("SELECT \"ID\", \"{field}\" FROM \"{entity}\"");
+        let mut stmt = conn.prepare(&sql).expect("composite column");
+        let pairs = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+            })
+            .expect("composite query")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("composite rows");
+        for (id, text) in pairs {
+            let value = match text {
+                Some(t) => serde_json::from_str(&t).expect("stored composites are JSON"),
+                None => Json::Null,
+            };
+            if let Some(i) = index.get(&id) {
+                rows[*i].insert(field.to_string(), value);
+            }
+        }
+    }
+    if schema.extdata {
+        let mut stmt = conn
+            .prepare("SELECT record, name, value FROM _extdata WHERE entity = ?1")
+            .expect("extdata table");
+        let triples = stmt
+            .query_map([entity], |r| {
+                let value = match r.get_ref(2)? {
+                    rusqlite::types::ValueRef::Integer(n) => Json::from(n),
+                    rusqlite::types::ValueRef::Real(f) => Json::from(f),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        Json::String(String::from_utf8_lossy(t).into_owned())
+                    }
+                    _ => Json::Null,
+                };
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, value))
+            })
+            .expect("extdata query")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("extdata rows");
+        for (id, name, value) in triples {
+            if let Some(i) = index.get(&id) {
+                rows[*i].insert(format!("extdata.{name}"), value);
+            }
+        }
+    }
 }

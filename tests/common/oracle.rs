@@ -32,7 +32,8 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value as Json};
 use zeyos_odata::edm::{
-    Conversion, EdmType, EntitySetId, EntityTypeId, EnumTypeId, Join, Property, ServiceModel,
+    ComplexTypeId, Conversion, EdmType, EntitySetId, EntityTypeId, EnumTypeId, Join, Property,
+    ServiceModel,
 };
 
 /// A raw ZeyOS row.
@@ -108,11 +109,19 @@ struct Ent<'r> {
     row: &'r Row,
 }
 
+/// What a lambda variable stands for: a related entity, or a member of a
+/// collection of complex values (a line item).
+#[derive(Clone, Copy)]
+enum Var<'r> {
+    Ent(Ent<'r>),
+    Item(ComplexTypeId, &'r Row),
+}
+
 /// `$it` and the lambda variables in scope.
 #[derive(Clone)]
 struct Scope<'r> {
     it: Ent<'r>,
-    vars: Vec<(String, Ent<'r>)>,
+    vars: Vec<(String, Var<'r>)>,
 }
 
 /// One request being evaluated.
@@ -338,10 +347,11 @@ impl<'o> Req<'o> {
             .map(|(_, id, r)| (id, r))
             .collect();
 
-        // $select: the properties to compare (composite JSON values are not
-        // in the raw rows and are left out).
+        // $select: the properties to compare (composite values the raw rows
+        // lack, such as bin files, are left out), and dynamic properties.
         let ty = m.entity_type(ty_id);
         let mut selected: Vec<usize> = Vec::new();
+        let mut dynamic_names: Vec<String> = Vec::new();
         match &q.select {
             None => selected.extend(0..ty.properties.len()),
             Some(list) => {
@@ -353,6 +363,8 @@ impl<'o> Req<'o> {
                                 selected.push(*i);
                             } else if ty.navigation_index.contains_key(&n.name) {
                                 // A navigation link: nothing to compare.
+                            } else if ty.open {
+                                dynamic_names.push(n.name.clone());
                             } else {
                                 return Err(format!("unknown property {}", n.name));
                             }
@@ -365,11 +377,12 @@ impl<'o> Req<'o> {
         }
         selected.sort_unstable();
         selected.dedup();
-        selected.retain(|i| ty.properties[*i].conversion != Conversion::Json);
-        let compare: Vec<String> = selected
+        selected.retain(|i| self.loaded(ty_id, *i));
+        let mut compare: Vec<String> = selected
             .iter()
             .map(|i| ty.properties[*i].name.clone())
             .collect();
+        compare.extend(dynamic_names.iter().cloned());
 
         let mut expand: Vec<(String, bool, EntityTypeId, Option<EntitySetId>, Join)> = Vec::new();
         for item in q.expand.iter().flatten() {
@@ -395,10 +408,18 @@ impl<'o> Req<'o> {
         let mut keys = Vec::with_capacity(page.len());
         for (id, row) in page {
             let mut obj = self.entity_json(ty_id, row, &selected)?;
+            for name in &dynamic_names {
+                obj.insert(
+                    name.clone(),
+                    row.get(&format!("extdata.{name}"))
+                        .cloned()
+                        .unwrap_or(Json::Null),
+                );
+            }
             for (name, collection, target, target_set, join) in &expand {
                 let tty = m.entity_type(*target);
                 let all: Vec<usize> = (0..tty.properties.len())
-                    .filter(|i| tty.properties[*i].conversion != Conversion::Json)
+                    .filter(|i| self.loaded(*target, *i))
                     .collect();
                 let value = match join {
                     Join::ForeignKey { field, .. } => {
@@ -503,10 +524,77 @@ impl<'o> Req<'o> {
         let mut obj = Map::new();
         for &i in props {
             let p = &t.properties[i];
-            let v = convert(row.get(&p.upstream).unwrap_or(&Json::Null), p)?;
-            obj.insert(p.name.clone(), to_json(&v, self.m));
+            let value = if p.conversion == Conversion::Json {
+                self.structured_json(&p.ty, row.get(&p.upstream))?
+            } else {
+                to_json(
+                    &convert(row.get(&p.upstream).unwrap_or(&Json::Null), p)?,
+                    self.m,
+                )
+            };
+            obj.insert(p.name.clone(), value);
         }
         Ok(obj)
+    }
+
+    /// Whether the raw rows hold the property's value (scalar fields and
+    /// the composite fields the loader read; not bin files).
+    fn loaded(&self, ty: EntityTypeId, i: usize) -> bool {
+        let t = self.m.entity_type(ty);
+        let p = &t.properties[i];
+        p.conversion != Conversion::Json
+            || self
+                .o
+                .table(&t.upstream)
+                .is_ok_and(|table| table.rows.iter().any(|r| r.contains_key(&p.upstream)))
+    }
+
+    /// A composite value as the model describes it: complex values under
+    /// their properties' names with converted primitives (open types keep
+    /// their other keys, types without properties are free JSON), a
+    /// missing collection as `[]`.
+    fn structured_json(&self, ty: &EdmType, raw: Option<&Json>) -> R<Json> {
+        let raw = raw.filter(|v| !v.is_null());
+        Ok(match (ty, raw) {
+            (EdmType::Collection(_), None) => Json::Array(Vec::new()),
+            (_, None) => Json::Null,
+            (EdmType::Collection(inner), Some(Json::Array(items))) => Json::Array(
+                items
+                    .iter()
+                    .map(|x| self.structured_json(inner, Some(x)))
+                    .collect::<R<Vec<_>>>()?,
+            ),
+            (EdmType::Complex(id), Some(Json::Object(map))) => {
+                let ct = self.m.complex_type(*id);
+                if ct.properties.is_empty() {
+                    return Ok(Json::Object(map.clone()));
+                }
+                let mut out = Map::new();
+                for p in &ct.properties {
+                    let v = match &p.ty {
+                        EdmType::Complex(_) | EdmType::Collection(_) => {
+                            self.structured_json(&p.ty, map.get(&p.upstream))?
+                        }
+                        _ => to_json(
+                            &convert(map.get(&p.upstream).unwrap_or(&Json::Null), p)?,
+                            self.m,
+                        ),
+                    };
+                    out.insert(p.name.clone(), v);
+                }
+                if ct.open {
+                    for (k, v) in map {
+                        if !ct.properties.iter().any(|p| p.upstream == *k) {
+                            out.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                Json::Object(out)
+            }
+            (EdmType::Complex(_), Some(_)) => Json::Null,
+            (EdmType::Collection(_), Some(_)) => Json::Array(Vec::new()),
+            (_, Some(v)) => v.clone(),
+        })
     }
 
     // ------------------------------------------------------------ $search
@@ -719,8 +807,8 @@ impl<'o> Req<'o> {
     /// A property path, through to-one navigation, or a lambda.
     fn path(&self, p: &ast::MemberPath, sc: &Scope<'o>) -> R<V> {
         let mut segs = p.segments.as_slice();
-        let mut cur: Option<Ent<'o>> = match &p.start {
-            PathStart::It | PathStart::This => Some(sc.it),
+        let start: Var<'o> = match &p.start {
+            PathStart::It | PathStart::This => Var::Ent(sc.it),
             PathStart::Relative => {
                 let var = match segs.first() {
                     Some(ast::Segment {
@@ -733,14 +821,18 @@ impl<'o> Req<'o> {
                     _ => None,
                 };
                 match var {
-                    Some((_, ent)) => {
+                    Some((_, v)) => {
                         segs = &segs[1..];
-                        Some(*ent)
+                        *v
                     }
-                    None => Some(sc.it),
+                    None => Var::Ent(sc.it),
                 }
             }
             _ => return Err("unsupported path start".into()),
+        };
+        let mut cur: Option<Ent<'o>> = match start {
+            Var::Ent(e) => Some(e),
+            Var::Item(ct, item) => return self.item_path(ct, item, segs, sc),
         };
         let mut ty = cur.map(|c| c.ty).ok_or("no entity")?;
         let mut set = cur.and_then(|c| c.set);
@@ -751,77 +843,167 @@ impl<'o> Req<'o> {
             };
             let t = self.m.entity_type(ty);
             if let Some(idx) = t.property_index.get(&n.name) {
-                if i + 1 != segs.len() {
-                    return Err("path into a property".into());
-                }
                 let prop = &t.properties[*idx];
-                return match cur {
-                    None => Ok(V::Null),
-                    Some(e) => convert(e.row.get(&prop.upstream).unwrap_or(&Json::Null), prop),
-                };
-            }
-            let nav = t
-                .navigation_property(&n.name)
-                .ok_or_else(|| format!("{} has no member {}", t.name, n.name))?;
-            let target_set = set.and_then(|s| self.m.navigation_target(s, &n.name));
-            match &nav.join {
-                Join::ForeignKey { field, .. } => {
-                    cur = match cur {
-                        Some(e) => self
-                            .follow(e.row, field, nav.target, target_set)?
-                            .map(|row| Ent {
-                                ty: nav.target,
-                                set: target_set,
-                                row,
-                            }),
-                        None => None,
+                let raw = cur.and_then(|e| e.row.get(&prop.upstream));
+                if i + 1 == segs.len() {
+                    return match cur {
+                        None => Ok(V::Null),
+                        Some(_) => convert(raw.unwrap_or(&Json::Null), prop),
                     };
-                    ty = nav.target;
-                    set = target_set;
-                    i += 1;
                 }
-                Join::Reverse { field, .. } => {
-                    let Some(ast::Segment {
-                        kind: SegmentKind::Lambda(l),
-                        ..
-                    }) = segs.get(i + 1)
-                    else {
-                        return Err("collection without lambda".into());
-                    };
-                    if i + 2 != segs.len() {
-                        return Err("path after a lambda".into());
+                // `Items/any(i: ...)` over a collection of complex values.
+                let (EdmType::Collection(inner), Some(SegmentKind::Lambda(l))) =
+                    (&prop.ty, segs.get(i + 1).map(|s| &s.kind))
+                else {
+                    return Err("path into a property".into());
+                };
+                let EdmType::Complex(ct) = **inner else {
+                    return Err("lambda over a primitive collection".into());
+                };
+                if i + 2 != segs.len() {
+                    return Err("path after a lambda".into());
+                }
+                if cur.is_none() {
+                    return Ok(V::Null);
+                }
+                return self.items_lambda(l, ct, raw, sc);
+            }
+            if let Some(nav) = t.navigation_property(&n.name) {
+                let target_set = set.and_then(|s| self.m.navigation_target(s, &n.name));
+                match &nav.join {
+                    Join::ForeignKey { field, .. } => {
+                        cur = match cur {
+                            Some(e) => {
+                                self.follow(e.row, field, nav.target, target_set)?
+                                    .map(|row| Ent {
+                                        ty: nav.target,
+                                        set: target_set,
+                                        row,
+                                    })
+                            }
+                            None => None,
+                        };
+                        ty = nav.target;
+                        set = target_set;
+                        i += 1;
+                        continue;
                     }
-                    let Some(e) = cur else {
-                        return Ok(V::Null);
-                    };
-                    let children = self.children(e.row, field, nav.target, target_set)?;
-                    let any = l.kind == ast::LambdaKind::Any;
-                    let Some((var, body)) = &l.body else {
-                        return Ok(V::Bool(!children.is_empty()));
-                    };
-                    for c in children {
-                        let mut inner = sc.clone();
-                        inner.vars.push((
-                            var.clone(),
-                            Ent {
+                    Join::Reverse { field, .. } => {
+                        let Some(ast::Segment {
+                            kind: SegmentKind::Lambda(l),
+                            ..
+                        }) = segs.get(i + 1)
+                        else {
+                            return Err("collection without lambda".into());
+                        };
+                        if i + 2 != segs.len() {
+                            return Err("path after a lambda".into());
+                        }
+                        let Some(e) = cur else {
+                            return Ok(V::Null);
+                        };
+                        let children = self.children(e.row, field, nav.target, target_set)?;
+                        let vars = children.into_iter().map(|c| {
+                            Var::Ent(Ent {
                                 ty: nav.target,
                                 set: target_set,
                                 row: c,
-                            },
-                        ));
-                        let holds = matches!(self.eval(body, &inner)?, V::Bool(true));
-                        if any && holds {
-                            return Ok(V::Bool(true));
-                        }
-                        if !any && !holds {
-                            return Ok(V::Bool(false));
-                        }
+                            })
+                        });
+                        return self.lambda(l, vars, sc);
                     }
-                    return Ok(V::Bool(!any));
                 }
             }
+            // An open type's undeclared name: a dynamic property (extdata).
+            if t.open && i + 1 == segs.len() {
+                return Ok(match cur {
+                    None => V::Null,
+                    Some(e) => dynamic(e.row.get(&format!("extdata.{}", n.name))),
+                });
+            }
+            return Err(format!("{} has no member {}", t.name, n.name));
         }
         Err("a path to an entity is not a value".into())
+    }
+
+    /// A path from a lambda variable that stands for a complex value.
+    fn item_path(
+        &self,
+        ct: ComplexTypeId,
+        item: &'o Row,
+        segs: &[ast::Segment],
+        sc: &Scope<'o>,
+    ) -> R<V> {
+        let c = self.m.complex_type(ct);
+        let Some(ast::Segment {
+            kind: SegmentKind::Name(n),
+            ..
+        }) = segs.first()
+        else {
+            return Err("a complex value is not a primitive value".into());
+        };
+        let Some(prop) = c.properties.iter().find(|p| p.name == n.name) else {
+            return Err(format!("{} has no property {}", c.name, n.name));
+        };
+        let raw = item.get(&prop.upstream);
+        match (&segs[1..], &prop.ty) {
+            ([], _) => convert(raw.unwrap_or(&Json::Null), prop),
+            (
+                [ast::Segment {
+                    kind: SegmentKind::Lambda(l),
+                    ..
+                }],
+                EdmType::Collection(inner),
+            ) => match **inner {
+                EdmType::Complex(inner) => self.items_lambda(l, inner, raw, sc),
+                _ => Err("lambda over a primitive collection".into()),
+            },
+            _ => Err("unsupported path into a complex value".into()),
+        }
+    }
+
+    /// `any`/`all` over the complex values of a composite field; a null
+    /// field is an empty collection (collections are never null, and the
+    /// gateway writes it as `[]`).
+    fn items_lambda(
+        &self,
+        l: &ast::Lambda,
+        ct: ComplexTypeId,
+        raw: Option<&'o Json>,
+        sc: &Scope<'o>,
+    ) -> R<V> {
+        let items: Vec<&'o Row> = match raw {
+            None | Some(Json::Null) => Vec::new(),
+            Some(Json::Array(a)) => a.iter().filter_map(Json::as_object).collect(),
+            Some(other) => return Err(format!("composite value is not a list: {other}")),
+        };
+        self.lambda(l, items.into_iter().map(|i| Var::Item(ct, i)), sc)
+    }
+
+    /// `any`/`all` over the members a lambda variable ranges over.
+    fn lambda(
+        &self,
+        l: &ast::Lambda,
+        members: impl Iterator<Item = Var<'o>>,
+        sc: &Scope<'o>,
+    ) -> R<V> {
+        let any = l.kind == ast::LambdaKind::Any;
+        let Some((var, body)) = &l.body else {
+            let mut members = members;
+            return Ok(V::Bool(members.next().is_some()));
+        };
+        for member in members {
+            let mut inner = sc.clone();
+            inner.vars.push((var.clone(), member));
+            let holds = matches!(self.eval(body, &inner)?, V::Bool(true));
+            if any && holds {
+                return Ok(V::Bool(true));
+            }
+            if !any && !holds {
+                return Ok(V::Bool(false));
+            }
+        }
+        Ok(V::Bool(!any))
     }
 
     /// OData comparison of two values.
@@ -1188,6 +1370,23 @@ fn convert(json: &Json, p: &Property) -> R<V> {
             _ => V::Json(json.clone()),
         },
     })
+}
+
+/// A dynamic (extdata) property's value, typed as ZeyOS stored it.
+fn dynamic(json: Option<&Json>) -> V {
+    match json {
+        None | Some(Json::Null) => V::Null,
+        Some(Json::Bool(b)) => V::Bool(*b),
+        Some(Json::String(s)) => V::Str(s.clone()),
+        Some(Json::Number(n)) => match n.as_i64() {
+            Some(i) => V::Int(i),
+            None => n
+                .to_string()
+                .parse::<Decimal>()
+                .map_or_else(|_| V::Dbl(n.as_f64().unwrap_or(f64::NAN)), V::Dec),
+        },
+        Some(other) => V::Json(other.clone()),
+    }
 }
 
 /// A value as the gateway writes it in OData JSON.
