@@ -274,7 +274,9 @@ impl<'m> Evaluator<'m> {
                 .ok_or_else(|| EvalError::Type(l.text.clone()))?,
         };
         let items: Vec<serde_json::Map<String, Json>> = match source.get(&l.collection.upstream) {
-            None | Some(Json::Null) => return Ok(Value::Null),
+            // A collection is never null: ZeyOS's null is the empty list
+            // the response shows (`[]`), so any() is false and all() true.
+            None | Some(Json::Null) => Vec::new(),
             Some(Json::Array(a)) => a.iter().filter_map(|v| v.as_object().cloned()).collect(),
             // ZeyOS hands unexpanded composites over as JSON text.
             Some(Json::String(s)) => match serde_json::from_str::<Json>(s) {
