@@ -437,8 +437,11 @@ impl<'m> Binder<'m> {
         let mut orderby = Vec::new();
         for item in q.orderby.iter().flatten() {
             let (e, t) = self.expr(&item.expr, &scope, "$orderby")?;
-            if let ExprType::Edm(EdmType::Complex(_) | EdmType::Collection(_) | EdmType::Untyped) =
-                &t
+            let dynamic = matches!(e, BoundExpr::Dynamic(_));
+            if let (
+                false,
+                ExprType::Edm(EdmType::Complex(_) | EdmType::Collection(_) | EdmType::Untyped),
+            ) = (dynamic, &t)
             {
                 return Err(bad(
                     "InvalidOrderBy",
@@ -836,13 +839,15 @@ impl<'m> Binder<'m> {
                 };
                 let (l, r) = self.coerce_pair(l, &lt, r, &rt, whole, target)?;
                 if !matches!(cmp, CmpOp::Eq | CmpOp::Ne) {
-                    for t in [&lt, &rt] {
-                        if matches!(
-                            t,
-                            ExprType::Edm(
-                                EdmType::Complex(_) | EdmType::Collection(_) | EdmType::Untyped
+                    for (t, e) in [(&lt, &l), (&rt, &r)] {
+                        if !matches!(e, BoundExpr::Dynamic(_))
+                            && matches!(
+                                t,
+                                ExprType::Edm(
+                                    EdmType::Complex(_) | EdmType::Collection(_) | EdmType::Untyped
+                                )
                             )
-                        ) {
+                        {
                             return Err(type_error(whole, "comparable primitive values", target));
                         }
                     }
@@ -872,7 +877,12 @@ impl<'m> Binder<'m> {
                     B::DivBy => ArithOp::DivBy,
                     _ => ArithOp::Mod,
                 };
-                let result = arith_type(aop, &lt, &rt)
+                // A dynamic (extdata) number is read as a decimal.
+                let as_number = |e: &BoundExpr, t: &ExprType| match e {
+                    BoundExpr::Dynamic(_) => ExprType::Edm(EdmType::Decimal),
+                    _ => t.clone(),
+                };
+                let result = arith_type(aop, &as_number(&l, &lt), &as_number(&r, &rt))
                     .ok_or_else(|| type_error(whole, "numbers (or dates and durations)", target))?;
                 Ok((BoundExpr::Arith(aop, Box::new(l), Box::new(r)), result))
             }
@@ -1017,10 +1027,13 @@ impl<'m> Binder<'m> {
             bound.push(b);
             types.push(t);
         }
+        // A dynamic (extdata) property's type is known only per row: the
+        // evaluator checks it there.
         let is = |i: usize, ok: &dyn Fn(&ExprType) -> bool| {
-            types
-                .get(i)
-                .is_some_and(|t| matches!(t, ExprType::Null) || ok(t))
+            matches!(bound.get(i), Some(BoundExpr::Dynamic(_)))
+                || types
+                    .get(i)
+                    .is_some_and(|t| matches!(t, ExprType::Null) || ok(t))
         };
         let string = |t: &ExprType| matches!(t, ExprType::Edm(EdmType::String));
         let integer = |t: &ExprType| matches!(t, ExprType::Edm(EdmType::Int32 | EdmType::Int64));
