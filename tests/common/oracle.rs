@@ -63,6 +63,15 @@ pub enum Answer {
     Count(u64),
 }
 
+/// A collection shaped by query options.
+struct Shaped {
+    rows: Vec<Map<String, Json>>,
+    keys: Vec<i64>,
+    count: u64,
+    compare: Vec<String>,
+    expand: Vec<(String, bool)>,
+}
+
 /// The oracle over one simulator's data.
 pub struct Oracle {
     models: Vec<std::sync::Arc<ServiceModel>>,
@@ -257,20 +266,43 @@ impl<'o> Req<'o> {
             _ => return Err("unsupported path".into()),
         };
         let es = m.set(set);
-        let ty_id = es.entity_type;
         let table = self.o.table(&es.upstream)?;
-        let q = &uri.query;
+        let candidates: Vec<&'o Row> = table
+            .rows
+            .iter()
+            .filter(|row| self.in_set(set, row))
+            .filter(|row| match &parent {
+                Some((field, key)) => row.get(field).and_then(json_int) == Some(*key),
+                None => true,
+            })
+            .collect();
+        let shaped = self.shape(set, candidates, &uri.query)?;
+        if count_path {
+            return Ok(Answer::Count(shaped.count));
+        }
+        Ok(Answer::Collection {
+            rows: shaped.rows,
+            keys: shaped.keys,
+            count: shaped.count,
+            compare: shaped.compare,
+            expand: shaped.expand,
+        })
+    }
 
-        let mut members: Vec<&Row> = Vec::new();
-        for row in &table.rows {
-            if !self.in_set(set, row) {
-                continue;
-            }
-            if let Some((field, key)) = &parent {
-                if row.get(field).and_then(json_int) != Some(*key) {
-                    continue;
-                }
-            }
+    /// Members of `set` among `candidates` (already in the set and its
+    /// parent's scope) shaped by query options: `$filter`, `$search`,
+    /// `$orderby`, `$skip`, `$top`, `$select`, `$expand` (with nested options).
+    fn shape(
+        &self,
+        set: EntitySetId,
+        candidates: Vec<&'o Row>,
+        q: &ast::QueryOptions,
+    ) -> R<Shaped> {
+        let m = self.m;
+        let es = m.set(set);
+        let ty_id = es.entity_type;
+        let mut members: Vec<&'o Row> = Vec::new();
+        for row in candidates {
             let ent = Ent {
                 ty: ty_id,
                 set: Some(set),
@@ -295,13 +327,10 @@ impl<'o> Req<'o> {
             members.push(row);
         }
         let count = members.len() as u64;
-        if count_path {
-            return Ok(Answer::Count(count));
-        }
 
         // $orderby, made total by the key.
         let items: Vec<&ast::OrderByItem> = q.orderby.iter().flatten().collect();
-        let mut keyed: Vec<(Vec<V>, i64, &Row)> = Vec::with_capacity(members.len());
+        let mut keyed: Vec<(Vec<V>, i64, &'o Row)> = Vec::with_capacity(members.len());
         for row in members {
             let scope = Scope {
                 it: Ent {
@@ -340,7 +369,7 @@ impl<'o> Req<'o> {
         }
         let skip = q.skip.unwrap_or(0) as usize;
         let top = q.top.map_or(usize::MAX, |t| t as usize);
-        let page: Vec<(i64, &Row)> = keyed
+        let page: Vec<(i64, &'o Row)> = keyed
             .into_iter()
             .skip(skip)
             .take(top)
@@ -384,10 +413,18 @@ impl<'o> Req<'o> {
             .collect();
         compare.extend(dynamic_names.iter().cloned());
 
-        let mut expand: Vec<(String, bool, EntityTypeId, Option<EntitySetId>, Join)> = Vec::new();
+        // $expand: to-one and to-many navigation, with nested options.
+        let none = ast::QueryOptions::default();
+        let mut expand: Vec<(
+            String,
+            &ast::QueryOptions,
+            Option<EntitySetId>,
+            &Join,
+            EntityTypeId,
+        )> = Vec::new();
         for item in q.expand.iter().flatten() {
-            if item.options.is_some() || item.suffix != ast::ExpandSuffix::None {
-                return Err("unsupported $expand options".into());
+            if item.suffix != ast::ExpandSuffix::None {
+                return Err("unsupported $expand suffix".into());
             }
             let [ast::SelectSegment::Name(n)] = item.path.as_slice() else {
                 return Err("unsupported $expand path".into());
@@ -395,12 +432,16 @@ impl<'o> Req<'o> {
             let nav = ty
                 .navigation_property(&n.name)
                 .ok_or_else(|| format!("{} is not a navigation property", n.name))?;
+            let options = item.options.as_deref().unwrap_or(&none);
+            if options.count == Some(true) {
+                compare.push(format!("{}@odata.count", n.name));
+            }
             expand.push((
                 n.name.clone(),
-                nav.collection,
-                nav.target,
+                options,
                 m.navigation_target(set, &n.name),
-                nav.join.clone(),
+                &nav.join,
+                nav.target,
             ));
         }
 
@@ -416,38 +457,45 @@ impl<'o> Req<'o> {
                         .unwrap_or(Json::Null),
                 );
             }
-            for (name, collection, target, target_set, join) in &expand {
-                let tty = m.entity_type(*target);
-                let all: Vec<usize> = (0..tty.properties.len())
-                    .filter(|i| self.loaded(*target, *i))
-                    .collect();
+            for (name, options, target_set, join, target) in &expand {
+                let target_set = target_set.ok_or("expanded navigation without a set")?;
                 let value = match join {
                     Join::ForeignKey { field, .. } => {
-                        match self.follow(row, field, *target, *target_set)? {
-                            Some(r) => Json::Object(self.entity_json(*target, r, &all)?),
+                        match self.follow(row, field, *target, Some(target_set))? {
+                            Some(r) => {
+                                let nested = self.shape(target_set, vec![r], options)?;
+                                nested
+                                    .rows
+                                    .into_iter()
+                                    .next()
+                                    .map_or(Json::Null, Json::Object)
+                            }
                             None => Json::Null,
                         }
                     }
                     Join::Reverse { field, .. } => {
-                        let mut children = Vec::new();
-                        for c in self.children(row, field, *target, *target_set)? {
-                            children.push(Json::Object(self.entity_json(*target, c, &all)?));
+                        let children = self.children(row, field, *target, Some(target_set))?;
+                        let nested = self.shape(target_set, children, options)?;
+                        if options.count == Some(true) {
+                            obj.insert(format!("{name}@odata.count"), Json::from(nested.count));
                         }
-                        Json::Array(children)
+                        Json::Array(nested.rows.into_iter().map(Json::Object).collect())
                     }
                 };
-                let _ = collection;
                 obj.insert(name.clone(), value);
             }
             rows.push(obj);
             keys.push(id);
         }
-        Ok(Answer::Collection {
+        Ok(Shaped {
             rows,
             keys,
             count,
             compare,
-            expand: expand.iter().map(|e| (e.0.clone(), e.1)).collect(),
+            expand: expand
+                .iter()
+                .map(|e| (e.0.clone(), matches!(e.3, Join::Reverse { .. })))
+                .collect(),
         })
     }
 
