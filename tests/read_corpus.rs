@@ -115,10 +115,7 @@ async fn run_case(
         }
         let j: Json = serde_json::from_slice(&r.body)
             .map_err(|e| format!("error body is not JSON ({e}): {}", r.text()))?;
-        if !j["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty())
-        {
+        if j["error"]["message"].as_str().is_none_or(str::is_empty) {
             return Err(format!("error without a message: {j}"));
         }
         return Ok(());
