@@ -514,7 +514,10 @@ pub fn compare(op: CmpOp, a: &Value, b: &Value, expr: &BoundExpr) -> Result<bool
     if op == CmpOp::Eq || op == CmpOp::Ne {
         let equal = match (a, b) {
             (Value::Json(x), Value::Json(y)) => x == y,
-            (Value::Double(x), Value::Double(y)) if x.is_nan() && y.is_nan() => true,
+            // NaN is not equal to anything, even to itself (Part 2, 5.1.1.1.1).
+            _ if a.as_number().is_some() && b.as_number().is_some() && a.compare(b).is_none() => {
+                false
+            }
             _ => {
                 a.compare(b)
                     .ok_or_else(|| EvalError::Type(expr.to_string()))?
@@ -556,12 +559,14 @@ fn arith(op: ArithOp, a: &Value, b: &Value, expr: &BoundExpr) -> Result<Value, E
             }));
         }
         (ArithOp::Add | ArithOp::Sub, Value::Date(day), Value::Duration(d)) => {
-            let days = (d / (86_400 * 1_000_000_000)) as i64;
-            return Ok(Value::Date(if op == ArithOp::Sub {
-                day - days
-            } else {
-                day + days
-            }));
+            // The date's midnight plus the duration, then that instant's
+            // date (Part 2, 5.1.1.5.1): today minus an hour is yesterday.
+            let day_nanos = 86_400 * 1_000_000_000_i128;
+            let d = if op == ArithOp::Sub { -*d } else { *d };
+            let at = i128::from(*day) * day_nanos + d;
+            return i64::try_from(at.div_euclid(day_nanos))
+                .map(Value::Date)
+                .map_err(|_| overflow());
         }
         (ArithOp::Sub, Value::DateTimeOffset(x), Value::DateTimeOffset(y)) => {
             let nx = i128::from(x.unix) * 1_000_000_000 + i128::from(x.nanos);
