@@ -1063,10 +1063,10 @@ impl<'o> Req<'o> {
             _ => {}
         }
         let (a, b) = (self.coerce_enum(a, b)?, self.coerce_enum(b, a)?);
-        if let (V::Dbl(x), V::Dbl(y)) = (&a, &b) {
-            if x.is_nan() || y.is_nan() {
-                return Ok(op == B::Ne);
-            }
+        // NaN equals nothing, itself included, and orders with nothing.
+        let nan = |v: &V| matches!(v, V::Dbl(x) if x.is_nan());
+        if (nan(&a) || nan(&b)) && num(&a).is_some() && num(&b).is_some() {
+            return Ok(op == B::Ne);
         }
         let ord = order_values(&a, &b)?;
         Ok(match op {
@@ -1373,6 +1373,10 @@ fn call(f: ast::Function, args: Vec<V>) -> R<V> {
                 _ => x.ceil(),
             }),
             other => return Err(format!("{} of {other:?}", f.name())),
+        },
+        F::TotalSeconds => match &args[0] {
+            V::Dur(n) => V::Dec(Decimal::from_i128_with_scale(*n, 9)),
+            other => return Err(format!("totalseconds of {other:?}")),
         },
         other => return Err(format!("function {} is not in the oracle", other.name())),
     })
