@@ -18,6 +18,41 @@ use serde_json::Value as Json;
 /// Accounts in the main environment; the other entities scale with it.
 const SCALE: usize = 300;
 
+/// Account names where Unicode case mapping and ZeyOS's case-insensitive
+/// LIKE (simple case folding) part ways: the Kelvin sign folds with K but
+/// is its own upper case, `ı` upper-cases to I without folding with it,
+/// `ẞ` lower-cases to `ß`, a final sigma lower-cases by context, `ǅ` is
+/// title case, `ﬁ` upper-cases to two letters.
+const CASE_MAPPING_NAMES: [&str; 7] = [
+    "\u{212A}öln Kontor",
+    "Smıth & Co",
+    "STRAẞE Bau",
+    "ΟΔΟΣ Trading",
+    "ǅemal d.o.o.",
+    "ﬁne Foods",
+    "ΣΟΦΙΑ Σ",
+];
+
+/// Appends accounts named [`CASE_MAPPING_NAMES`] (copies of account 1) to
+/// the sim's database, before the oracle reads it.
+fn add_case_mapping_accounts(env: &Env) {
+    let conn = rusqlite::Connection::open(env.sim.db_path()).expect("the sim's database opens");
+    let next: i64 = conn
+        .query_row("SELECT MAX(\"ID\") FROM accounts", [], |r| r.get(0))
+        .expect("accounts have IDs");
+    for (i, name) in CASE_MAPPING_NAMES.iter().enumerate() {
+        conn.execute_batch("CREATE TEMP TABLE copy AS SELECT * FROM accounts WHERE \"ID\" = 1")
+            .expect("copy of account 1");
+        conn.execute(
+            "UPDATE copy SET \"ID\" = ?1, lastname = ?2",
+            rusqlite::params![next + 1 + i as i64, name],
+        )
+        .expect("renamed copy");
+        conn.execute_batch("INSERT INTO accounts SELECT * FROM copy; DROP TABLE copy;")
+            .expect("inserted copy");
+    }
+}
+
 /// One line of the corpus.
 #[derive(Debug, Clone)]
 struct Case {
@@ -204,6 +239,7 @@ async fn read_corpus_matches_the_oracle() {
     // A ZeyOS limit well below the collection sizes: most reads cross
     // several upstream chunks.
     let env = Env::start(SCALE, |c| c.upstream.max_limit = 400).await;
+    add_case_mapping_accounts(&env);
     let oracle = oracle_for(&env).await;
     let cases = load_corpus();
     assert!(cases.len() >= 200, "the corpus has {} queries", cases.len());
@@ -219,6 +255,7 @@ async fn read_corpus_matches_the_oracle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiny_chunks_and_pages_match_the_oracle() {
     let env = Env::start(40, |c| c.upstream.max_limit = 7).await;
+    add_case_mapping_accounts(&env);
     let oracle = oracle_for(&env).await;
     // Queries over the smaller sets keep this fast.
     let cases: Vec<Case> = load_corpus()
