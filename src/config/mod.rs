@@ -71,8 +71,6 @@ pub struct UpstreamConfig {
     /// Whether upstream string comparison and sorting is code-point order
     /// (then `$orderby`/`$filter` on strings can be pushed down exactly).
     pub string_ordering: StringOrdering,
-    /// Where upstream sorts nulls.
-    pub null_ordering: NullOrdering,
     /// Login token caching.
     pub auth: AuthConfig,
 }
@@ -84,17 +82,6 @@ pub enum StringOrdering {
     Binary,
     /// By a locale collation: string order and ranges are not pushed down.
     Collated,
-}
-
-/// Where the upstream sorts nulls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NullOrdering {
-    /// Nulls last ascending, first descending (PostgreSQL's default).
-    Postgres,
-    /// Nulls first ascending, last descending (SQLite's default).
-    NullsFirst,
-    /// Not known: sorts on nullable properties are not pushed down.
-    Unknown,
 }
 
 /// Caching of ZeyOS login tokens per client credentials.

@@ -36,7 +36,6 @@ pub(crate) struct RawUpstream {
     pub read_timeout_ms: Option<Spanned<i64>>,
     pub max_limit: Option<Spanned<i64>>,
     pub string_ordering: Option<Spanned<String>>,
-    pub null_ordering: Option<Spanned<String>>,
     #[serde(default)]
     pub auth: RawAuth,
 }

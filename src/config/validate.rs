@@ -16,8 +16,8 @@ use super::service::{
     UnsupportedConfig,
 };
 use super::{
-    AuthConfig, CacheConfig, Config, LimitsConfig, NullOrdering, PagingConfig, Secret,
-    StringOrdering, UpstreamConfig,
+    AuthConfig, CacheConfig, Config, LimitsConfig, PagingConfig, Secret, StringOrdering,
+    UpstreamConfig,
 };
 use crate::edm::naming::identifier_problem;
 
@@ -86,17 +86,6 @@ pub(crate) fn config(raw: RawConfig, source: &Arc<Source>) -> Result<Config, Con
             &[
                 ("binary", StringOrdering::Binary),
                 ("collated", StringOrdering::Collated),
-            ],
-        )?,
-        null_ordering: choice(
-            source,
-            &up.null_ordering,
-            "upstream.null_ordering",
-            NullOrdering::Postgres,
-            &[
-                ("postgres", NullOrdering::Postgres),
-                ("nulls_first", NullOrdering::NullsFirst),
-                ("unknown", NullOrdering::Unknown),
             ],
         )?,
         auth: AuthConfig {

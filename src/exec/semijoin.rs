@@ -290,17 +290,13 @@ pub async fn attach_children(
         .cloned()
         .collect();
     for l in lambdas {
-        Box::pin(attach_one(ctx, &l, PathRoot::It, rows)).await?;
+        Box::pin(attach_one(ctx, &l, rows)).await?;
     }
     Ok(())
 }
 
-async fn attach_one(
-    ctx: &ExecContext,
-    l: &Lambda,
-    _root: PathRoot,
-    rows: &mut [Row],
-) -> Result<(), GatewayError> {
+/// Fetches one lambda's children for a batch of rows (and theirs).
+async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(), GatewayError> {
     let ids: BTreeSet<i64> = rows
         .iter()
         .filter_map(|r| r.get("ID").and_then(json_i64))
@@ -390,7 +386,7 @@ async fn attach_one(
         // The nested lambda ranges over the children.
         let mut rerooted = inner.clone();
         rerooted.root = PathRoot::It;
-        Box::pin(attach_one(ctx, &rerooted, PathRoot::It, &mut children)).await?;
+        Box::pin(attach_one(ctx, &rerooted, &mut children)).await?;
     }
     let mut by_parent: std::collections::HashMap<i64, Vec<Json>> = std::collections::HashMap::new();
     for c in children {

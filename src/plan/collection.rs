@@ -421,6 +421,15 @@ impl<'m> Planner<'m> {
                 ));
                 return OrderPlan::Gateway(self.total_order(shape));
             }
+            if prop.ty == crate::edm::EdmType::String && !self.caps.binary_string_order {
+                // ZeyOS collates strings by a locale; OData orders them by
+                // code point, as the evaluator does.
+                explain.notes.push(format!(
+                    "order by `{}` is computed in the gateway: ZeyOS collates strings",
+                    p.text
+                ));
+                return OrderPlan::Gateway(self.total_order(shape));
+            }
             let nullable = (prop.nullable || !p.navigation.is_empty())
                 && !not_null.iter().any(|f| f == &p.upstream);
             if columns.iter().any(|(c, _)| c.field == p.upstream) {
@@ -555,5 +564,64 @@ fn implied_not_null(conjunct: &BoundExpr) -> Vec<String> {
             }
         }
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bind::binder::{Binder, ExpandLimits};
+
+    fn plan(target: &str, caps: FilterCapabilities) -> CollectionPlan {
+        let config = crate::config::Config::default_for_demo("http://127.0.0.1:1").unwrap();
+        let models = config.service_models().unwrap();
+        let model = models.iter().find(|m| m.name == "odata").unwrap();
+        let uri = odata_syntax::parse_uri(target, &odata_syntax::Limits::default()).unwrap();
+        let bound = Binder::new(model, &uri.query.aliases, ExpandLimits::default())
+            .bind(&uri)
+            .unwrap();
+        let crate::bind::query::Resource::Collection(c) = bound.resource else {
+            panic!("collection");
+        };
+        Planner::new(model, caps).collection(c.set, Vec::new(), &bound.shape)
+    }
+
+    #[test]
+    fn a_nullable_first_sort_key_splits_into_null_and_non_null_segments() {
+        let p = plan("Accounts?$orderby=LastName", FilterCapabilities::default());
+        let OrderPlan::Upstream(segments) = &p.order else {
+            panic!("upstream order expected");
+        };
+        assert_eq!(segments.len(), 2);
+        assert_eq!(segments[0].nulls, vec![("lastname".to_string(), true)]);
+        // Descending puts the nulls last.
+        let p = plan(
+            "Accounts?$orderby=LastName desc",
+            FilterCapabilities::default(),
+        );
+        let OrderPlan::Upstream(segments) = &p.order else {
+            panic!("upstream order expected");
+        };
+        assert_eq!(segments[1].nulls, vec![("lastname".to_string(), true)]);
+    }
+
+    #[test]
+    fn collated_strings_are_sorted_in_the_gateway() {
+        let collated = FilterCapabilities {
+            binary_string_order: false,
+        };
+        assert!(matches!(
+            plan("Accounts?$orderby=LastName", collated).order,
+            OrderPlan::Gateway(_)
+        ));
+        assert!(matches!(
+            plan("Accounts?$orderby=CreatedOn", collated).order,
+            OrderPlan::Upstream(_)
+        ));
+        // And string range filters stay in the gateway.
+        let p = plan("Accounts?$filter=LastName gt 'M'", collated);
+        assert_eq!(p.explain.residual.len(), 1);
+        let p = plan("Accounts?$filter=LastName eq 'M'", collated);
+        assert_eq!(p.explain.exact.len(), 1);
     }
 }

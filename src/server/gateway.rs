@@ -17,7 +17,7 @@ use super::skiptoken::TokenSigner;
 use crate::bind::binder::{Binder, ExpandLimits};
 use crate::bind::query::{BoundRequest, CollectionRef, EntityRef, Resource};
 use crate::cache::ResponseCache;
-use crate::config::{Config, NullOrdering, StringOrdering};
+use crate::config::{Config, StringOrdering};
 use crate::edm::{Conversion, EdmType, MetadataDocuments, ServiceModel};
 use crate::error::GatewayError;
 use crate::exec::collection::{self, start_page, Continuation, ExecContext};
@@ -118,7 +118,6 @@ impl Gateway {
         let caps = FilterCapabilities {
             binary_string_order: up.string_ordering == StringOrdering::Binary,
         };
-        let _ = NullOrdering::Postgres;
         let cache = config.cache.enabled.then(|| {
             ResponseCache::new(
                 &config.cache,
