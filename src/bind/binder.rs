@@ -1108,6 +1108,30 @@ impl<'m> Binder<'m> {
         Ok((BoundExpr::Call(func, bound), result))
     }
 
+    /// A lambda's predicate, bound with its range variable in scope; `all`
+    /// needs one.
+    fn lambda_predicate(
+        &self,
+        l: &ast::Lambda,
+        scope: &Scope,
+        var_kind: VarKind,
+        target: &str,
+    ) -> Result<Option<Box<BoundExpr>>, GatewayError> {
+        match &l.body {
+            Some((var, body)) => {
+                let mut inner = scope.clone();
+                inner.vars.push((var.clone(), var_kind));
+                let (b, t) = self.expr(body, &inner, target)?;
+                expect_boolean(&t, body, target)?;
+                Ok(Some(Box::new(b)))
+            }
+            None if l.kind == ast::LambdaKind::All => {
+                Err(bad("InvalidExpression", "all() needs a predicate", target))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// `i/Amount` for a range variable over complex values.
     fn item_property(
         &self,
@@ -1267,23 +1291,8 @@ impl<'m> Binder<'m> {
                             upstream: upstream.join("."),
                         };
                         let depth = scope.vars.len();
-                        let predicate = match &l.body {
-                            Some((var, body)) => {
-                                let mut inner_scope = scope.clone();
-                                inner_scope.vars.push((var.clone(), VarKind::Complex(*cid)));
-                                let (b, t) = self.expr(body, &inner_scope, target)?;
-                                expect_boolean(&t, body, target)?;
-                                Some(Box::new(b))
-                            }
-                            None => None,
-                        };
-                        if predicate.is_none() && l.kind == ast::LambdaKind::All {
-                            return Err(bad(
-                                "InvalidExpression",
-                                "all() needs a predicate",
-                                target,
-                            ));
-                        }
+                        let predicate =
+                            self.lambda_predicate(l, scope, VarKind::Complex(*cid), target)?;
                         return Ok((
                             BoundExpr::ItemsLambda(ItemsLambda {
                                 any: l.kind == ast::LambdaKind::Any,
@@ -1370,23 +1379,8 @@ impl<'m> Binder<'m> {
                             ));
                         };
                         let depth = scope.vars.len();
-                        let predicate = match &l.body {
-                            Some((var, body)) => {
-                                let mut inner = scope.clone();
-                                inner.vars.push((var.clone(), VarKind::Entity(nav.target)));
-                                let (b, t) = self.expr(body, &inner, target)?;
-                                expect_boolean(&t, body, target)?;
-                                Some(Box::new(b))
-                            }
-                            None => None,
-                        };
-                        if predicate.is_none() && l.kind == ast::LambdaKind::All {
-                            return Err(bad(
-                                "InvalidExpression",
-                                "all() needs a predicate",
-                                target,
-                            ));
-                        }
+                        let predicate =
+                            self.lambda_predicate(l, scope, VarKind::Entity(nav.target), target)?;
                         return Ok((
                             BoundExpr::Lambda(Lambda {
                                 any: l.kind == ast::LambdaKind::Any,

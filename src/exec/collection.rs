@@ -615,7 +615,11 @@ async fn next_passing_batch(
 
 /// Sorts rows by OData rules: nulls first ascending, last descending; the
 /// key breaks ties.
-fn sort_rows(eval: &Evaluator, items: &[OrderItem], rows: &mut [Row]) -> Result<(), GatewayError> {
+pub fn sort_rows(
+    eval: &Evaluator,
+    items: &[OrderItem],
+    rows: &mut [Row],
+) -> Result<(), GatewayError> {
     let mut keyed: Vec<(Vec<Value>, i64, usize)> = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
         let mut values = Vec::with_capacity(items.len());

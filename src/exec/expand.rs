@@ -9,13 +9,12 @@
 //! expands run on each level's rows the same way, so the cost is
 //! `ceil(rows / batch)` requests per navigation property per level.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use super::collection::{eval_error, odata_order, ExecContext};
+use super::collection::{eval_error, sort_rows, ExecContext};
 use super::eval::{children_key, Evaluator};
 use crate::bind::query::{ExpandItem, QueryShape};
 use crate::error::GatewayError;
@@ -276,7 +275,7 @@ async fn expand_many(
         let id = row.get("ID").and_then(json_i64);
         let mut list = id.and_then(|i| by_parent.remove(&i)).unwrap_or_default();
         if !opts.orderby.is_empty() {
-            sort_children(&eval, opts, &mut list)?;
+            sort_rows(&eval, &opts.orderby, &mut list)?;
         }
         let total = list.len();
         let skip = opts.skip.unwrap_or(0) as usize;
@@ -291,39 +290,6 @@ async fn expand_many(
             row.insert(format!("{key}@count"), Json::from(total));
         }
         row.insert(key.clone(), Json::Array(page));
-    }
-    Ok(())
-}
-
-fn sort_children(
-    eval: &Evaluator,
-    opts: &QueryShape,
-    list: &mut [Row],
-) -> Result<(), GatewayError> {
-    let mut keyed = Vec::with_capacity(list.len());
-    for (i, r) in list.iter().enumerate() {
-        let mut vals = Vec::with_capacity(opts.orderby.len());
-        for o in &opts.orderby {
-            vals.push(eval.value(&o.expr, r).map_err(eval_error)?);
-        }
-        keyed.push((vals, r.get("ID").and_then(json_i64).unwrap_or(0), i));
-    }
-    keyed.sort_by(|a, b| {
-        for (k, o) in opts.orderby.iter().enumerate() {
-            let ord = odata_order(&a.0[k], &b.0[k]);
-            let ord = if o.descending { ord.reverse() } else { ord };
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        a.1.cmp(&b.1)
-    });
-    let order: Vec<usize> = keyed.into_iter().map(|(_, _, i)| i).collect();
-    let mut taken: Vec<Option<Row>> = list.iter_mut().map(|r| Some(std::mem::take(r))).collect();
-    for (slot, i) in list.iter_mut().zip(order) {
-        if let Some(r) = taken[i].take() {
-            *slot = r;
-        }
     }
     Ok(())
 }

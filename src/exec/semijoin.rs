@@ -109,14 +109,7 @@ async fn semijoin(
         },
     };
     let es = ctx.model.set(child_set);
-    let mut parts: Vec<Filter> = es
-        .base_filter
-        .iter()
-        .map(|c| match c.values.as_slice() {
-            [one] => Filter::cond(c.field.clone(), Op::Eq, one.clone()),
-            many => Filter::cond(c.field.clone(), Op::In, Json::Array(many.to_vec())),
-        })
-        .collect();
+    let mut parts = crate::plan::collection::base_filters(es);
     parts.push(Filter::is_not_null(l.child_field.clone()));
     parts.push(child_filter);
     let Some(keys) = parent_keys(ctx, &es.upstream, &l.child_field, Filter::and(parts)).await?
@@ -328,14 +321,7 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(
             nested.push(inner.clone());
         }
     }
-    let mut parts: Vec<Filter> = es
-        .base_filter
-        .iter()
-        .map(|c| match c.values.as_slice() {
-            [one] => Filter::cond(c.field.clone(), Op::Eq, one.clone()),
-            many => Filter::cond(c.field.clone(), Op::In, Json::Array(many.to_vec())),
-        })
-        .collect();
+    let mut parts = crate::plan::collection::base_filters(es);
     parts.push(Filter::cond(
         l.child_field.clone(),
         Op::In,

@@ -207,14 +207,7 @@ impl<'m> Planner<'m> {
         let mut explain = Explain::default();
 
         // Filter: base filter, scope, then each conjunct as far as it goes.
-        let mut filters: Vec<Filter> = es
-            .base_filter
-            .iter()
-            .map(|c| match c.values.as_slice() {
-                [one] => Filter::cond(c.field.clone(), Op::Eq, one.clone()),
-                many => Filter::cond(c.field.clone(), Op::In, Json::Array(many.to_vec())),
-            })
-            .collect();
+        let mut filters = base_filters(es);
         filters.extend(scope);
         let mut residual_parts = Vec::new();
         let mut not_null: Vec<String> = Vec::new();
@@ -528,6 +521,18 @@ fn midnight_field(model: &ServiceModel, p: &crate::bind::expr::PropertyPath) -> 
         .entity(&owner.upstream)
         .and_then(|e| e.field(&prop.upstream))
         .is_some_and(|f| f.semantic == zeyos_schema::Semantic::Date)
+}
+
+/// An entity set's base filter as ZeyOS conditions: every read of the set,
+/// whether for its own rows, a semi-join or related rows, carries it.
+pub fn base_filters(es: &crate::edm::EntitySet) -> Vec<Filter> {
+    es.base_filter
+        .iter()
+        .map(|c| match c.values.as_slice() {
+            [one] => Filter::cond(c.field.clone(), Op::Eq, one.clone()),
+            many => Filter::cond(c.field.clone(), Op::In, Json::Array(many.to_vec())),
+        })
+        .collect()
 }
 
 /// Fields a true conjunct proves non-null (comparisons with non-null
