@@ -1,0 +1,254 @@
+//! Reads of collections and their counts: planning, the streamed JSON
+//! page with its `nextLink`, and `/$count`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+
+use super::body::{self, Body};
+use super::conditional;
+use super::negotiate::{JsonFormat, MetadataLevel};
+use super::request::RequestCtx;
+use super::response::{
+    json_response, not_modified, query_without_skiptoken, select_suffix, PageHead,
+    ETAG_BUFFER_LIMIT,
+};
+use crate::bind::query::{BoundRequest, CollectionRef};
+use crate::error::GatewayError;
+use crate::exec::collection::{self, start_page, Continuation};
+use crate::exec::expand::expand_rows;
+use crate::serialize::entity::EntityWriter;
+use crate::serialize::value::{write_key, write_str};
+use crate::upstream::Principal;
+
+impl RequestCtx<'_> {
+    pub(super) async fn count(
+        &self,
+        c: &CollectionRef,
+        bound: &BoundRequest,
+        principal: Principal,
+    ) -> Result<Response<Body>, GatewayError> {
+        let ctx = self.exec(principal);
+        let scope = self.scope(&ctx, c).await?;
+        let mut shape = self.with_semijoins(&ctx, c.set, &bound.shape).await?;
+        shape.top = None;
+        shape.skip = None;
+        shape.orderby.clear();
+        shape.expand.clear();
+        shape.select = Some(Vec::new());
+        shape.count = true;
+        let plan = Arc::new(self.planner().collection(c.set, scope, &shape));
+        let n = if plan.residual.is_none() {
+            collection::upstream_count(&ctx, &plan).await?
+        } else {
+            let start = start_page(ctx, plan, None, 0).await?;
+            start.count.unwrap_or(0)
+        };
+        Ok(json_response(
+            StatusCode::OK,
+            n.to_string(),
+            "text/plain;charset=utf-8",
+        ))
+    }
+
+    pub(super) async fn collection(
+        &self,
+        c: &CollectionRef,
+        bound: &BoundRequest,
+        format: JsonFormat,
+        principal: Principal,
+    ) -> Result<Response<Body>, GatewayError> {
+        let ctx = self.exec(principal);
+        let scope = self.scope(&ctx, c).await?;
+        let shape = self.with_semijoins(&ctx, c.set, &bound.shape).await?;
+        let plan = Arc::new(self.planner().collection(c.set, scope, &shape));
+        if self
+            .header(header::HeaderName::from_static("x-explain"))
+            .is_some_and(|v| v != "0")
+        {
+            return Ok(json_response(
+                StatusCode::OK,
+                plan.to_json().to_string(),
+                "application/json",
+            ));
+        }
+        let cont: Option<Continuation> = match &bound.skiptoken {
+            Some(t) => Some(self.gateway.tokens.verify(&self.binding(), t)?),
+            None => None,
+        };
+        let (page_size, applied) = self.page_size();
+        let start = start_page(ctx.clone(), plan.clone(), cont, page_size).await?;
+
+        let set = c.set;
+        let model = self.service.model.clone();
+        let service_root = self.service_root.clone();
+        let context = format!(
+            "{}$metadata#{}{}",
+            service_root,
+            model.set(set).name,
+            select_suffix(&model, set, bound.shape.select.as_deref())
+        );
+        let next_base = format!("{}{}", service_root, self.rel);
+        let query_rest = query_without_skiptoken(self.raw_query);
+        let binding = self.binding();
+        let tokens = self.gateway.tokens.clone();
+        let settings = self.expand_settings();
+        let batch = if shape.expand.is_empty() {
+            500
+        } else {
+            settings.batch_size.max(1)
+        };
+
+        let joined = plan.joined.clone();
+        let (tx, body) = body::channel(4);
+        // Pages up to ETAG_BUFFER_LIMIT are written whole before the
+        // response starts, so that they get an entity tag over their bytes
+        // (and errors get their status); larger pages stream without one.
+        // The writer runs in this task until it says which; only a
+        // streaming page moves on to a task of its own.
+        let (head_tx, mut head_rx) = tokio::sync::oneshot::channel::<PageHead>();
+        let mut head_tx = Some(head_tx);
+        let mut rows = start.rows;
+        let count = start.count;
+        let mut page_writer = Box::pin(async move {
+            let writer = EntityWriter::new(
+                &model,
+                set,
+                shape.select.as_deref(),
+                &shape.expand,
+                format,
+                &service_root,
+            )
+            .with_dynamic(&shape.dynamic);
+            let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
+            out.push(b'{');
+            let mut need_comma = false;
+            if format.metadata != MetadataLevel::None {
+                write_key(&mut out, "@odata.context");
+                write_str(&mut out, &context);
+                need_comma = true;
+            }
+            if let Some(n) = count {
+                if need_comma {
+                    out.push(b',');
+                }
+                write_key(&mut out, "@odata.count");
+                out.extend_from_slice(n.to_string().as_bytes());
+                need_comma = true;
+            }
+            if need_comma {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"value\":[");
+            let mut first = true;
+            let result: Result<(), GatewayError> = async {
+                loop {
+                    let mut batch_rows = Vec::with_capacity(batch);
+                    while batch_rows.len() < batch {
+                        match rows.next().await? {
+                            Some(r) => batch_rows.push(r),
+                            None => break,
+                        }
+                    }
+                    if batch_rows.is_empty() {
+                        break;
+                    }
+                    if !shape.expand.is_empty() {
+                        expand_rows(&ctx, settings, &shape.expand, &mut batch_rows, &joined)
+                            .await?;
+                    }
+                    for r in &batch_rows {
+                        if !first {
+                            out.push(b',');
+                        }
+                        first = false;
+                        writer.write(&mut out, r);
+                    }
+                    if out.len() >= 32 * 1024 {
+                        let streaming = match head_tx.take() {
+                            None => true,
+                            Some(h) if out.len() >= ETAG_BUFFER_LIMIT => {
+                                let _ = h.send(PageHead::Streaming);
+                                true
+                            }
+                            Some(h) => {
+                                head_tx = Some(h);
+                                false
+                            }
+                        };
+                        if streaming {
+                            let chunk = Bytes::from(std::mem::take(&mut out));
+                            if tx.send(Ok(chunk)).await.is_err() {
+                                return Ok(());
+                            }
+                            out.reserve(64 * 1024);
+                        }
+                    }
+                }
+                out.push(b']');
+                if let Some(next) = rows.continuation().await? {
+                    let token = tokens.sign(&binding, &next);
+                    let sep = if query_rest.is_empty() { "" } else { "&" };
+                    let link = format!("{next_base}?{query_rest}{sep}$skiptoken={token}");
+                    out.push(b',');
+                    write_key(&mut out, "@odata.nextLink");
+                    write_str(&mut out, &link);
+                }
+                out.push(b'}');
+                Ok(())
+            }
+            .await;
+            match (result, head_tx.take()) {
+                (Ok(()), Some(h)) => {
+                    let _ = h.send(PageHead::Complete(Bytes::from(out)));
+                }
+                (Ok(()), None) => {
+                    let _ = tx.send(Ok(Bytes::from(out))).await;
+                }
+                (Err(e), Some(h)) => {
+                    let _ = h.send(PageHead::Failed(e));
+                }
+                (Err(e), None) => {
+                    tracing::warn!(error = %e, "response cut off after it had started");
+                    let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                }
+            }
+        });
+        let head = tokio::select! {
+            biased;
+            head = &mut head_rx => head,
+            () = &mut page_writer => head_rx.await,
+        };
+        if matches!(head, Ok(PageHead::Streaming)) {
+            tokio::spawn(page_writer);
+        }
+        let mut r = match head {
+            Ok(PageHead::Complete(page)) => {
+                let etag = conditional::strong_etag(&page);
+                if conditional::none_match(&self.parts.headers, &etag) {
+                    return Ok(not_modified(&etag));
+                }
+                let mut r = Response::new(body::full(page));
+                if let Ok(v) = HeaderValue::from_str(&etag) {
+                    r.headers_mut().insert(header::ETAG, v);
+                }
+                r
+            }
+            Ok(PageHead::Streaming) => Response::new(body),
+            Ok(PageHead::Failed(e)) => return Err(e),
+            Err(_) => return Err(GatewayError::Internal("the page writer stopped".into())),
+        };
+        if let Ok(v) = HeaderValue::from_str(&format.content_type()) {
+            r.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        if let Some(n) = applied {
+            if let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={n}")) {
+                r.headers_mut()
+                    .insert(header::HeaderName::from_static("preference-applied"), v);
+            }
+        }
+        Ok(r)
+    }
+}

@@ -1,0 +1,215 @@
+//! Reads of single entities and their properties (`Accounts(1)`,
+//! `Transactions(5)/Account`, `Accounts(1)/LastName/$value`).
+
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use serde_json::Value as Json;
+
+use super::body::{self, Body};
+use super::conditional;
+use super::negotiate::{JsonFormat, MetadataLevel};
+use super::request::RequestCtx;
+use super::response::{json_response, not_modified, select_suffix};
+use crate::bind::query::{BoundRequest, EntityRef};
+use crate::edm::{Conversion, EdmType};
+use crate::error::GatewayError;
+use crate::exec::expand::expand_rows;
+use crate::serialize::entity::{write_structured, EntityWriter};
+use crate::serialize::value::{write_key, write_property_value, write_str};
+use crate::upstream::{Filter, Op, Principal};
+use crate::values::json_i64;
+
+impl RequestCtx<'_> {
+    pub(super) async fn entity(
+        &self,
+        e: &EntityRef,
+        bound: &BoundRequest,
+        format: JsonFormat,
+        principal: Principal,
+    ) -> Result<Response<Body>, GatewayError> {
+        let ctx = self.exec(principal);
+        let set = e.set();
+        let expand_fields = self.json_fields(set, bound.shape.select.as_deref());
+        let Some((row, _)) = self.resolve(&ctx, e, &expand_fields).await? else {
+            if matches!(e, EntityRef::Navigation { .. }) {
+                let mut r = Response::new(body::empty());
+                *r.status_mut() = StatusCode::NO_CONTENT;
+                return Ok(r);
+            }
+            return Err(self.entity_not_found(e));
+        };
+        let mut row = row;
+        if !bound.shape.dynamic.is_empty() {
+            // A single-record read returns extdata only as a whole object;
+            // read the named fields as a list does.
+            let id = row.get("ID").and_then(json_i64).unwrap_or(0);
+            let req = crate::upstream::ListRequest {
+                entity: self.model().set(set).upstream.clone(),
+                fields: bound
+                    .shape
+                    .dynamic
+                    .iter()
+                    .map(|d| (format!("extdata.{d}"), format!("extdata.{d}")))
+                    .collect(),
+                filter: Some(Filter::cond("ID", Op::Eq, id)),
+                limit: Some(1),
+                ..Default::default()
+            };
+            if let Some(extra) = ctx.list(req).await?.into_iter().next() {
+                row.extend(extra);
+            }
+        }
+        let mut rows = vec![row];
+        if !bound.shape.expand.is_empty() {
+            expand_rows(
+                &ctx,
+                self.expand_settings(),
+                &bound.shape.expand,
+                &mut rows,
+                &[],
+            )
+            .await?;
+        }
+        let row = &rows[0];
+        let writer = EntityWriter::new(
+            self.model(),
+            set,
+            bound.shape.select.as_deref(),
+            &bound.shape.expand,
+            format,
+            &self.service_root,
+        )
+        .with_dynamic(&bound.shape.dynamic);
+        // The entity's own tag (from its modification time) validates the
+        // entity alone; with $expand (or dynamic properties read by a list
+        // request of their own) the response holds more, so its tag is a
+        // hash of the whole body.
+        let entity_tag = if bound.shape.expand.is_empty() && bound.shape.dynamic.is_empty() {
+            writer.etag(row)
+        } else {
+            None
+        };
+        if let Some(tag) = &entity_tag {
+            if conditional::none_match(&self.parts.headers, tag) {
+                return Ok(not_modified(tag));
+            }
+        }
+        let mut entity = Vec::with_capacity(512);
+        writer.write(&mut entity, row);
+        let mut out = Vec::with_capacity(entity.len() + 128);
+        if format.metadata != MetadataLevel::None {
+            out.extend_from_slice(b"{\"@odata.context\":");
+            write_str(
+                &mut out,
+                &format!(
+                    "{}$metadata#{}{}/$entity",
+                    self.service_root,
+                    self.model().set(set).name,
+                    select_suffix(self.model(), set, bound.shape.select.as_deref())
+                ),
+            );
+            if entity.len() > 2 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&entity[1..]);
+        } else {
+            out = entity;
+        }
+        let etag = entity_tag.unwrap_or_else(|| conditional::strong_etag(&out));
+        if conditional::none_match(&self.parts.headers, &etag) {
+            return Ok(not_modified(&etag));
+        }
+        let mut r = json_response(StatusCode::OK, out, &format.content_type());
+        if let Ok(tag) = HeaderValue::from_str(&etag) {
+            r.headers_mut().insert(header::ETAG, tag);
+        }
+        Ok(r)
+    }
+
+    pub(super) async fn property(
+        &self,
+        e: &EntityRef,
+        property: usize,
+        raw: bool,
+        format: JsonFormat,
+        principal: Principal,
+    ) -> Result<Response<Body>, GatewayError> {
+        let ctx = self.exec(principal);
+        let set = e.set();
+        let ty = self.model().entity_type(self.model().set(set).entity_type);
+        let prop = &ty.properties[property];
+        let expand: Vec<String> = if prop.conversion == Conversion::Json {
+            vec![prop.upstream.clone()]
+        } else {
+            Vec::new()
+        };
+        let Some((row, _)) = self.resolve(&ctx, e, &expand).await? else {
+            return Err(self.entity_not_found(e));
+        };
+        let value = row.get(&prop.upstream).filter(|v| !v.is_null());
+        if value.is_none() {
+            let mut r = Response::new(body::empty());
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            return Ok(r);
+        }
+        if raw {
+            if matches!(prop.ty, EdmType::Complex(_) | EdmType::Collection(_)) {
+                return Err(GatewayError::bad_request(
+                    "InvalidPath",
+                    format!(
+                        "`{}` is structured; $value applies to primitive properties",
+                        prop.name
+                    ),
+                    Some("$value"),
+                ));
+            }
+            let mut buf = Vec::new();
+            write_property_value(&mut buf, self.model(), prop, value, false);
+            let text = match serde_json::from_slice::<Json>(&buf) {
+                Ok(Json::String(s)) => s,
+                Ok(other) => other.to_string(),
+                Err(_) => String::from_utf8_lossy(&buf).into_owned(),
+            };
+            return Ok(json_response(
+                StatusCode::OK,
+                text,
+                "text/plain;charset=utf-8",
+            ));
+        }
+        let mut out = Vec::new();
+        out.push(b'{');
+        if format.metadata != MetadataLevel::None {
+            let key = row.get("ID").and_then(json_i64).unwrap_or(0);
+            write_key(&mut out, "@odata.context");
+            write_str(
+                &mut out,
+                &format!(
+                    "{}$metadata#{}({key})/{}",
+                    self.service_root,
+                    self.model().set(set).name,
+                    prop.name
+                ),
+            );
+            out.push(b',');
+        }
+        write_key(&mut out, "value");
+        match (&prop.ty, prop.conversion) {
+            (EdmType::Complex(_) | EdmType::Collection(_), Conversion::Json) => write_structured(
+                &mut out,
+                self.model(),
+                &prop.ty,
+                value,
+                format.ieee754_compatible,
+            ),
+            _ => write_property_value(
+                &mut out,
+                self.model(),
+                prop,
+                value,
+                format.ieee754_compatible,
+            ),
+        }
+        out.push(b'}');
+        Ok(json_response(StatusCode::OK, out, &format.content_type()))
+    }
+}

@@ -1,0 +1,310 @@
+//! One request being answered: the per-request context every handler
+//! shares (its service, principal-bound upstream access, planner and
+//! negotiation helpers), and the resolution of entity references.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use serde_json::Value as Json;
+
+use super::gateway::{Gateway, Service};
+
+use super::body::{self, Body};
+use super::conditional;
+use super::negotiate::{negotiate, Representation, ResourceKind};
+use super::response::{json_format, json_response, query_without_skiptoken};
+use crate::bind::query::{BoundRequest, CollectionRef, EntityRef, Resource};
+use crate::edm::{Conversion, ServiceModel};
+use crate::error::GatewayError;
+use crate::exec::collection::ExecContext;
+use crate::exec::expand::ExpandSettings;
+use crate::plan::collection::Planner;
+use crate::upstream::{Filter, Op, Principal, Row};
+use crate::values::json_i64;
+
+/// One request being answered.
+pub(super) struct RequestCtx<'g> {
+    pub(super) gateway: &'g Gateway,
+    pub(super) service: &'g Service,
+    pub(super) parts: &'g http::request::Parts,
+    pub(super) rel: &'g str,
+    pub(super) raw_query: Option<&'g str>,
+    pub(super) service_root: String,
+    pub(super) calls: Arc<AtomicU64>,
+}
+
+impl RequestCtx<'_> {
+    pub(super) fn model(&self) -> &ServiceModel {
+        &self.service.model
+    }
+
+    pub(super) fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub(super) fn max_version_4_0(&self) -> bool {
+        self.header(header::HeaderName::from_static("odata-maxversion"))
+            .is_some_and(|v| v.trim().starts_with("4.0"))
+    }
+
+    pub(super) fn exec(&self, principal: Principal) -> ExecContext {
+        ExecContext {
+            upstream: self.gateway.upstream.clone(),
+            principal,
+            model: self.service.model.clone(),
+            max_residual_scan: self.gateway.config.paging.max_residual_scan,
+            calls: self.calls.clone(),
+            cache: self.gateway.cache.as_ref().map(|c| {
+                c.scope(
+                    &self.service.model.name,
+                    conditional::wants_fresh(&self.parts.headers),
+                )
+            }),
+        }
+    }
+
+    pub(super) fn planner(&self) -> Planner<'_> {
+        Planner::new(self.model(), self.gateway.caps)
+    }
+
+    pub(super) fn expand_settings(&self) -> ExpandSettings {
+        ExpandSettings {
+            batch_size: self.gateway.config.limits.expand_batch_size.max(1) as usize,
+            caps: self.gateway.caps,
+        }
+    }
+
+    pub(super) async fn dispatch(
+        &self,
+        bound: &BoundRequest,
+        principal: Principal,
+    ) -> Result<Response<Body>, GatewayError> {
+        let kind = match &bound.resource {
+            Resource::Metadata => ResourceKind::Metadata,
+            Resource::Count(_) | Resource::Property { raw: true, .. } => ResourceKind::RawValue,
+            _ => ResourceKind::Data,
+        };
+        let accept = self.header(header::ACCEPT);
+        let rep = negotiate(
+            kind,
+            bound.format.as_deref(),
+            accept,
+            self.max_version_4_0(),
+        )?;
+        match &bound.resource {
+            Resource::ServiceDocument => Ok(json_response(
+                StatusCode::OK,
+                crate::edm::service_document::to_string(self.model(), &self.service_root),
+                &json_format(rep).content_type(),
+            )),
+            Resource::Metadata => Ok(self.metadata(rep)),
+            Resource::Collection(c) => self.collection(c, bound, json_format(rep), principal).await,
+            Resource::Count(c) => self.count(c, bound, principal).await,
+            Resource::Entity(e) => self.entity(e, bound, json_format(rep), principal).await,
+            Resource::Property {
+                entity,
+                property,
+                raw,
+            } => {
+                self.property(entity, *property, *raw, json_format(rep), principal)
+                    .await
+            }
+        }
+    }
+
+    pub(super) fn metadata(&self, rep: Representation) -> Response<Body> {
+        let docs = &self.service.metadata;
+        let (text, etag, ctype) = match rep {
+            Representation::CsdlJson => (&docs.json, &docs.json_etag, "application/json"),
+            _ => (&docs.xml, &docs.xml_etag, "application/xml"),
+        };
+        let mut r = if self
+            .header(header::IF_NONE_MATCH)
+            .is_some_and(|h| crate::edm::metadata::if_none_match(h, etag))
+        {
+            let mut r = Response::new(body::empty());
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            r
+        } else {
+            json_response(StatusCode::OK, text.clone(), ctype)
+        };
+        if let Ok(v) = HeaderValue::from_str(etag) {
+            r.headers_mut().insert(header::ETAG, v);
+        }
+        r
+    }
+
+    /// The ID of an entity reference, checking that it exists (and, for
+    /// contained entities, that it belongs to its parent).
+    pub(super) async fn resolve(
+        &self,
+        ctx: &ExecContext,
+        e: &EntityRef,
+        expand: &[String],
+    ) -> Result<Option<(Row, Option<String>)>, GatewayError> {
+        let (set, key) = match e {
+            EntityRef::Key { set, key } => (*set, *key),
+            EntityRef::Contained {
+                parent,
+                field,
+                set,
+                key,
+            } => {
+                let Some((p, _)) = Box::pin(self.resolve(ctx, parent, &[])).await? else {
+                    return Ok(None);
+                };
+                let pid = p.get("ID").and_then(json_i64);
+                let Some(found) = self.get_member(ctx, *set, *key, expand).await? else {
+                    return Ok(None);
+                };
+                if found.0.get(field).and_then(json_i64) != pid {
+                    return Ok(None);
+                }
+                return Ok(Some(found));
+            }
+            EntityRef::Navigation {
+                parent, field, set, ..
+            } => {
+                let Some((p, _)) = Box::pin(self.resolve(ctx, parent, &[])).await? else {
+                    return Err(GatewayError::not_found(
+                        "the entity does not exist",
+                        None::<String>,
+                    ));
+                };
+                match p.get(field).and_then(json_i64) {
+                    Some(k) => (*set, k),
+                    None => return Ok(None),
+                }
+            }
+        };
+        self.get_member(ctx, set, key, expand).await
+    }
+
+    /// A record of an entity set by key, if it exists and belongs to the set.
+    pub(super) async fn get_member(
+        &self,
+        ctx: &ExecContext,
+        set: crate::edm::EntitySetId,
+        key: i64,
+        expand: &[String],
+    ) -> Result<Option<(Row, Option<String>)>, GatewayError> {
+        let es = self.model().set(set);
+        let Some((row, etag)) = ctx.get(&es.upstream, key, expand).await? else {
+            return Ok(None);
+        };
+        let in_set = es.base_filter.iter().all(|c| {
+            let v = row.get(&c.field).cloned().unwrap_or(Json::Null);
+            c.values
+                .iter()
+                .any(|x| x == &v || (json_i64(x).is_some() && json_i64(x) == json_i64(&v)))
+        });
+        Ok(in_set.then_some((row, etag)))
+    }
+
+    pub(super) fn entity_not_found(&self, e: &EntityRef) -> GatewayError {
+        let name = &self.model().set(e.set()).name;
+        match e {
+            EntityRef::Key { key, .. } | EntityRef::Contained { key, .. } => {
+                GatewayError::not_found(
+                    format!("{name}({key}) does not exist"),
+                    Some(format!("{name}({key})")),
+                )
+            }
+            EntityRef::Navigation { name: nav, .. } => {
+                GatewayError::not_found(format!("the entity has no {nav}"), Some(nav.clone()))
+            }
+        }
+    }
+
+    pub(super) fn json_fields(
+        &self,
+        set: crate::edm::EntitySetId,
+        select: Option<&[usize]>,
+    ) -> Vec<String> {
+        let ty = self.model().entity_type(self.model().set(set).entity_type);
+        ty.properties
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| {
+                p.conversion == Conversion::Json && select.is_none_or(|s| s.contains(i))
+            })
+            .map(|(_, p)| p.upstream.clone())
+            .collect()
+    }
+
+    /// The filter restricting a collection to its parent's members, after
+    /// checking that the parent exists.
+    pub(super) async fn scope(
+        &self,
+        ctx: &ExecContext,
+        c: &CollectionRef,
+    ) -> Result<Vec<Filter>, GatewayError> {
+        let Some((parent, field)) = &c.parent else {
+            return Ok(Vec::new());
+        };
+        let Some((row, _)) = self.resolve(ctx, parent, &[]).await? else {
+            return Err(self.entity_not_found(parent));
+        };
+        let id = row
+            .get("ID")
+            .and_then(json_i64)
+            .ok_or_else(|| GatewayError::Internal("parent without ID".into()))?;
+        Ok(vec![Filter::cond(field.clone(), Op::Eq, id)])
+    }
+
+    /// The query shape with lambdas answered by semi-joins where possible.
+    pub(super) async fn with_semijoins(
+        &self,
+        ctx: &ExecContext,
+        set: crate::edm::EntitySetId,
+        shape: &crate::bind::query::QueryShape,
+    ) -> Result<crate::bind::query::QueryShape, GatewayError> {
+        let mut shape = shape.clone();
+        if let Some(f) = shape.filter.take() {
+            shape.filter = Some(if f.has_lambda() {
+                let ty = self.model().set(set).entity_type;
+                crate::exec::semijoin::rewrite_lambdas(ctx, self.gateway.caps, ty, f).await?
+            } else {
+                f
+            });
+        }
+        Ok(shape)
+    }
+
+    pub(super) fn page_size(&self) -> (u64, Option<u64>) {
+        let paging = &self.gateway.config.paging;
+        let max = u64::from(paging.max_page_size.max(1));
+        let default = u64::from(paging.default_page_size.max(1)).min(max);
+        let preferred = self
+            .parts
+            .headers
+            .get_all(header::HeaderName::from_static("prefer"))
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| odata_syntax::parse_prefer(v).ok())
+            .flatten()
+            .find_map(|p| match p {
+                odata_syntax::Preference::MaxPageSize(n) => Some(n),
+                _ => None,
+            });
+        match preferred {
+            Some(n) if n > 0 => {
+                let applied = n.min(max);
+                (applied, Some(applied))
+            }
+            _ => (default, None),
+        }
+    }
+
+    /// The request the skiptoken is bound to: absolute URL without it.
+    pub(super) fn binding(&self) -> String {
+        format!(
+            "{}{}?{}",
+            self.service_root,
+            self.rel,
+            query_without_skiptoken(self.raw_query)
+        )
+    }
+}

@@ -1,0 +1,171 @@
+//! Building responses: JSON bodies, OData headers, context URL parts, and
+//! the one place where errors become responses.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Response, StatusCode};
+
+use super::body::{self, Body};
+use super::negotiate::{JsonFormat, Representation};
+use crate::edm::ServiceModel;
+use crate::error::GatewayError;
+use crate::upstream::UpstreamError;
+
+/// Where `/metrics` is served, before any service.
+pub(super) const METRICS_PATH: &str = "/metrics";
+
+/// Largest collection page kept whole to compute its entity tag; larger
+/// pages are streamed as they are written and carry no `ETag`.
+pub(super) const ETAG_BUFFER_LIMIT: usize = 1 << 20;
+
+/// How a collection page begins, as its writer reports it.
+pub(super) enum PageHead {
+    /// The whole page: it ended before reaching [`ETAG_BUFFER_LIMIT`]
+    /// (checked after each batch of rows).
+    Complete(Bytes),
+    /// The page is larger and follows through the body channel.
+    Streaming,
+    /// The page failed before anything was sent.
+    Failed(GatewayError),
+}
+
+/// A 304 for a request whose `If-None-Match` matched `etag`.
+pub(super) fn not_modified(etag: &str) -> Response<Body> {
+    let mut r = Response::new(body::empty());
+    *r.status_mut() = StatusCode::NOT_MODIFIED;
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+/// The `(p1,p2)` part of a context URL for a `$select`.
+pub(super) fn select_suffix(
+    model: &ServiceModel,
+    set: crate::edm::EntitySetId,
+    select: Option<&[usize]>,
+) -> String {
+    let Some(select) = select else {
+        return String::new();
+    };
+    let ty = model.entity_type(model.set(set).entity_type);
+    let names: Vec<&str> = select
+        .iter()
+        .filter_map(|i| ty.properties.get(*i))
+        .map(|p| p.name.as_str())
+        .collect();
+    format!("({})", names.join(","))
+}
+
+/// The raw query string without `$skiptoken` (in any spelling).
+pub(super) fn query_without_skiptoken(raw: Option<&str>) -> String {
+    raw.unwrap_or("")
+        .split('&')
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            let decoded = percent_encoding::percent_decode_str(name)
+                .decode_utf8_lossy()
+                .to_ascii_lowercase();
+            !p.is_empty() && decoded != "$skiptoken" && decoded != "skiptoken"
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+pub(super) fn json_format(rep: Representation) -> JsonFormat {
+    match rep {
+        Representation::Json(f) => f,
+        _ => JsonFormat::default(),
+    }
+}
+
+pub(super) fn json_response(
+    status: StatusCode,
+    body_bytes: impl Into<Bytes>,
+    content_type: &str,
+) -> Response<Body> {
+    let mut r = Response::new(body::full(body_bytes));
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+pub(super) fn set_odata_version(headers: &mut HeaderMap) {
+    headers.insert(
+        header::HeaderName::from_static("odata-version"),
+        HeaderValue::from_static("4.0"),
+    );
+}
+
+/// The one place where errors become responses.
+pub fn error_response(e: &GatewayError) -> Response<Body> {
+    let status = e.status();
+    match e {
+        GatewayError::Internal(detail) => tracing::error!(%detail, "internal error"),
+        GatewayError::Upstream(u) => tracing::warn!(error = %u, "upstream failure"),
+        _ => {}
+    }
+    let mut r = json_response(
+        status,
+        e.to_json().to_string(),
+        "application/json;odata.metadata=minimal",
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"ZeyOS OData\", charset=\"UTF-8\""),
+        );
+    }
+    if let GatewayError::MethodNotAllowed { allow, .. } = e {
+        if let Ok(v) = HeaderValue::from_str(allow) {
+            r.headers_mut().insert(header::ALLOW, v);
+        }
+    }
+    r
+}
+
+pub(super) fn parse_error(e: odata_syntax::ParseError) -> GatewayError {
+    use odata_syntax::ParseError as P;
+    match &e {
+        P::UrlTooLong { .. } => GatewayError::UriTooLong(e.to_string()),
+        _ => {
+            let code = match &e {
+                P::TooDeep { .. } | P::TooManyNodes { .. } => "QueryTooComplex",
+                P::DuplicateOption { .. } => "DuplicateOption",
+                P::InvalidValue { .. } => "InvalidValue",
+                P::Encoding { .. } => "InvalidEncoding",
+                _ => "InvalidSyntax",
+            };
+            let target = e.option().map(str::to_string);
+            GatewayError::BadRequest {
+                code,
+                message: e.to_string(),
+                target,
+                details: Vec::new(),
+            }
+        }
+    }
+}
+
+pub(super) fn login_error(e: UpstreamError) -> GatewayError {
+    match &e {
+        // 401/403 at login: wrong credentials. Other client errors mean the
+        // gateway's login request itself is wrong (e.g. a missing appsecret
+        // in config.toml): the upstream side's fault, not the client's.
+        UpstreamError::Status { status, .. }
+            if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN =>
+        {
+            GatewayError::Unauthorized("ZeyOS did not accept the user name and password".into())
+        }
+        _ => GatewayError::Upstream(e),
+    }
+}
+
+/// Time of a request, for the log.
+pub fn elapsed_ms(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1000.0
+}
