@@ -2,6 +2,10 @@
 
 pub mod binder;
 pub mod expr;
+mod expression;
+mod literal;
+mod options;
+mod path;
 pub mod query;
 #[cfg(test)]
 mod tests;
