@@ -216,12 +216,16 @@ impl RequestCtx<'_> {
                 }
             }
         });
-        let head = tokio::select! {
+        // The writer may announce streaming and still finish in the same
+        // poll (the rest of the page fits the channel), so whether it is
+        // done is tracked apart from what it announced: a finished future
+        // must not be polled again.
+        let (head, writer_done) = tokio::select! {
             biased;
-            head = &mut head_rx => head,
-            () = &mut page_writer => head_rx.await,
+            head = &mut head_rx => (head, false),
+            () = &mut page_writer => (head_rx.await, true),
         };
-        if matches!(head, Ok(PageHead::Streaming)) {
+        if !writer_done && matches!(head, Ok(PageHead::Streaming)) {
             tokio::spawn(page_writer);
         }
         let mut r = match head {

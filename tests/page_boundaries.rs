@@ -1,0 +1,58 @@
+//! Pages around the size where the gateway stops buffering a page for its
+//! entity tag and starts streaming it: every one must arrive whole, and the
+//! switch must not panic the task that writes the page.
+//!
+//! The page writer runs in the request's task until it knows whether the
+//! page fits the buffer; a page that just passes the limit may still be
+//! finished in that same poll. A panic there happens in a spawned task, so
+//! the client may not notice; this test counts panics with a hook. It is
+//! alone in its file because the hook is process-wide.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::Env;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_around_the_streaming_limit_arrive_whole_without_panics() {
+    let panics = Arc::new(AtomicUsize::new(0));
+    let seen = panics.clone();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        previous(info);
+    }));
+
+    let env = Env::start(1000, |_| {}).await;
+    let mut sizes = Vec::new();
+    for top in (300..=1000).step_by(50) {
+        let url = format!("/odata/Transactions?$top={top}&$orderby=Id");
+        let r = env
+            .get_with(
+                &url,
+                &[
+                    ("authorization", common::basic("demo", "demo")),
+                    ("cache-control", "no-cache".to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+        let body = r.text();
+        let j: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{url}: not JSON ({e}), {} bytes", body.len()));
+        let rows = j["value"].as_array().map(|a| a.len()).unwrap_or(0);
+        assert_eq!(rows, top, "{url}");
+        sizes.push((top, body.len(), r.header("etag").is_some()));
+    }
+    env.stop().await;
+
+    // The run must have crossed the limit: small pages with an ETag,
+    // large ones streamed without.
+    assert!(
+        sizes.iter().any(|s| s.2) && sizes.iter().any(|s| !s.2),
+        "sizes did not straddle the streaming limit: {sizes:?}"
+    );
+    assert_eq!(panics.load(Ordering::SeqCst), 0, "a task panicked");
+}
