@@ -12,6 +12,22 @@
 //! sends and (b) the gateway with the OData URL, and prints latency
 //! percentiles and throughput. Everything shares the machine's cores, so
 //! absolute numbers depend on it; the ratios are the point.
+//!
+//! With `--upstream-cpu N` the load runs against a zeyos-sim in its own
+//! process (the `zeyos-sim` binary next to this one, started pinned to CPU
+//! N with `taskset`), as in a deployment where ZeyOS runs on other
+//! hardware than the gateway. Start this process pinned to the other CPUs
+//! so that the two do not share a core:
+//!
+//! ```sh
+//! cargo build --release --bins --example loadtest
+//! taskset -c 1 target/release/examples/loadtest overhead 5 8 --upstream-cpu 0
+//! ```
+//!
+//! The load generator then shares the gateway's core, which counts against
+//! the gateway. The in-process simulator is still started, only to learn
+//! which ZeyOS request the gateway sends for each scenario (same seed and
+//! scale, so the same data).
 
 use std::time::{Duration, Instant};
 
@@ -153,7 +169,15 @@ fn report(name: &str, direct: &Stats, gateway: &Stats) {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let upstream_cpu: Option<String> = match args.iter().position(|a| a == "--upstream-cpu") {
+        Some(i) if i + 1 < args.len() => {
+            let cpu = args.remove(i + 1);
+            args.remove(i);
+            Some(cpu)
+        }
+        _ => None,
+    };
     let which = args.first().cloned().unwrap_or_else(|| "all".into());
     let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     let concurrency: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(8);
@@ -164,23 +188,31 @@ async fn main() {
     })
     .await
     .expect("zeyos-sim starts");
-    let mut config =
-        zeyos_odata::config::Config::default_for_demo(&sim.base_url()).expect("config");
-    config.upstream.appsecret = Some(zeyos_odata::config::Secret::new("bench"));
-    config.cache.enabled = false;
-    config.paging.max_page_size = 10_000;
-    let gateway = zeyos_odata::server::gateway::Gateway::new(config).expect("gateway");
-    let server = zeyos_odata::server::serve::serve(gateway, "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("listen");
+    let server = start_gateway(&sim.base_url()).await;
     let gw = format!("http://{}", server.addr());
     let token = sim.login("demo", "demo").await.expect("token");
     let client: HttpClient = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(256)
         .build_http();
+    // The backend the load runs against: the in-process simulator, or one
+    // in its own pinned process with a gateway of its own in front.
+    let external = upstream_cpu.as_deref().map(ExternalSim::start);
+    let (load_sim, load_gw, load_token, _load_server) = match &external {
+        Some(ext) => {
+            let server = start_gateway(&ext.base_url).await;
+            let gw = format!("http://{}", server.addr());
+            let token = login(&client, &ext.base_url).await;
+            (ext.base_url.clone(), gw, token, Some(server))
+        }
+        None => (sim.base_url(), gw.clone(), token.clone(), None),
+    };
     println!(
-        "loadtest: {seconds} s per run, {concurrency} concurrent clients, {} cores",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        "loadtest: {seconds} s per run, {concurrency} concurrent clients, {} cores for this process, zeyos-sim {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        match &upstream_cpu {
+            Some(cpu) => format!("in its own process on CPU {cpu}"),
+            None => "in this process".to_string(),
+        }
     );
 
     let scenarios: Vec<(&str, &str)> = vec![
@@ -222,15 +254,19 @@ async fn main() {
                 } else {
                     "POST"
                 },
-                url: format!("{}{}", sim.base_url(), upstream.path),
+                url: format!("{load_sim}{}", upstream.path),
                 headers: vec![
-                    ("authorization", format!("Bearer {token}")),
+                    ("authorization", format!("Bearer {load_token}")),
                     ("content-type", "application/json".into()),
                 ],
                 body: Bytes::from(upstream.body.clone()),
             };
+            let through = Target {
+                url: format!("{load_gw}{url}"),
+                ..probe.clone()
+            };
             let d = drive(&client, &direct, seconds, concurrency).await;
-            let g = drive(&client, &probe, seconds, concurrency).await;
+            let g = drive(&client, &through, seconds, concurrency).await;
             report(name, &d, &g);
         }
     }
@@ -296,6 +332,100 @@ async fn main() {
             ms(gateway_times[5]) / ms(upstream_sums[5])
         );
     }
+    if let Some(s) = _load_server {
+        s.shutdown().await;
+    }
     server.shutdown().await;
     sim.shutdown().await;
+    drop(external);
+}
+
+/// A gateway with caching off (every request reaches the backend) in
+/// front of the simulator at `sim_base`.
+async fn start_gateway(sim_base: &str) -> zeyos_odata::server::serve::Server {
+    let mut config = zeyos_odata::config::Config::default_for_demo(sim_base).expect("config");
+    config.upstream.appsecret = Some(zeyos_odata::config::Secret::new("bench"));
+    config.cache.enabled = false;
+    config.paging.max_page_size = 10_000;
+    let gateway = zeyos_odata::server::gateway::Gateway::new(config).expect("gateway");
+    zeyos_odata::server::serve::serve(gateway, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("listen")
+}
+
+/// A token for demo/demo from the simulator at `base`.
+async fn login(client: &HttpClient, base: &str) -> String {
+    let t = Target {
+        method: "POST",
+        url: format!("{base}/demo/auth/v1/login"),
+        headers: vec![("content-type", "application/x-www-form-urlencoded".into())],
+        body: Bytes::from_static(b"name=demo&password=demo&identifier=loadtest&appsecret=bench"),
+    };
+    let mut req = http::Request::builder().method(t.method).uri(&t.url);
+    for (k, v) in &t.headers {
+        req = req.header(*k, v);
+    }
+    let req = req.body(Full::new(t.body)).expect("login request");
+    let resp = client.request(req).await.expect("login answers");
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("login body")
+        .to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("login JSON");
+    v["token"].as_str().expect("a token").to_string()
+}
+
+/// zeyos-sim in its own process, pinned to one CPU; killed on drop.
+struct ExternalSim {
+    child: std::process::Child,
+    base_url: String,
+}
+
+impl ExternalSim {
+    fn start(cpu: &str) -> ExternalSim {
+        use std::io::BufRead;
+        let exe = std::env::current_exe().expect("own path");
+        let bin = exe
+            .parent()
+            .and_then(|examples| examples.parent())
+            .map(|dir| dir.join("zeyos-sim"))
+            .expect("target directory");
+        assert!(
+            bin.exists(),
+            "{} is missing: cargo build --release --bins",
+            bin.display()
+        );
+        let mut child = std::process::Command::new("taskset")
+            .args(["-c", cpu])
+            .arg(&bin)
+            .args(["--listen", "127.0.0.1:0", "--scale", "1000"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("taskset starts zeyos-sim");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let base_url = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("listening on ") {
+                        break url.trim().to_string();
+                    }
+                }
+                _ => panic!("zeyos-sim ended before listening"),
+            }
+        };
+        // Keep reading what it prints, so that it never writes to a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        ExternalSim { child, base_url }
+    }
+}
+
+impl Drop for ExternalSim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
