@@ -148,7 +148,7 @@ impl UpstreamClient {
     /// `POST /{entity}`: the rows of a list request.
     pub async fn list(&self, token: &str, req: &ListRequest) -> Result<Vec<Row>, UpstreamError> {
         let body = self.list_body(token, req).await?;
-        serde_json::from_slice(&body)
+        super::rows::parse_rows(&body)
             .map_err(|e| UpstreamError::InvalidResponse(format!("list of {}: {e}", req.entity)))
     }
 

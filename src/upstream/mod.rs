@@ -5,6 +5,7 @@ pub mod auth;
 pub mod client;
 pub mod filter;
 pub mod request;
+pub mod rows;
 
 pub use auth::{Authenticator, Credential, CredentialError, Principal};
 pub use client::{GetResponse, Row, UpstreamClient, UpstreamError, UpstreamSettings};
