@@ -3,7 +3,7 @@
 //! A list answer is an array of objects that all carry the same fields.
 //! Decoded generically, every row's map starts empty and grows (and
 //! rehashes) several times; here each row's map is created at the size of
-//! the row before it, so a page of rows costs one allocation per map.
+//! the row before it, so that it never has to grow.
 
 use std::fmt;
 
@@ -45,6 +45,11 @@ struct RowSeed {
     width: usize,
 }
 
+/// The most fields a row's map is presized for: one odd row (a ZeyOS
+/// entity has at most a few dozen fields) must not make every later row
+/// reserve that much.
+const MAX_PRESIZE: usize = 256;
+
 impl<'de> DeserializeSeed<'de> for RowSeed {
     type Value = Row;
 
@@ -61,7 +66,7 @@ impl<'de> Visitor<'de> for RowSeed {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Row, A::Error> {
-        let mut row = Map::with_capacity(self.width);
+        let mut row = Map::with_capacity(self.width.min(MAX_PRESIZE));
         while let Some((k, v)) = map.next_entry::<String, Json>()? {
             row.insert(k, v);
         }
