@@ -8,6 +8,7 @@
 use std::io;
 
 use quick_xml::events::{BytesDecl, BytesText, Event};
+use quick_xml::writer::ElementWriter;
 use quick_xml::Writer;
 
 use super::annotations::{self, Annotation, Value, VOCABULARIES};
@@ -219,21 +220,28 @@ fn annotations<W: io::Write>(w: &mut Writer<W>, list: &[Annotation]) -> io::Resu
         let el = w
             .create_element("Annotation")
             .with_attribute(("Term", a.term));
-        match &a.value {
-            Value::Bool(b) => {
-                el.with_attribute(("Bool", if *b { "true" } else { "false" }))
-                    .write_empty()?;
-            }
-            Value::Int(i) => {
-                el.with_attribute(("Int", i.to_string().as_str()))
-                    .write_empty()?;
-            }
-            Value::String(s) => {
-                el.with_attribute(("String", s.as_str())).write_empty()?;
-            }
-            other => {
-                el.write_inner_content(|w| value(w, other))?;
-            }
+        valued_element(el, &a.value)?;
+    }
+    Ok(())
+}
+
+/// Writes `el` with `v`: constants as an attribute (`Bool="true"`), the
+/// rest as content.
+fn valued_element<W: io::Write>(el: ElementWriter<'_, W>, v: &Value) -> io::Result<()> {
+    match v {
+        Value::Bool(b) => {
+            el.with_attribute(("Bool", if *b { "true" } else { "false" }))
+                .write_empty()?;
+        }
+        Value::Int(i) => {
+            el.with_attribute(("Int", i.to_string().as_str()))
+                .write_empty()?;
+        }
+        Value::String(s) => {
+            el.with_attribute(("String", s.as_str())).write_empty()?;
+        }
+        other => {
+            el.write_inner_content(|w| value(w, other))?;
         }
     }
     Ok(())
@@ -268,22 +276,7 @@ fn value<W: io::Write>(w: &mut Writer<W>, v: &Value) -> io::Result<()> {
                     let el = w
                         .create_element("PropertyValue")
                         .with_attribute(("Property", *name));
-                    match v {
-                        Value::Bool(b) => {
-                            el.with_attribute(("Bool", if *b { "true" } else { "false" }))
-                                .write_empty()?;
-                        }
-                        Value::Int(i) => {
-                            el.with_attribute(("Int", i.to_string().as_str()))
-                                .write_empty()?;
-                        }
-                        Value::String(s) => {
-                            el.with_attribute(("String", s.as_str())).write_empty()?;
-                        }
-                        other => {
-                            el.write_inner_content(|w| value(w, other))?;
-                        }
-                    }
+                    valued_element(el, v)?;
                 }
                 Ok(())
             })?;

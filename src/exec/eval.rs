@@ -103,30 +103,10 @@ impl<'m> Evaluator<'m> {
                 Value::Null => Value::Null,
                 _ => return Err(EvalError::Type(expr.to_string())),
             },
-            BoundExpr::And(a, b) => {
-                let a = truth(self.eval(a, it, vars)?, expr)?;
-                if a == Some(false) {
-                    return Ok(Value::Bool(false));
-                }
-                let b = truth(self.eval(b, it, vars)?, expr)?;
-                match (a, b) {
-                    (_, Some(false)) => Value::Bool(false),
-                    (Some(true), Some(true)) => Value::Bool(true),
-                    _ => Value::Null,
-                }
-            }
-            BoundExpr::Or(a, b) => {
-                let a = truth(self.eval(a, it, vars)?, expr)?;
-                if a == Some(true) {
-                    return Ok(Value::Bool(true));
-                }
-                let b = truth(self.eval(b, it, vars)?, expr)?;
-                match (a, b) {
-                    (_, Some(true)) => Value::Bool(true),
-                    (Some(false), Some(false)) => Value::Bool(false),
-                    _ => Value::Null,
-                }
-            }
+            // Three-valued logic: `false` decides `and`, `true` decides
+            // `or`, whichever side it is on; otherwise null wins.
+            BoundExpr::And(a, b) => self.connective(a, b, false, expr, it, vars)?,
+            BoundExpr::Or(a, b) => self.connective(a, b, true, expr, it, vars)?,
             BoundExpr::Compare(op, a, b) => {
                 let a = self.eval(a, it, vars)?;
                 let b = self.eval(b, it, vars)?;
@@ -309,6 +289,30 @@ impl<'m> Evaluator<'m> {
             }
         }
         Ok(Value::Bool(!l.any))
+    }
+
+    /// `and` (`decisive` false) or `or` (`decisive` true): the decisive
+    /// value on either side decides, the right side is skipped when the
+    /// left decides, and otherwise a null makes the result null.
+    fn connective<'r>(
+        &self,
+        a: &BoundExpr,
+        b: &BoundExpr,
+        decisive: bool,
+        expr: &BoundExpr,
+        it: &'r crate::upstream::Row,
+        vars: &mut Vars<'r>,
+    ) -> Result<Value, EvalError> {
+        let a = truth(self.eval(a, it, vars)?, expr)?;
+        if a == Some(decisive) {
+            return Ok(Value::Bool(decisive));
+        }
+        let b = truth(self.eval(b, it, vars)?, expr)?;
+        Ok(match (a, b) {
+            (_, Some(v)) if v == decisive => Value::Bool(decisive),
+            (Some(_), Some(_)) => Value::Bool(!decisive),
+            _ => Value::Null,
+        })
     }
 
     fn eval_with(

@@ -211,18 +211,25 @@ async fn fetch_by(
     Ok(out)
 }
 
+/// The distinct integer values of `field` in `rows`, sorted: the keys one
+/// batched request asks for.
+fn distinct_ids(rows: &[Row], field: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.get(field).and_then(json_i64))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 async fn expand_one(
     ctx: &ExecContext,
     settings: ExpandSettings,
     item: &ExpandItem,
     rows: &mut [Row],
 ) -> Result<(), GatewayError> {
-    let mut ids: Vec<i64> = rows
-        .iter()
-        .filter_map(|r| r.get(&item.field).and_then(json_i64))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = distinct_ids(rows, &item.field);
     let targets = if ids.is_empty() {
         Vec::new()
     } else {
@@ -251,12 +258,7 @@ async fn expand_many(
     item: &ExpandItem,
     rows: &mut [Row],
 ) -> Result<(), GatewayError> {
-    let mut ids: Vec<i64> = rows
-        .iter()
-        .filter_map(|r| r.get("ID").and_then(json_i64))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = distinct_ids(rows, "ID");
     let children = if ids.is_empty() {
         Vec::new()
     } else {

@@ -80,42 +80,36 @@ impl<'m> Translator<'m> {
 
     /// `T(E)`: holds exactly where `E` is true.
     pub fn t(&self, e: &BoundExpr) -> Option<Filter> {
-        if let Some(c) = self.constant(e) {
-            return Some(if c == Value::Bool(true) {
-                always()
-            } else {
-                Filter::never()
-            });
-        }
-        match e {
-            BoundExpr::Not(a) => self.f(a),
-            BoundExpr::And(a, b) => Some(Filter::and(vec![self.t(a)?, self.t(b)?])),
-            BoundExpr::Or(a, b) => Some(Filter::or(vec![self.t(a)?, self.t(b)?])),
-            BoundExpr::Property(p) => self.boolean_column(p, true),
-            BoundExpr::Compare(op, a, b) => self.compare(*op, a, b, true),
-            BoundExpr::In(a, list) => self.in_list(a, list, true),
-            BoundExpr::Call(func, args) => self.predicate_call(*func, args, true),
-            _ => None,
-        }
+        self.holds(e, true)
     }
 
     /// `F(E)`: holds exactly where `E` is false.
     pub fn f(&self, e: &BoundExpr) -> Option<Filter> {
+        self.holds(e, false)
+    }
+
+    /// `T(E)` for `want` true, `F(E)` for false: the two are duals, `not`
+    /// swaps them and De Morgan swaps `and` and `or` in `F`.
+    fn holds(&self, e: &BoundExpr, want: bool) -> Option<Filter> {
         if let Some(c) = self.constant(e) {
-            return Some(if c == Value::Bool(false) {
+            return Some(if c == Value::Bool(want) {
                 always()
             } else {
                 Filter::never()
             });
         }
+        let both =
+            |a: &BoundExpr, b: &BoundExpr| Some(vec![self.holds(a, want)?, self.holds(b, want)?]);
         match e {
-            BoundExpr::Not(a) => self.t(a),
-            BoundExpr::And(a, b) => Some(Filter::or(vec![self.f(a)?, self.f(b)?])),
-            BoundExpr::Or(a, b) => Some(Filter::and(vec![self.f(a)?, self.f(b)?])),
-            BoundExpr::Property(p) => self.boolean_column(p, false),
-            BoundExpr::Compare(op, a, b) => self.compare(*op, a, b, false),
-            BoundExpr::In(a, list) => self.in_list(a, list, false),
-            BoundExpr::Call(func, args) => self.predicate_call(*func, args, false),
+            BoundExpr::Not(a) => self.holds(a, !want),
+            BoundExpr::And(a, b) if want => Some(Filter::and(both(a, b)?)),
+            BoundExpr::And(a, b) => Some(Filter::or(both(a, b)?)),
+            BoundExpr::Or(a, b) if want => Some(Filter::or(both(a, b)?)),
+            BoundExpr::Or(a, b) => Some(Filter::and(both(a, b)?)),
+            BoundExpr::Property(p) => self.boolean_column(p, want),
+            BoundExpr::Compare(op, a, b) => self.compare(*op, a, b, want),
+            BoundExpr::In(a, list) => self.in_list(a, list, want),
+            BoundExpr::Call(func, args) => self.predicate_call(*func, args, want),
             _ => None,
         }
     }

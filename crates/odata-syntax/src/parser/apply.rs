@@ -1,9 +1,7 @@
 //! `$apply` (Data Aggregation Extension): the common transformations.
 
 use super::Parser;
-use crate::ast::{
-    AggregateItem, OrderByItem, QualifiedName, TopBottomKind, Transformation, TransformationKind,
-};
+use crate::ast::{AggregateItem, QualifiedName, TopBottomKind, Transformation, TransformationKind};
 use crate::error::Result;
 
 impl Parser<'_> {
@@ -96,9 +94,9 @@ impl Parser<'_> {
             }
             "orderby" => {
                 self.open()?;
-                let mut items = vec![self.apply_orderby_item()?];
+                let mut items = vec![self.orderby_item()?];
                 while self.comma()? {
-                    items.push(self.apply_orderby_item()?);
+                    items.push(self.orderby_item()?);
                 }
                 self.close()?;
                 TransformationKind::OrderBy(items)
@@ -170,25 +168,6 @@ impl Parser<'_> {
         };
         Ok(Transformation {
             kind,
-            span: self.span(start),
-        })
-    }
-
-    fn apply_orderby_item(&mut self) -> Result<OrderByItem> {
-        let start = self.pos;
-        let expr = self.expr()?;
-        let save = self.pos;
-        let mut descending = false;
-        if self.ws() > 0 {
-            if self.eat_keyword_ci("desc") {
-                descending = true;
-            } else if !self.eat_keyword_ci("asc") {
-                self.pos = save;
-            }
-        }
-        Ok(OrderByItem {
-            expr,
-            descending,
             span: self.span(start),
         })
     }

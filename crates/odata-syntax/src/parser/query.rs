@@ -583,7 +583,8 @@ impl Parser<'_> {
         })
     }
 
-    fn orderby_item(&mut self) -> Result<OrderByItem> {
+    /// One `$orderby` item (also `orderby(...)` in `$apply`).
+    pub(crate) fn orderby_item(&mut self) -> Result<OrderByItem> {
         let start = self.pos;
         let expr = self.expr()?;
         let save = self.pos;
