@@ -197,7 +197,7 @@ async fn main() {
     // The backend the load runs against: the in-process simulator, or one
     // in its own pinned process with a gateway of its own in front.
     let external = upstream_cpu.as_deref().map(ExternalSim::start);
-    let (load_sim, load_gw, load_token, _load_server) = match &external {
+    let (load_sim, load_gw, load_token, load_server) = match &external {
         Some(ext) => {
             let server = start_gateway(&ext.base_url).await;
             let gw = format!("http://{}", server.addr());
@@ -332,7 +332,7 @@ async fn main() {
             ms(gateway_times[5]) / ms(upstream_sums[5])
         );
     }
-    if let Some(s) = _load_server {
+    if let Some(s) = load_server {
         s.shutdown().await;
     }
     server.shutdown().await;
