@@ -1,0 +1,91 @@
+//! A ZeyOS that answers list requests with bodies the gateway cannot read.
+//!
+//! zeyos-sim always answers well-formed JSON, so this test puts a small
+//! HTTP server on 127.0.0.1 in its place: it accepts the login and answers
+//! every API request with one fixed broken body. The gateway must turn each
+//! into a 502 OData error that names no internals, never a panic, a hang
+//! or a partial page.
+
+mod common;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use zeyos_odata::config::{Config, Secret};
+use zeyos_odata::server::gateway::Gateway;
+use zeyos_odata::server::serve::serve;
+
+/// Serves the login and answers every other request with `body`.
+async fn broken_zeyos(body: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<hyper::body::Incoming>| async move {
+                    let text = if req.uri().path().ends_with("/auth/v1/login") {
+                        r#"{"user":1,"application":1,"token":"t","identifier":"x","expdate":4102444800}"#
+                    } else {
+                        body
+                    };
+                    Ok::<_, Infallible>(
+                        Response::builder()
+                            .header("content-type", "application/json")
+                            .body(Full::new(Bytes::from_static(text.as_bytes())))
+                            .expect("response"),
+                    )
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn unreadable_list_bodies_become_502_odata_errors() {
+    for body in [
+        r#"[{"ID":1,"lastname":"Smi"#,
+        r#"{"oops":true}"#,
+        r#"[1,2,3]"#,
+        r#"[{"ID":1}] trailing"#,
+        "<html>maintenance</html>",
+        "",
+    ] {
+        let upstream = broken_zeyos(body).await;
+        let mut config =
+            Config::default_for_demo(&format!("http://{upstream}")).expect("shipped config");
+        config.upstream.appsecret = Some(Secret::new("test"));
+        config.cache.enabled = false;
+        let gateway = Gateway::new(config).expect("gateway builds");
+        let server = serve(gateway, "127.0.0.1:0".parse().expect("address"))
+            .await
+            .expect("gateway listens");
+        let http = common::reqwest_lite::Client::new();
+        for path in ["/odata/Accounts?$top=5", "/odata/Accounts/$count"] {
+            let r = http
+                .get(
+                    &format!("http://{}{path}", server.addr()),
+                    &[("authorization", common::basic("demo", "demo"))],
+                )
+                .await;
+            assert_eq!(r.status, 502, "{body:?} {path}: {}", r.text());
+            let j = r.json();
+            let message = j["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                j["error"]["code"].is_string() && message.contains("could not read"),
+                "{body:?} {path}: {j}"
+            );
+        }
+        server.shutdown().await;
+    }
+}
