@@ -2,9 +2,9 @@
 
 use serde_json::{Map, Value as Json};
 
-use super::value::{write_json, write_key, write_property_value, write_str};
+use super::value::{key_bytes, write_int, write_json, write_key, write_property_value, write_str};
 use crate::bind::query::ExpandItem;
-use crate::edm::{Conversion, EdmType, EntitySetId, ServiceModel};
+use crate::edm::{Conversion, EdmType, EntitySetId, Property, ServiceModel};
 use crate::exec::eval::children_key;
 use crate::server::negotiate::{JsonFormat, MetadataLevel};
 use crate::upstream::Row;
@@ -14,8 +14,8 @@ use crate::values::json_i64;
 pub struct EntityWriter<'a> {
     model: &'a ServiceModel,
     set: EntitySetId,
-    /// Property indexes to write, in type order.
-    properties: Vec<usize>,
+    /// Property indexes to write, in type order, with their keys.
+    properties: Vec<(usize, Box<[u8]>)>,
     format: JsonFormat,
     /// Absolute service root with trailing slash, for ids and links.
     service_root: &'a str,
@@ -49,6 +49,10 @@ impl<'a> EntityWriter<'a> {
         };
         properties.sort_unstable();
         properties.dedup();
+        let properties = properties
+            .into_iter()
+            .filter_map(|i| Some((i, key_bytes(&ty.properties.get(i)?.name))))
+            .collect();
         let expand = expand
             .iter()
             .map(|item| {
@@ -86,10 +90,14 @@ impl<'a> EntityWriter<'a> {
 
     /// The entity's ETag from its ZeyOS modification time, if it has one.
     pub fn etag(&self, row: &Row) -> Option<String> {
+        Some(format!("W/\"{}\"", self.modified(row)?))
+    }
+
+    /// The ZeyOS modification time the ETag is made of.
+    fn modified(&self, row: &Row) -> Option<i64> {
         let ty = self.model.entity_type(self.model.set(self.set).entity_type);
         let p = ty.property_for_upstream("lastmodified")?;
-        let v = row.get(&p.upstream).and_then(json_i64)?;
-        Some(format!("W/\"{v}\""))
+        row.get(&p.upstream).and_then(json_i64)
     }
 
     /// The entity's canonical URL relative to the service root.
@@ -124,15 +132,17 @@ impl<'a> EntityWriter<'a> {
             }
         }
         if self.format.metadata != MetadataLevel::None {
-            if let Some(tag) = self.etag(row) {
+            if let Some(modified) = self.modified(row) {
                 sep(out);
-                write_key(out, "@odata.etag");
-                write_str(out, &tag);
+                // `"W/\"123\""`, the weak tag written as a JSON string.
+                out.extend_from_slice(br#""@odata.etag":"W/\""#);
+                write_int(out, modified);
+                out.extend_from_slice(br#"\"""#);
             }
         }
         let mut values = InOrder::new(row);
-        for &i in &self.properties {
-            let Some(p) = ty.properties.get(i) else {
+        for (i, key) in &self.properties {
+            let Some(p) = ty.properties.get(*i) else {
                 continue;
             };
             let value = values.get(&p.upstream);
@@ -144,7 +154,7 @@ impl<'a> EntityWriter<'a> {
                 }
             }
             sep(out);
-            write_key(out, &p.name);
+            out.extend_from_slice(key);
             match (&p.ty, p.conversion) {
                 (EdmType::Complex(_) | EdmType::Collection(_), Conversion::Json) => {
                     write_structured(
@@ -287,14 +297,13 @@ pub fn write_structured(
             }
             out.push(b'{');
             let mut first = true;
-            let mut values = InOrder::new(map);
-            for p in &ct.properties {
+            let values = by_property(&ct.properties, map);
+            for (p, value) in ct.properties.iter().zip(values) {
                 if !first {
                     out.push(b',');
                 }
                 first = false;
                 write_key(out, &p.name);
-                let value = values.get(&p.upstream);
                 match &p.ty {
                     EdmType::Complex(_) | EdmType::Collection(_) => {
                         write_structured(out, model, &p.ty, value, ieee754)
@@ -319,14 +328,35 @@ pub fn write_structured(
     }
 }
 
-/// Objects up to this many entries are searched by scanning, not hashing.
-const SCAN_LIMIT: usize = 16;
+/// The values of `map` for each of `properties`, by upstream name.
+///
+/// Composite values (line items) carry only some of their type's
+/// properties, in the type's order with gaps, and the writer needs all of
+/// them: so each of the object's entries is matched to its property by
+/// scanning on from the property matched before, which compares a few
+/// lengths per entry where looking every property up would hash or scan
+/// the object once per property.
+fn by_property<'a>(properties: &[Property], map: &'a Map<String, Json>) -> Vec<Option<&'a Json>> {
+    let mut values = vec![None; properties.len()];
+    let n = properties.len();
+    let mut next = 0;
+    for (k, v) in map {
+        if let Some(i) = (next..n)
+            .chain(0..next)
+            .find(|&i| properties[i].upstream == *k)
+        {
+            values[i] = Some(v);
+            next = i + 1;
+        }
+    }
+    values
+}
 
 /// Reads an object's values in the order a writer asks for them.
 ///
 /// ZeyOS answers with the fields in the order they were requested, and the
 /// planner requests them in property order, the order writers walk; so the
-/// entry after the last one read is nearly always the one wanted, and a
+/// wanted entry is nearly always the next one, or a few further on, and a
 /// string comparison replaces hashing the key for every value of every
 /// row (which was half of the time spent writing a page). Objects in any
 /// other order are still read correctly, through the map's lookup.
@@ -344,20 +374,15 @@ impl<'a> InOrder<'a> {
     }
 
     fn get(&mut self, key: &str) -> Option<&'a Json> {
-        let mut next = self.rest.clone();
-        match next.next() {
-            Some((k, v)) if k == key => {
-                self.rest = next;
-                Some(v)
+        let mut ahead = self.rest.clone();
+        while let Some((k, v)) = ahead.next() {
+            if k == key {
+                self.rest = ahead;
+                return Some(v);
             }
-            // Line items carry only the keys of their kind, so small
-            // objects are often asked for keys they lack: a scan of a few
-            // short keys is cheaper than hashing.
-            _ if self.map.len() <= SCAN_LIMIT => {
-                self.map.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
-            }
-            _ => self.map.get(key),
         }
+        // Behind the last entry read, or absent.
+        self.map.get(key)
     }
 }
 
@@ -378,5 +403,45 @@ mod tests {
             got,
             vec![Some(1), Some(3), Some(2), Some(4), Some(4), None, Some(1)]
         );
+    }
+
+    #[test]
+    fn by_property_matches_keys_in_any_order_with_gaps() {
+        let property = |upstream: &str| Property {
+            name: upstream.to_uppercase(),
+            upstream: upstream.into(),
+            ty: EdmType::Int64,
+            nullable: true,
+            conversion: Conversion::Plain,
+            description: None,
+            computed: false,
+            immutable: false,
+            max_length: None,
+            default: None,
+            filterable: true,
+        };
+        let props: Vec<Property> = ["a", "b", "c", "d", "e"].map(property).into();
+        for (object, want) in [
+            (
+                r#"{"a":1,"c":3,"e":5}"#,
+                [Some(1), None, Some(3), None, Some(5)],
+            ),
+            (
+                r#"{"e":5,"d":4,"a":1,"x":9}"#,
+                [Some(1), None, None, Some(4), Some(5)],
+            ),
+            (r#"{}"#, [None; 5]),
+            (
+                r#"{"b":2,"b":7,"c":3,"a":1}"#,
+                [Some(1), Some(7), Some(3), None, None],
+            ),
+        ] {
+            let map: Map<String, Json> = serde_json::from_str(object).unwrap();
+            let got: Vec<Option<i64>> = by_property(&props, &map)
+                .into_iter()
+                .map(|v| v.and_then(Json::as_i64))
+                .collect();
+            assert_eq!(got, want, "{object}");
+        }
     }
 }

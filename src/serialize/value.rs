@@ -13,9 +13,45 @@ use crate::values::{civil, json_i64};
 
 /// Appends a JSON string literal.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    // serde_json's escaping is correct and fast; writing into a Vec cannot
-    // fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+    // Most strings (property names, codes, names, ISO time stamps) need no
+    // escaping: a branch-free scan decides, and they are copied as they
+    // are. The rest go through serde_json's escaping; writing into a Vec
+    // cannot fail.
+    if needs_escaping(s.as_bytes()) {
+        let _ = serde_json::to_writer(&mut *out, s);
+    } else {
+        write_unescaped(out, s);
+    }
+}
+
+/// Appends `s` in quotes as it is; for strings known to need no escaping.
+fn write_unescaped(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
+/// Whether a JSON string must escape any of these bytes: quotes,
+/// backslashes and control characters.
+fn needs_escaping(bytes: &[u8]) -> bool {
+    // No early exit, so that the loop is vectorised.
+    bytes.iter().fold(false, |acc, &b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
+}
+
+/// The bytes of an object key with its colon, `"Name":`, escaped once so
+/// that writers can append them for every row.
+pub fn key_bytes(key: &str) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(key.len() + 3);
+    write_key(&mut out, key);
+    out.into_boxed_slice()
+}
+
+/// Appends an integer.
+pub fn write_int(out: &mut Vec<u8>, n: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Appends a JSON object key followed by a colon.
@@ -41,7 +77,7 @@ pub fn write_property_value(
             Some(secs) => {
                 let mut s = String::with_capacity(20);
                 civil::format_unix_utc(secs, &mut s);
-                write_str(out, &s);
+                write_unescaped(out, &s);
             }
             None => out.extend_from_slice(b"null"),
         },
@@ -49,7 +85,7 @@ pub fn write_property_value(
             Some(secs) => {
                 let mut s = String::with_capacity(10);
                 civil::format_unix_date(secs, &mut s);
-                write_str(out, &s);
+                write_unescaped(out, &s);
             }
             None => out.extend_from_slice(b"null"),
         },
@@ -77,7 +113,11 @@ fn write_enum(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: &Jso
         Some((name, _)) => write_str(out, name),
         // A value the reference does not name: OData allows the number as
         // the member's string form.
-        None => write_str(out, &n.to_string()),
+        None => {
+            out.push(b'"');
+            write_int(out, n);
+            out.push(b'"');
+        }
     }
 }
 
@@ -89,7 +129,7 @@ fn write_plain(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: &Js
             other => write_json(out, other),
         },
         EdmType::Int32 | EdmType::Int64 => match json_i64(value) {
-            Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            Some(n) => write_int(out, n),
             None => out.extend_from_slice(b"null"),
         },
         EdmType::Decimal | EdmType::Double => match value {
@@ -167,6 +207,27 @@ mod tests {
         let mut out = Vec::new();
         write_property_value(&mut out, &model(), p, Some(&v), ieee);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let mut samples: Vec<String> = (0u32..0x80)
+            .chain([0xe9, 0x2028, 0x1f600])
+            .filter_map(char::from_u32)
+            .map(|c| format!("a{c}b"))
+            .collect();
+        samples.extend(
+            ["", "Köln", "O'Neil \"x\"", "C:\\tmp", "tab\there", "\u{7f}"].map(String::from),
+        );
+        for s in samples {
+            let mut out = Vec::new();
+            write_str(&mut out, &s);
+            assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");
+        }
+        let mut out = Vec::new();
+        write_int(&mut out, i64::MIN);
+        assert_eq!(out, i64::MIN.to_string().as_bytes());
+        assert_eq!(&*key_bytes("Name"), b"\"Name\":");
     }
 
     #[test]

@@ -50,30 +50,43 @@ pub fn days_in_month(year: i64, month: u32) -> Option<u32> {
 }
 
 /// Formats Unix seconds as an ISO 8601 UTC time stamp, `2018-01-26T17:15:00Z`.
+///
+/// Digits are pushed directly rather than through `format!`: every time
+/// stamp of every row written goes through here.
 pub fn format_unix_utc(seconds: i64, out: &mut String) {
-    use std::fmt::Write;
-    let days = seconds.div_euclid(SECONDS_PER_DAY);
     let secs = seconds.rem_euclid(SECONDS_PER_DAY);
-    let (y, m, d) = civil_from_days(days);
-    write_year(y, out);
-    let _ = write!(
-        out,
-        "-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
+    format_unix_date(seconds, out);
+    out.push('T');
+    push_two_digits(secs / 3600, out);
+    out.push(':');
+    push_two_digits(secs / 60 % 60, out);
+    out.push(':');
+    push_two_digits(secs % 60, out);
+    out.push('Z');
 }
 
 /// Formats the UTC date of Unix seconds, `2018-01-26`.
 pub fn format_unix_date(seconds: i64, out: &mut String) {
-    use std::fmt::Write;
     let (y, m, d) = civil_from_days(seconds.div_euclid(SECONDS_PER_DAY));
     write_year(y, out);
-    let _ = write!(out, "-{m:02}-{d:02}");
+    out.push('-');
+    push_two_digits(i64::from(m), out);
+    out.push('-');
+    push_two_digits(i64::from(d), out);
+}
+
+/// Appends `0 <= n < 100` as two digits.
+fn push_two_digits(n: i64, out: &mut String) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 fn write_year(y: i64, out: &mut String) {
+    if (0..10_000).contains(&y) {
+        push_two_digits(y / 100, out);
+        push_two_digits(y % 100, out);
+        return;
+    }
     use std::fmt::Write;
     if y < 0 {
         let _ = write!(out, "-{:04}", -y);
@@ -92,6 +105,38 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
             assert!(d <= days_in_month(y, m).unwrap());
+        }
+    }
+
+    /// The digit-pushing formatters against `format!` over years before 0,
+    /// around 1970 and after 9999.
+    #[test]
+    fn formats_as_format_would() {
+        let reference = |seconds: i64| {
+            let days = seconds.div_euclid(SECONDS_PER_DAY);
+            let secs = seconds.rem_euclid(SECONDS_PER_DAY);
+            let (y, m, d) = civil_from_days(days);
+            let year = if y < 0 {
+                format!("-{:04}", -y)
+            } else {
+                format!("{y:04}")
+            };
+            format!(
+                "{year}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60
+            )
+        };
+        let mut seconds = -400_000_000_000_i64;
+        while seconds < 400_000_000_000 {
+            let mut s = String::new();
+            format_unix_utc(seconds, &mut s);
+            assert_eq!(s, reference(seconds));
+            let mut date = String::new();
+            format_unix_date(seconds, &mut date);
+            assert_eq!(date, s[..s.len() - 10]);
+            seconds += 7_777_777_777 / 100 + 13;
         }
     }
 
