@@ -20,7 +20,7 @@
 //! so that the two do not share a core:
 //!
 //! ```sh
-//! cargo build --release --bins --example loadtest
+//! cargo build --release --workspace --bins --example loadtest
 //! taskset -c 1 target/release/examples/loadtest overhead 5 8 --upstream-cpu 0
 //! ```
 //!
@@ -394,7 +394,7 @@ impl ExternalSim {
             .expect("target directory");
         assert!(
             bin.exists(),
-            "{} is missing: cargo build --release --bins",
+            "{} is missing: cargo build --release --workspace --bins",
             bin.display()
         );
         let mut child = std::process::Command::new("taskset")

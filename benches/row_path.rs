@@ -1,0 +1,134 @@
+//! The gateway's work per row on a wide page: decoding ZeyOS's list answer
+//! into rows and writing them as OData JSON, without any I/O.
+//!
+//! `cargo bench --bench row_path`
+//!
+//! The page is real: zeyos-sim (scale 1,000) is started in-process, the
+//! gateway answers `/odata/Transactions?$top=1000&$orderby=Id` once, and
+//! the exact ZeyOS request it made (taken from the simulator's log) is
+//! sent again to fetch the body the gateway decodes: 1,001 transactions
+//! with every field and their line items, about 1.2 MB.
+
+use std::hint::black_box;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use zeyos_odata::serialize::entity::EntityWriter;
+use zeyos_odata::server::negotiate::{JsonFormat, MetadataLevel};
+use zeyos_odata::upstream::rows::parse_rows;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+const ODATA_URL: &str = "/odata/Transactions?$top=1000&$orderby=Id";
+
+/// The ZeyOS list answer behind [`ODATA_URL`].
+fn fetch_page() -> Bytes {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let sim = zeyos_sim::start(zeyos_sim::SimConfig {
+            scale: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("zeyos-sim starts");
+        let mut config =
+            zeyos_odata::config::Config::default_for_demo(&sim.base_url()).expect("config");
+        config.upstream.appsecret = Some(zeyos_odata::config::Secret::new("bench"));
+        config.cache.enabled = false;
+        let gateway = zeyos_odata::server::gateway::Gateway::new(config).expect("gateway");
+        let server = zeyos_odata::server::serve::serve(gateway, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("listen");
+        let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+        let send = |req: http::Request<Full<Bytes>>| {
+            let client = client.clone();
+            async move {
+                let resp = client.request(req).await.expect("answers");
+                assert_eq!(resp.status(), 200);
+                resp.into_body().collect().await.expect("body").to_bytes()
+            }
+        };
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD.encode("demo:demo");
+        send(
+            http::Request::get(format!("http://{}{ODATA_URL}", server.addr()))
+                .header("authorization", format!("Basic {basic}"))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+        let logged = sim.request_log();
+        let upstream = logged
+            .iter()
+            .rev()
+            .find(|r| r.path.contains("/api/v1/"))
+            .expect("the gateway called the backend");
+        let token = sim.login("demo", "demo").await.expect("token");
+        send(
+            http::Request::post(format!("{}{}", sim.base_url(), upstream.path))
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(upstream.body.clone())))
+                .unwrap(),
+        )
+        .await
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let body = fetch_page();
+    if let Ok(p) = std::env::var("DUMP") {
+        std::fs::write(p, &body).unwrap();
+    }
+    let config = zeyos_odata::config::Config::default_for_demo("http://127.0.0.1:1")
+        .expect("shipped config");
+    let models = config.service_models().expect("models");
+    let model = models
+        .iter()
+        .find(|m| m.name == "odata")
+        .expect("odata service");
+    let (set, _) = model.entity_set("Transactions").expect("Transactions");
+    let rows = parse_rows(&body).expect("a list answer");
+    let format = JsonFormat {
+        metadata: MetadataLevel::Minimal,
+        ieee754_compatible: false,
+    };
+    let root = "http://localhost/odata/";
+    let writer = EntityWriter::new(model, set, None, &[], format, root);
+    let mut written = Vec::new();
+    for r in &rows {
+        writer.write(&mut written, r);
+    }
+    eprintln!(
+        "page: {} rows, {} bytes from ZeyOS, {} bytes of OData JSON",
+        rows.len(),
+        body.len(),
+        written.len()
+    );
+
+    let mut group = c.benchmark_group("row_path");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("decode 1,000 transactions", |b| {
+        b.iter(|| black_box(parse_rows(black_box(&body)).expect("decodes")))
+    });
+    group.bench_function("write 1,000 transactions", |b| {
+        let mut out = Vec::with_capacity(written.len());
+        b.iter(|| {
+            out.clear();
+            for r in &rows {
+                writer.write(&mut out, black_box(r));
+            }
+            black_box(out.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
