@@ -63,11 +63,8 @@ fn fetch_page() -> Bytes {
                 .unwrap(),
         )
         .await;
-        let logged = sim.request_log();
-        let upstream = logged
-            .iter()
-            .rev()
-            .find(|r| r.path.contains("/api/v1/"))
+        let upstream = sim
+            .last_api_request()
             .expect("the gateway called the backend");
         let token = sim.login("demo", "demo").await.expect("token");
         send(

@@ -242,11 +242,8 @@ async fn main() {
                 body: Bytes::new(),
             };
             let _ = send(&client, &probe).await;
-            let logged = sim.request_log();
-            let upstream = logged
-                .iter()
-                .rev()
-                .find(|r| r.path.contains("/api/v1/"))
+            let upstream = sim
+                .last_api_request()
                 .expect("the gateway called the backend");
             let direct = Target {
                 method: if upstream.method == "GET" {

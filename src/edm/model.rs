@@ -205,6 +205,27 @@ pub struct Property {
     pub filterable: bool,
 }
 
+#[cfg(test)]
+impl Property {
+    /// A nullable, filterable property without facets or annotations, for
+    /// tests of code that reads only names, types and conversions.
+    pub(crate) fn plain(name: &str, upstream: &str, ty: EdmType, conversion: Conversion) -> Self {
+        Property {
+            name: name.into(),
+            upstream: upstream.into(),
+            ty,
+            nullable: true,
+            conversion,
+            description: None,
+            computed: false,
+            immutable: false,
+            max_length: None,
+            default: None,
+            filterable: true,
+        }
+    }
+}
+
 /// The EDM types the gateway exposes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EdmType {

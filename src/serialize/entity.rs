@@ -407,18 +407,13 @@ mod tests {
 
     #[test]
     fn by_property_matches_keys_in_any_order_with_gaps() {
-        let property = |upstream: &str| Property {
-            name: upstream.to_uppercase(),
-            upstream: upstream.into(),
-            ty: EdmType::Int64,
-            nullable: true,
-            conversion: Conversion::Plain,
-            description: None,
-            computed: false,
-            immutable: false,
-            max_length: None,
-            default: None,
-            filterable: true,
+        let property = |upstream: &str| {
+            Property::plain(
+                &upstream.to_uppercase(),
+                upstream,
+                EdmType::Int64,
+                Conversion::Plain,
+            )
         };
         let props: Vec<Property> = ["a", "b", "c", "d", "e"].map(property).into();
         for (object, want) in [

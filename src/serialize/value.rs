@@ -188,19 +188,7 @@ mod tests {
     }
 
     fn prop(ty: EdmType, conversion: Conversion) -> Property {
-        Property {
-            name: "P".into(),
-            upstream: "p".into(),
-            ty,
-            nullable: true,
-            conversion,
-            description: None,
-            computed: false,
-            immutable: false,
-            max_length: None,
-            default: None,
-            filterable: true,
-        }
+        Property::plain("P", "p", ty, conversion)
     }
 
     fn written(p: &Property, v: Json, ieee: bool) -> String {

@@ -194,6 +194,19 @@ impl SimHandle {
             .collect()
     }
 
+    /// The most recent request to a REST API endpoint (`/api/v1/...`, not
+    /// the login), so that tools can replay exactly what a client sent.
+    pub fn last_api_request(&self) -> Option<LoggedRequest> {
+        self.state
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .rev()
+            .find(|r| r.path.contains("/api/v1/"))
+            .cloned()
+    }
+
     /// Replaces the fault injection settings.
     pub fn set_faults(&self, faults: Faults) {
         self.state.faults.set(faults);

@@ -29,8 +29,13 @@ async fn counting_and_log() {
     assert_eq!(log[0].path, "/demo/api/v1/accounts");
     assert!(log[0].body.contains("\"limit\":1"));
     assert_eq!(log[1].path, "/demo/api/v1/accounts/1");
+    assert_eq!(
+        api.sim.last_api_request().map(|r| r.path),
+        Some("/demo/api/v1/accounts/1".to_string())
+    );
     api.sim.reset_request_count();
     assert!(api.sim.request_log().is_empty());
+    assert!(api.sim.last_api_request().is_none());
 }
 
 #[tokio::test]
