@@ -14,8 +14,10 @@ use crate::values::json_i64;
 pub struct EntityWriter<'a> {
     model: &'a ServiceModel,
     set: EntitySetId,
-    /// Property indexes to write, in type order, with their keys.
-    properties: Vec<(usize, Box<[u8]>)>,
+    /// Properties to write, in type order, with their keys escaped once.
+    properties: Vec<(&'a Property, Box<[u8]>)>,
+    /// The ZeyOS field holding the modification time ETags are made of.
+    modified_field: Option<&'a str>,
     format: JsonFormat,
     /// Absolute service root with trailing slash, for ids and links.
     service_root: &'a str,
@@ -51,8 +53,12 @@ impl<'a> EntityWriter<'a> {
         properties.dedup();
         let properties = properties
             .into_iter()
-            .filter_map(|i| Some((i, key_bytes(&ty.properties.get(i)?.name))))
+            .filter_map(|i| ty.properties.get(i))
+            .map(|p| (p, key_bytes(&p.name)))
             .collect();
+        let modified_field = ty
+            .property_for_upstream("lastmodified")
+            .map(|p| p.upstream.as_str());
         let expand = expand
             .iter()
             .map(|item| {
@@ -75,6 +81,7 @@ impl<'a> EntityWriter<'a> {
             model,
             set,
             properties,
+            modified_field,
             format,
             service_root,
             expand,
@@ -95,9 +102,7 @@ impl<'a> EntityWriter<'a> {
 
     /// The ZeyOS modification time the ETag is made of.
     fn modified(&self, row: &Row) -> Option<i64> {
-        let ty = self.model.entity_type(self.model.set(self.set).entity_type);
-        let p = ty.property_for_upstream("lastmodified")?;
-        row.get(&p.upstream).and_then(json_i64)
+        row.get(self.modified_field?).and_then(json_i64)
     }
 
     /// The entity's canonical URL relative to the service root.
@@ -141,10 +146,7 @@ impl<'a> EntityWriter<'a> {
             }
         }
         let mut values = InOrder::new(row);
-        for (i, key) in &self.properties {
-            let Some(p) = ty.properties.get(*i) else {
-                continue;
-            };
+        for &(p, ref key) in &self.properties {
             let value = values.get(&p.upstream);
             if self.format.metadata == MetadataLevel::Full {
                 if let Some(t) = type_annotation(self.model, &p.ty) {
