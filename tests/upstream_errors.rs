@@ -23,22 +23,22 @@ use zeyos_odata::server::gateway::Gateway;
 use zeyos_odata::server::serve::serve;
 
 /// Serves the login and answers every other request with `body`.
-async fn broken_zeyos(body: &'static str) -> SocketAddr {
+async fn broken_zeyos(body: &'static [u8]) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<hyper::body::Incoming>| async move {
-                    let text = if req.uri().path().ends_with("/auth/v1/login") {
-                        r#"{"user":1,"application":1,"token":"t","identifier":"x","expdate":4102444800}"#
+                    let text: &[u8] = if req.uri().path().ends_with("/auth/v1/login") {
+                        br#"{"user":1,"application":1,"token":"t","identifier":"x","expdate":4102444800}"#
                     } else {
                         body
                     };
                     Ok::<_, Infallible>(
                         Response::builder()
                             .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from_static(text.as_bytes())))
+                            .body(Full::new(Bytes::from_static(text)))
                             .expect("response"),
                     )
                 });
@@ -54,13 +54,16 @@ async fn broken_zeyos(body: &'static str) -> SocketAddr {
 #[tokio::test]
 async fn unreadable_list_bodies_become_502_odata_errors() {
     for body in [
-        r#"[{"ID":1,"lastname":"Smi"#,
-        r#"{"oops":true}"#,
-        r#"[1,2,3]"#,
-        r#"[{"ID":1}] trailing"#,
-        "<html>maintenance</html>",
-        "",
+        &br#"[{"ID":1,"lastname":"Smi"#[..],
+        br#"{"oops":true}"#,
+        br#"[1,2,3]"#,
+        br#"[{"ID":1}] trailing"#,
+        b"<html>maintenance</html>",
+        b"",
+        // Latin-1 where UTF-8 is due.
+        b"[{\"ID\":1,\"lastname\":\"M\xfcller\"}]",
     ] {
+        let shown = String::from_utf8_lossy(body);
         let upstream = broken_zeyos(body).await;
         let mut config =
             Config::default_for_demo(&format!("http://{upstream}")).expect("shipped config");
@@ -78,12 +81,12 @@ async fn unreadable_list_bodies_become_502_odata_errors() {
                     &[("authorization", common::basic("demo", "demo"))],
                 )
                 .await;
-            assert_eq!(r.status, 502, "{body:?} {path}: {}", r.text());
+            assert_eq!(r.status, 502, "{shown:?} {path}: {}", r.text());
             let j = r.json();
             let message = j["error"]["message"].as_str().unwrap_or_default();
             assert!(
                 j["error"]["code"].is_string() && message.contains("could not read"),
-                "{body:?} {path}: {j}"
+                "{shown:?} {path}: {j}"
             );
         }
         server.shutdown().await;
