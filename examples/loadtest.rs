@@ -24,6 +24,11 @@
 //! taskset -c 1 target/release/examples/loadtest overhead 5 8 --upstream-cpu 0
 //! ```
 //!
+//! With `--gzip LEVEL` the gateway compresses at that level
+//! (`compression_level`) and the clients send Power Query's
+//! `Accept-Encoding: gzip, deflate` (zeyos-sim ignores it), so the figures
+//! include what compressing costs for a Power BI refresh.
+//!
 //! The load generator then shares the gateway's core, which counts against
 //! the gateway. The in-process simulator is still started, only to learn
 //! which ZeyOS request the gateway sends for each scenario (same seed and
@@ -178,6 +183,14 @@ async fn main() {
         }
         _ => None,
     };
+    let gzip: Option<u32> = match args.iter().position(|a| a == "--gzip") {
+        Some(i) if i + 1 < args.len() => {
+            let level = args.remove(i + 1);
+            args.remove(i);
+            Some(level.parse().expect("--gzip LEVEL: 0 to 9"))
+        }
+        _ => None,
+    };
     let which = args.first().cloned().unwrap_or_else(|| "all".into());
     let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     let concurrency: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(8);
@@ -188,7 +201,7 @@ async fn main() {
     })
     .await
     .expect("zeyos-sim starts");
-    let server = start_gateway(&sim.base_url()).await;
+    let server = start_gateway(&sim.base_url(), gzip).await;
     let gw = format!("http://{}", server.addr());
     let token = sim.login("demo", "demo").await.expect("token");
     let client: HttpClient = Client::builder(TokioExecutor::new())
@@ -199,7 +212,7 @@ async fn main() {
     let external = upstream_cpu.as_deref().map(ExternalSim::start);
     let (load_sim, load_gw, load_token, load_server) = match &external {
         Some(ext) => {
-            let server = start_gateway(&ext.base_url).await;
+            let server = start_gateway(&ext.base_url, gzip).await;
             let gw = format!("http://{}", server.addr());
             let token = login(&client, &ext.base_url).await;
             (ext.base_url.clone(), gw, token, Some(server))
@@ -214,6 +227,13 @@ async fn main() {
             None => "in this process".to_string(),
         }
     );
+    if let Some(level) = gzip {
+        println!("clients accept gzip; the gateway compresses at level {level}");
+    }
+    let mut accept: Vec<(&'static str, String)> = Vec::new();
+    if gzip.is_some() {
+        accept.push(("accept-encoding", "gzip, deflate".into()));
+    }
 
     let scenarios: Vec<(&str, &str)> = vec![
         (
@@ -238,7 +258,7 @@ async fn main() {
             let probe = Target {
                 method: "GET",
                 url: format!("{gw}{url}"),
-                headers: vec![("authorization", basic())],
+                headers: [vec![("authorization", basic())], accept.clone()].concat(),
                 body: Bytes::new(),
             };
             let _ = send(&client, &probe).await;
@@ -252,10 +272,14 @@ async fn main() {
                     "POST"
                 },
                 url: format!("{load_sim}{}", upstream.path),
-                headers: vec![
-                    ("authorization", format!("Bearer {load_token}")),
-                    ("content-type", "application/json".into()),
-                ],
+                headers: [
+                    vec![
+                        ("authorization", format!("Bearer {load_token}")),
+                        ("content-type", "application/json".into()),
+                    ],
+                    accept.clone(),
+                ]
+                .concat(),
                 body: Bytes::from(upstream.body.clone()),
             };
             let through = Target {
@@ -338,12 +362,15 @@ async fn main() {
 }
 
 /// A gateway with caching off (every request reaches the backend) in
-/// front of the simulator at `sim_base`.
-async fn start_gateway(sim_base: &str) -> zeyos_odata::server::serve::Server {
+/// front of the simulator at `sim_base`, compressing at `gzip` if given.
+async fn start_gateway(sim_base: &str, gzip: Option<u32>) -> zeyos_odata::server::serve::Server {
     let mut config = zeyos_odata::config::Config::default_for_demo(sim_base).expect("config");
     config.upstream.appsecret = Some(zeyos_odata::config::Secret::new("bench"));
     config.cache.enabled = false;
     config.paging.max_page_size = 10_000;
+    if let Some(level) = gzip {
+        config.compression_level = level;
+    }
     let gateway = zeyos_odata::server::gateway::Gateway::new(config).expect("gateway");
     zeyos_odata::server::serve::serve(gateway, "127.0.0.1:0".parse().unwrap())
         .await

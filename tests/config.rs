@@ -42,6 +42,7 @@ fn shipped_config_loads() {
         config.service("hq").map(|s| s.root.get_ref().as_str()),
         Some("/v1/")
     );
+    assert_eq!(config.compression_level, 1);
     let from_file = Config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"));
     assert!(from_file.is_ok(), "{from_file:?}");
 }
@@ -172,6 +173,12 @@ fn bad_numbers() {
     assert_names(&err, 2, "must not exceed paging.max_page_size");
     let err = error(&format!("[upstream]\nmax_limit = \"many\"\n{SERVICE}"));
     assert_names(&err, 2, "invalid type");
+    let err = error(&format!("compression_level = 10\n{SERVICE}"));
+    assert_names(
+        &err,
+        1,
+        "bad value 10 for `compression_level`: must be between 0 and 9",
+    );
 }
 
 #[test]

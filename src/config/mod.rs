@@ -38,6 +38,11 @@ pub struct Config {
     /// Absolute URL prefix clients reach the gateway under (behind a
     /// proxy), without trailing slash; `None`: derived from each request.
     pub public_url: Option<String>,
+    /// gzip/deflate level for responses to clients that accept them (1
+    /// fastest .. 9 smallest; 0 never compresses). Power Query always asks
+    /// for gzip, and on a 1,000-row page compressing costs more CPU than
+    /// translating the page, so the default is the fastest level.
+    pub compression_level: u32,
     /// The ZeyOS instance.
     pub upstream: UpstreamConfig,
     /// Server-driven paging.

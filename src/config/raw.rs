@@ -13,6 +13,7 @@ use toml::Spanned;
 pub(crate) struct RawConfig {
     pub listen: Option<Spanned<String>>,
     pub public_url: Option<Spanned<String>>,
+    pub compression_level: Option<Spanned<i64>>,
     #[serde(default)]
     pub upstream: RawUpstream,
     #[serde(default)]

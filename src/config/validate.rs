@@ -34,6 +34,7 @@ pub(crate) fn config(raw: RawConfig, source: &Arc<Source>) -> Result<Config, Con
         .as_ref()
         .map(|s| http_url(source, &s.span(), "public_url", s.get_ref()))
         .transpose()?;
+    let compression_level = number(source, &raw.compression_level, "compression_level", 1, 0, 9)?;
 
     let up = &raw.upstream;
     let upstream = UpstreamConfig {
@@ -280,6 +281,7 @@ pub(crate) fn config(raw: RawConfig, source: &Arc<Source>) -> Result<Config, Con
         file: source.file.clone(),
         listen,
         public_url,
+        compression_level,
         upstream,
         paging,
         cache,

@@ -18,7 +18,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use super::body::Body;
 use super::conditional;
@@ -41,6 +41,16 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+    }
+}
+
+/// Response compression at the configured level; level 0 offers no
+/// encoding, so every response goes out as it is.
+fn compression(level: u32) -> CompressionLayer {
+    let layer = CompressionLayer::new();
+    match i32::try_from(level) {
+        Ok(level @ 1..) => layer.quality(CompressionLevel::Precise(level)),
+        _ => layer.no_gzip().no_deflate(),
     }
 }
 
@@ -69,7 +79,7 @@ pub async fn serve(gateway: Arc<Gateway>, addr: SocketAddr) -> std::io::Result<S
                     conditional::weaken_if_encoded(r.headers_mut());
                     r
                 })
-                .layer(CompressionLayer::new())
+                .layer(compression(gateway.config.compression_level))
                 .service(tower::service_fn(move |req: Request<Incoming>| {
                     let gateway = gateway.clone();
                     async move { Ok::<_, Infallible>(handle_logged(&gateway, req).await) }
