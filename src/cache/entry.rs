@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde_json::{Map, Value as Json};
 
 use super::key::Deps;
-use crate::upstream::Row;
+use crate::upstream::{Record, Row};
 
 /// One upstream response.
 #[derive(Debug, Clone)]
@@ -19,7 +19,7 @@ pub enum Payload {
     /// A single record and ZeyOS's entity tag for it.
     Record {
         /// The record.
-        row: Arc<Row>,
+        row: Row,
         /// ZeyOS's `ETag`, used to revalidate with `If-None-Match`.
         etag: Option<Arc<str>>,
     },
@@ -89,11 +89,11 @@ fn payload_bytes(p: &Payload) -> usize {
         Payload::Rows(rows) => {
             std::mem::size_of::<Vec<Row>>()
                 + rows.capacity() * std::mem::size_of::<Row>()
-                + rows.iter().map(map_heap_bytes).sum::<usize>()
+                + rows.iter().map(|r| row_bytes(r)).sum::<usize>()
         }
         Payload::Count(_) => 0,
         Payload::Record { row, etag } => {
-            std::mem::size_of::<Row>() + map_heap_bytes(row) + etag.as_ref().map_or(0, |e| e.len())
+            std::mem::size_of::<Row>() + row_bytes(row) + etag.as_ref().map_or(0, |e| e.len())
         }
     }
 }
@@ -121,6 +121,12 @@ pub fn json_heap_bytes(v: &Json) -> usize {
     }
 }
 
+/// Heap bytes of a shared row: its allocation (two reference counts and
+/// the map) and what the map holds.
+fn row_bytes(r: &Record) -> usize {
+    2 * std::mem::size_of::<usize>() + std::mem::size_of::<Record>() + map_heap_bytes(r)
+}
+
 fn map_heap_bytes(m: &Map<String, Json>) -> usize {
     const PER_ENTRY: usize = std::mem::size_of::<String>() + std::mem::size_of::<Json>() + 8 + 16;
     m.iter()
@@ -135,7 +141,7 @@ mod tests {
 
     fn row(v: Json) -> Row {
         match v {
-            Json::Object(m) => m,
+            Json::Object(m) => Row::new(m),
             _ => unreachable!(),
         }
     }
@@ -165,7 +171,7 @@ mod tests {
     fn revalidation_keeps_the_payload() {
         let e = Entry::new(
             Payload::Record {
-                row: Arc::new(row(json!({"ID": 1}))),
+                row: row(json!({"ID": 1})),
                 etag: Some("\"t\"".into()),
             },
             Deps::Record {

@@ -399,7 +399,7 @@ impl CacheScope {
         entity: &str,
         id: i64,
         expand: &[String],
-    ) -> Result<(Arc<Row>, Option<Arc<str>>), CacheError> {
+    ) -> Result<(Row, Option<Arc<str>>), CacheError> {
         let key = self.key(up, &key::get_canonical(entity, id, expand));
         let entry = self
             .read(
@@ -539,7 +539,7 @@ impl Load {
                         return Ok(entry);
                     }
                     Ok(GetResponse::Found { row, etag }) => Payload::Record {
-                        row: Arc::new(row),
+                        row,
                         etag: etag.map(Arc::from),
                     },
                     Err(e) => {

@@ -94,10 +94,7 @@ impl ExecContext {
     ) -> Result<Option<(Row, Option<String>)>, GatewayError> {
         if let Some(cache) = &self.cache {
             return match cache.get(self.cached(), entity, id, expand).await {
-                Ok((row, etag)) => Ok(Some((
-                    Arc::unwrap_or_clone(row),
-                    etag.map(|t| t.to_string()),
-                ))),
+                Ok((row, etag)) => Ok(Some((row, etag.map(|t| t.to_string())))),
                 Err(crate::cache::CacheError::Upstream(
                     crate::upstream::UpstreamError::Status { status, .. },
                 )) if status == http::StatusCode::NOT_FOUND => Ok(None),

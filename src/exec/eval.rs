@@ -60,7 +60,7 @@ pub struct Evaluator<'m> {
 }
 
 /// Lambda range variables in scope, innermost last.
-type Vars<'r> = Vec<&'r crate::upstream::Row>;
+type Vars<'r> = Vec<&'r crate::upstream::Record>;
 
 impl<'m> Evaluator<'m> {
     /// An evaluator whose `now()` is the request's start time.
@@ -80,19 +80,27 @@ impl<'m> Evaluator<'m> {
 
     /// Whether the row satisfies a Boolean expression (null and false both
     /// exclude it, as OData specifies for `$filter`).
-    pub fn matches(&self, expr: &BoundExpr, row: &crate::upstream::Row) -> Result<bool, EvalError> {
+    pub fn matches(
+        &self,
+        expr: &BoundExpr,
+        row: &crate::upstream::Record,
+    ) -> Result<bool, EvalError> {
         Ok(self.eval(expr, row, &mut Vec::new())? == Value::Bool(true))
     }
 
     /// The value of an expression on a row.
-    pub fn value(&self, expr: &BoundExpr, row: &crate::upstream::Row) -> Result<Value, EvalError> {
+    pub fn value(
+        &self,
+        expr: &BoundExpr,
+        row: &crate::upstream::Record,
+    ) -> Result<Value, EvalError> {
         self.eval(expr, row, &mut Vec::new())
     }
 
     fn eval<'r>(
         &self,
         expr: &BoundExpr,
-        it: &'r crate::upstream::Row,
+        it: &'r crate::upstream::Record,
         vars: &mut Vars<'r>,
     ) -> Result<Value, EvalError> {
         Ok(match expr {
@@ -177,10 +185,10 @@ impl<'m> Evaluator<'m> {
     fn property<'r>(
         &self,
         path: &PropertyPath,
-        it: &'r crate::upstream::Row,
+        it: &'r crate::upstream::Record,
         vars: &Vars<'r>,
     ) -> Result<Value, EvalError> {
-        let row: &crate::upstream::Row = match path.root {
+        let row: &crate::upstream::Record = match path.root {
             PathRoot::It => it,
             PathRoot::Var(depth) => vars
                 .get(depth)
@@ -198,10 +206,10 @@ impl<'m> Evaluator<'m> {
     fn lambda<'r>(
         &self,
         l: &Lambda,
-        it: &'r crate::upstream::Row,
+        it: &'r crate::upstream::Record,
         vars: &mut Vars<'r>,
     ) -> Result<Value, EvalError> {
-        let source: &'r crate::upstream::Row = match l.root {
+        let source: &'r crate::upstream::Record = match l.root {
             PathRoot::It => it,
             PathRoot::Var(depth) => vars
                 .get(depth)
@@ -243,10 +251,10 @@ impl<'m> Evaluator<'m> {
     fn items_lambda<'r>(
         &self,
         l: &crate::bind::expr::ItemsLambda,
-        it: &'r crate::upstream::Row,
+        it: &'r crate::upstream::Record,
         vars: &mut Vars<'r>,
     ) -> Result<Value, EvalError> {
-        let source: &'r crate::upstream::Row = match l.collection.root {
+        let source: &'r crate::upstream::Record = match l.collection.root {
             PathRoot::It => it,
             PathRoot::Var(depth) => vars
                 .get(depth)
@@ -276,7 +284,7 @@ impl<'m> Evaluator<'m> {
         };
         for item in &items {
             // The range variable's rows live only for this evaluation.
-            let mut inner: Vec<&crate::upstream::Row> = vars.clone();
+            let mut inner: Vec<&crate::upstream::Record> = vars.clone();
             inner.truncate(l.depth);
             inner.push(item);
             let v = self.eval_with(predicate, it, &inner)?;
@@ -300,7 +308,7 @@ impl<'m> Evaluator<'m> {
         b: &BoundExpr,
         decisive: bool,
         expr: &BoundExpr,
-        it: &'r crate::upstream::Row,
+        it: &'r crate::upstream::Record,
         vars: &mut Vars<'r>,
     ) -> Result<Value, EvalError> {
         let a = truth(self.eval(a, it, vars)?, expr)?;
@@ -318,8 +326,8 @@ impl<'m> Evaluator<'m> {
     fn eval_with(
         &self,
         expr: &BoundExpr,
-        it: &crate::upstream::Row,
-        vars: &[&crate::upstream::Row],
+        it: &crate::upstream::Record,
+        vars: &[&crate::upstream::Record],
     ) -> Result<Value, EvalError> {
         let mut v: Vars<'_> = vars.to_vec();
         self.eval(expr, it, &mut v)

@@ -20,7 +20,7 @@ use crate::bind::query::{ExpandItem, QueryShape};
 use crate::error::GatewayError;
 use crate::plan::collection::{OrderPlan, Planner};
 use crate::plan::pushdown::FilterCapabilities;
-use crate::upstream::{Filter, ListRequest, Op, Row, SortKey};
+use crate::upstream::{Filter, ListRequest, Op, Record, Row, SortKey};
 use crate::values::json_i64;
 
 /// How expands are executed.
@@ -68,14 +68,14 @@ async fn expand_joined(
     let mut children: Vec<Option<Row>> = rows
         .iter()
         .map(|row| {
-            let mut child = Row::new();
+            let mut child = Record::new();
             for (k, v) in row.iter() {
                 if let Some(field) = k.strip_prefix(&prefix) {
                     child.insert(field.to_string(), v.clone());
                 }
             }
             // No related row: the join yields nulls, the key included.
-            child.get("ID").and_then(json_i64).map(|_| child)
+            child.get("ID").and_then(json_i64).map(|_| Row::new(child))
         })
         .collect();
     if !item.options.expand.is_empty() {
@@ -96,7 +96,8 @@ async fn expand_joined(
         }
     }
     for (row, child) in rows.iter_mut().zip(children) {
-        row.insert(key.clone(), child.map(Json::Object).unwrap_or(Json::Null));
+        let child = child.map(|c| Json::Object(Row::unwrap_or_clone(c)));
+        Row::make_mut(row).insert(key.clone(), child.unwrap_or(Json::Null));
     }
     Ok(())
 }
@@ -245,9 +246,9 @@ async fn expand_one(
             .get(&item.field)
             .and_then(json_i64)
             .and_then(|id| by_id.get(&id))
-            .map(|r| Json::Object(r.clone()))
+            .map(|r| Json::Object(Record::clone(r)))
             .unwrap_or(Json::Null);
-        row.insert(key.clone(), child);
+        Row::make_mut(row).insert(key.clone(), child);
     }
     Ok(())
 }
@@ -286,8 +287,9 @@ async fn expand_many(
             .into_iter()
             .skip(skip)
             .take(top)
-            .map(Json::Object)
+            .map(|r| Json::Object(Row::unwrap_or_clone(r)))
             .collect();
+        let row = Row::make_mut(row);
         if opts.count {
             row.insert(format!("{key}@count"), Json::from(total));
         }

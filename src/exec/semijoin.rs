@@ -297,7 +297,7 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(
     let key = children_key(&l.navigation);
     if ids.is_empty() {
         for r in rows.iter_mut() {
-            r.insert(key.clone(), Json::Array(Vec::new()));
+            Row::make_mut(r).insert(key.clone(), Json::Array(Vec::new()));
         }
         return Ok(());
     }
@@ -377,7 +377,10 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(
     let mut by_parent: std::collections::HashMap<i64, Vec<Json>> = std::collections::HashMap::new();
     for c in children {
         if let Some(p) = c.get(&l.child_field).and_then(json_i64) {
-            by_parent.entry(p).or_default().push(Json::Object(c));
+            by_parent
+                .entry(p)
+                .or_default()
+                .push(Json::Object(Row::unwrap_or_clone(c)));
         }
     }
     for r in rows.iter_mut() {
@@ -386,7 +389,7 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(
             .and_then(json_i64)
             .and_then(|id| by_parent.remove(&id))
             .unwrap_or_default();
-        r.insert(key.clone(), Json::Array(list));
+        Row::make_mut(r).insert(key.clone(), Json::Array(list));
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use crate::bind::query::ExpandItem;
 use crate::edm::{Conversion, EdmType, EntitySetId, Property, ServiceModel};
 use crate::exec::eval::children_key;
 use crate::server::negotiate::{JsonFormat, MetadataLevel};
-use crate::upstream::Row;
+use crate::upstream::Record;
 use crate::values::json_i64;
 
 /// How entities of one entity set are written in one response.
@@ -96,23 +96,23 @@ impl<'a> EntityWriter<'a> {
     }
 
     /// The entity's ETag from its ZeyOS modification time, if it has one.
-    pub fn etag(&self, row: &Row) -> Option<String> {
+    pub fn etag(&self, row: &Record) -> Option<String> {
         Some(format!("W/\"{}\"", self.modified(row)?))
     }
 
     /// The ZeyOS modification time the ETag is made of.
-    fn modified(&self, row: &Row) -> Option<i64> {
+    fn modified(&self, row: &Record) -> Option<i64> {
         row.get(self.modified_field?).and_then(json_i64)
     }
 
     /// The entity's canonical URL relative to the service root.
-    pub fn canonical_path(&self, row: &Row) -> Option<String> {
+    pub fn canonical_path(&self, row: &Record) -> Option<String> {
         let id = row.get("ID").and_then(json_i64)?;
         Some(format!("{}({id})", self.model.set(self.set).name))
     }
 
     /// Writes one entity as a JSON object (without a context URL).
-    pub fn write(&self, out: &mut Vec<u8>, row: &Row) {
+    pub fn write(&self, out: &mut Vec<u8>, row: &Record) {
         out.push(b'{');
         let mut first = true;
         let mut sep = |out: &mut Vec<u8>| {

@@ -16,7 +16,7 @@ use crate::error::GatewayError;
 use crate::exec::expand::expand_rows;
 use crate::serialize::entity::{write_structured, EntityWriter};
 use crate::serialize::value::{write_key, write_property_value, write_str};
-use crate::upstream::{Filter, Op, Principal};
+use crate::upstream::{Filter, Op, Principal, Row};
 use crate::values::json_i64;
 
 impl RequestCtx<'_> {
@@ -56,7 +56,7 @@ impl RequestCtx<'_> {
                 ..Default::default()
             };
             if let Some(extra) = ctx.list(req).await?.into_iter().next() {
-                row.extend(extra);
+                Row::make_mut(&mut row).extend(Row::unwrap_or_clone(extra));
             }
         }
         let mut rows = vec![row];

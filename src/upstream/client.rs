@@ -18,8 +18,14 @@ use serde_json::{Map, Value as Json};
 
 use super::request::ListRequest;
 
-/// One row as ZeyOS returns it.
-pub type Row = Map<String, Json>;
+/// One record as ZeyOS returns it: its fields by ZeyOS name.
+pub type Record = Map<String, Json>;
+
+/// One row of a list or record read, shared: the cache keeps the rows it
+/// holds, and a request reads them without copying; the few places that
+/// change a row (attaching expanded children) copy it first if it is
+/// shared ([`Arc::make_mut`]).
+pub type Row = std::sync::Arc<Record>;
 
 /// Where and how to reach ZeyOS.
 #[derive(Debug, Clone)]
@@ -219,8 +225,9 @@ impl UpstreamClient {
         if !status.is_success() {
             return Err(status_error(status, &body));
         }
-        let row: Row = serde_json::from_slice(&body)
+        let row: Record = serde_json::from_slice(&body)
             .map_err(|e| UpstreamError::InvalidResponse(format!("{entity}/{id}: {e}")))?;
+        let row = Row::new(row);
         let etag = headers
             .get(header::ETAG)
             .and_then(|v| v.to_str().ok())

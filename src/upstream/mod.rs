@@ -8,6 +8,6 @@ pub mod request;
 pub mod rows;
 
 pub use auth::{Authenticator, Credential, CredentialError, Principal};
-pub use client::{GetResponse, Row, UpstreamClient, UpstreamError, UpstreamSettings};
+pub use client::{GetResponse, Record, Row, UpstreamClient, UpstreamError, UpstreamSettings};
 pub use filter::{escape_like, Filter, Op};
 pub use request::{ListRequest, SortKey};

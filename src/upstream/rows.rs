@@ -50,7 +50,7 @@ impl<'de> Visitor<'de> for RowsVisitor<'_> {
         };
         while let Some(value) = seq.next_element_seed(row())? {
             match value {
-                Json::Object(r) => rows.push(r),
+                Json::Object(r) => rows.push(Row::new(r)),
                 // `object_only` lets nothing else through.
                 _ => return Err(serde::de::Error::custom("a record is not an object")),
             }
@@ -172,7 +172,8 @@ mod tests {
             br#"[{"a":[{"x":1,"y":[{"z":{}}]},{"x":2},[],null,true,false,18446744073709551615,-9223372036854775808,0.1]},{"b":{"c":{"d":"\ud83d\ude00"}}}]"#,
             "[{\"ü\":\"ß\"}]".as_bytes(),
         ] {
-            let generic: Vec<Row> = serde_json::from_slice(body).unwrap();
+            let generic: Vec<crate::upstream::Record> = serde_json::from_slice(body).unwrap();
+            let generic: Vec<Row> = generic.into_iter().map(Row::new).collect();
             assert_eq!(parse_rows(body).unwrap(), generic);
         }
     }
