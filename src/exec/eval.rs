@@ -19,6 +19,7 @@ use serde_json::Value as Json;
 
 use crate::bind::expr::{ArithOp, BoundExpr, CmpOp, Func, Lambda, PathRoot, PropertyPath};
 use crate::edm::ServiceModel;
+use crate::upstream::Record;
 use crate::values::{civil, from_upstream, DateTime, Number, Value};
 
 /// The key under which fetched children of a navigation property are kept
@@ -60,7 +61,7 @@ pub struct Evaluator<'m> {
 }
 
 /// Lambda range variables in scope, innermost last.
-type Vars<'r> = Vec<&'r crate::upstream::Record>;
+type Vars<'r> = Vec<&'r Record>;
 
 impl<'m> Evaluator<'m> {
     /// An evaluator whose `now()` is the request's start time.
@@ -80,27 +81,19 @@ impl<'m> Evaluator<'m> {
 
     /// Whether the row satisfies a Boolean expression (null and false both
     /// exclude it, as OData specifies for `$filter`).
-    pub fn matches(
-        &self,
-        expr: &BoundExpr,
-        row: &crate::upstream::Record,
-    ) -> Result<bool, EvalError> {
+    pub fn matches(&self, expr: &BoundExpr, row: &Record) -> Result<bool, EvalError> {
         Ok(self.eval(expr, row, &mut Vec::new())? == Value::Bool(true))
     }
 
     /// The value of an expression on a row.
-    pub fn value(
-        &self,
-        expr: &BoundExpr,
-        row: &crate::upstream::Record,
-    ) -> Result<Value, EvalError> {
+    pub fn value(&self, expr: &BoundExpr, row: &Record) -> Result<Value, EvalError> {
         self.eval(expr, row, &mut Vec::new())
     }
 
     fn eval<'r>(
         &self,
         expr: &BoundExpr,
-        it: &'r crate::upstream::Record,
+        it: &'r Record,
         vars: &mut Vars<'r>,
     ) -> Result<Value, EvalError> {
         Ok(match expr {
@@ -185,10 +178,10 @@ impl<'m> Evaluator<'m> {
     fn property<'r>(
         &self,
         path: &PropertyPath,
-        it: &'r crate::upstream::Record,
+        it: &'r Record,
         vars: &Vars<'r>,
     ) -> Result<Value, EvalError> {
-        let row: &crate::upstream::Record = match path.root {
+        let row: &Record = match path.root {
             PathRoot::It => it,
             PathRoot::Var(depth) => vars
                 .get(depth)
@@ -206,10 +199,10 @@ impl<'m> Evaluator<'m> {
     fn lambda<'r>(
         &self,
         l: &Lambda,
-        it: &'r crate::upstream::Record,
+        it: &'r Record,
         vars: &mut Vars<'r>,
     ) -> Result<Value, EvalError> {
-        let source: &'r crate::upstream::Record = match l.root {
+        let source: &'r Record = match l.root {
             PathRoot::It => it,
             PathRoot::Var(depth) => vars
                 .get(depth)
@@ -251,10 +244,10 @@ impl<'m> Evaluator<'m> {
     fn items_lambda<'r>(
         &self,
         l: &crate::bind::expr::ItemsLambda,
-        it: &'r crate::upstream::Record,
+        it: &'r Record,
         vars: &mut Vars<'r>,
     ) -> Result<Value, EvalError> {
-        let source: &'r crate::upstream::Record = match l.collection.root {
+        let source: &'r Record = match l.collection.root {
             PathRoot::It => it,
             PathRoot::Var(depth) => vars
                 .get(depth)
@@ -284,7 +277,7 @@ impl<'m> Evaluator<'m> {
         };
         for item in &items {
             // The range variable's rows live only for this evaluation.
-            let mut inner: Vec<&crate::upstream::Record> = vars.clone();
+            let mut inner: Vec<&Record> = vars.clone();
             inner.truncate(l.depth);
             inner.push(item);
             let v = self.eval_with(predicate, it, &inner)?;
@@ -308,7 +301,7 @@ impl<'m> Evaluator<'m> {
         b: &BoundExpr,
         decisive: bool,
         expr: &BoundExpr,
-        it: &'r crate::upstream::Record,
+        it: &'r Record,
         vars: &mut Vars<'r>,
     ) -> Result<Value, EvalError> {
         let a = truth(self.eval(a, it, vars)?, expr)?;
@@ -326,8 +319,8 @@ impl<'m> Evaluator<'m> {
     fn eval_with(
         &self,
         expr: &BoundExpr,
-        it: &crate::upstream::Record,
-        vars: &[&crate::upstream::Record],
+        it: &Record,
+        vars: &[&Record],
     ) -> Result<Value, EvalError> {
         let mut v: Vars<'_> = vars.to_vec();
         self.eval(expr, it, &mut v)
