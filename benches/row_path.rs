@@ -11,8 +11,9 @@
 //!
 //! A second group compresses the written page with gzip at the levels
 //! `compression_level` offers, as the server's compression layer does for
-//! Power Query (which always accepts gzip): on this page it costs more
-//! than decoding and writing together.
+//! Power Query (which always accepts gzip): at zlib's usual level 6 it
+//! costs about as much as decoding and writing together, at level 1 (the
+//! default) about a quarter of that.
 
 use std::hint::black_box;
 
