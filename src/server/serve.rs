@@ -59,6 +59,7 @@ pub async fn serve(gateway: Arc<Gateway>, addr: SocketAddr) -> std::io::Result<S
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
+    let compression = compression(gateway.config.compression_level);
     let task = tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -79,7 +80,7 @@ pub async fn serve(gateway: Arc<Gateway>, addr: SocketAddr) -> std::io::Result<S
                     conditional::weaken_if_encoded(r.headers_mut());
                     r
                 })
-                .layer(compression(gateway.config.compression_level))
+                .layer(compression.clone())
                 .service(tower::service_fn(move |req: Request<Incoming>| {
                     let gateway = gateway.clone();
                     async move { Ok::<_, Infallible>(handle_logged(&gateway, req).await) }
