@@ -115,7 +115,14 @@ impl Binder<'_> {
             return self.in_list(left, right, scope, target, alias_depth);
         }
         let (l, lt) = self.expr_depth(left, scope, target, alias_depth)?;
-        let (r, rt) = self.expr_depth(right, scope, target, alias_depth)?;
+        let (r, rt) = match &right.kind {
+            // `Type has 'CUSTOMER'`: the 4.01 short form takes its type from
+            // the left operand, which only `has` below knows.
+            ExprKind::Literal(ast::Literal::Enum(e)) if op == B::Has && e.type_name.is_none() => {
+                untyped_enum(e)
+            }
+            _ => self.expr_depth(right, scope, target, alias_depth)?,
+        };
         match op {
             B::And | B::Or => {
                 expect_boolean(&lt, left, target)?;
@@ -858,6 +865,23 @@ fn describe(model: &ServiceModel, t: &ExprType) -> String {
 }
 
 /// Turns a string or integer literal into a member of an enum type.
+/// An enum literal without its type, as the member list `coerce_enum`
+/// resolves once the type is known.
+fn untyped_enum(e: &ast::EnumLiteral) -> (BoundExpr, ExprType) {
+    let members: Vec<String> = e
+        .members
+        .iter()
+        .map(|m| match m {
+            ast::EnumMember::Name(n) => n.clone(),
+            ast::EnumMember::Value(v) => v.to_string(),
+        })
+        .collect();
+    (
+        BoundExpr::Literal(Value::String(members.join(",")), Some(EdmType::String)),
+        ExprType::Edm(EdmType::String),
+    )
+}
+
 fn coerce_enum(
     model: &ServiceModel,
     id: crate::edm::EnumTypeId,

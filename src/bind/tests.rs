@@ -78,12 +78,18 @@ fn binds_filters_with_types_and_enums() {
         "Transactions/all(t: t/Contract/Name eq 'Berlin')",
         "Locked",
         "year(CreatedOn) eq 2020",
+        "Type has 'CUSTOMER'",
+        "Type has ZeyOS.AccountType'CUSTOMER'",
+        "Type has '1'",
     ] {
         let r = bind(&m, &format!("Accounts?$filter={f}"));
         assert!(r.is_ok(), "{f}: {:?}", r.err());
     }
     for (f, status) in [
         ("Type eq 'NOPE'", 400),
+        ("Type has 'NOPE'", 400),
+        ("LastName has 'CUSTOMER'", 400),
+        ("Type has ZeyOS.ContactType'COMPANY'", 400),
         ("LastName eq 5", 400),
         ("Nope eq 1", 400),
         ("LastName", 400),

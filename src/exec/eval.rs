@@ -168,7 +168,11 @@ impl<'m> Evaluator<'m> {
                 let b = self.eval(b, it, vars)?;
                 match (&a, &b) {
                     (Value::Null, _) | (_, Value::Null) => Value::Null,
-                    (Value::Enum(_, x), Value::Enum(_, f)) => Value::Bool(x & f == *f),
+                    // The model's enums are not flags (a ZeyOS code holds
+                    // one member), so a value has a member exactly when it
+                    // is that member; bitwise, every value would have the
+                    // member whose value is 0.
+                    (Value::Enum(_, x), Value::Enum(_, f)) => Value::Bool(x == f),
                     _ => return Err(EvalError::Type(expr.to_string())),
                 }
             }

@@ -109,6 +109,7 @@ impl<'m> Translator<'m> {
             BoundExpr::Property(p) => self.boolean_column(p, want),
             BoundExpr::Compare(op, a, b) => self.compare(*op, a, b, want),
             BoundExpr::In(a, list) => self.in_list(a, list, want),
+            BoundExpr::Has(a, b) => self.has(a, b, want),
             BoundExpr::Call(func, args) => self.predicate_call(*func, args, want),
             _ => None,
         }
@@ -123,6 +124,11 @@ impl<'m> Translator<'m> {
         match e {
             BoundExpr::Not(a) => self.n(a),
             BoundExpr::Compare(..) | BoundExpr::In(..) => Some(Filter::never()),
+            BoundExpr::Has(a, b) => match (a.as_ref(), self.literal(b)?) {
+                (_, Value::Null) => Some(always()),
+                (BoundExpr::Property(p), _) => Some(Filter::is_null(self.column(p)?.field)),
+                _ => None,
+            },
             BoundExpr::Property(p) => Some(Filter::is_null(self.column(p)?.field)),
             BoundExpr::Call(Func::Contains | Func::StartsWith | Func::EndsWith, args) => {
                 let (col, _) = self.string_operand(args.first()?)?;
@@ -452,6 +458,23 @@ impl<'m> Translator<'m> {
                 })
             }
         }
+    }
+
+    /// `property has member`. The model's enums are not flags, so a value
+    /// has a member exactly when it is that member; unlike `eq`, a null on
+    /// either side makes the result null, neither true nor false, which is
+    /// what SQL's `=` and `!=` do with a null column.
+    fn has(&self, a: &BoundExpr, b: &BoundExpr, truth: bool) -> Option<Filter> {
+        let BoundExpr::Property(p) = a else {
+            return None;
+        };
+        let lit = self.literal(b)?;
+        if lit.is_null() {
+            return Some(Filter::never());
+        }
+        let col = self.column(p)?;
+        let (positive, negative) = self.bounds(&col, lit)?.filters(CmpOp::Eq);
+        Some(if truth { positive } else { negative })
     }
 
     /// `contains`/`startswith`/`endswith` as LIKE, also over `tolower`/

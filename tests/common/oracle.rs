@@ -762,7 +762,29 @@ impl<'o> Req<'o> {
                         let b = self.eval_depth(right, sc, alias_depth)?;
                         arith(*op, a, b)
                     }
-                    B::Has => Err("has is not used by the corpus".into()),
+                    B::Has => {
+                        // No enum of the model is a flags enum: a value has
+                        // a member when it is that member; null if either
+                        // side is null.
+                        let a = self.eval_depth(left, sc, alias_depth)?;
+                        // `has 'MEMBER'` without the type: the left
+                        // operand's type, as `eq 'MEMBER'` is.
+                        let b = match &right.kind {
+                            ExprKind::Literal(Literal::Enum(e)) if e.type_name.is_none() => {
+                                match e.members.as_slice() {
+                                    [ast::EnumMember::Value(v)] => V::Int(*v),
+                                    [ast::EnumMember::Name(n)] => V::Str(n.clone()),
+                                    _ => return Err("has with several members".into()),
+                                }
+                            }
+                            _ => self.eval_depth(right, sc, alias_depth)?,
+                        };
+                        if a.is_null() || b.is_null() {
+                            Ok(V::Null)
+                        } else {
+                            Ok(V::Bool(self.compare(B::Eq, &a, &b)?))
+                        }
+                    }
                 }
             }
             ExprKind::Call { function, args } => {
