@@ -106,6 +106,15 @@ impl<'m> Binder<'m> {
                 Some("$deltatoken"),
             ));
         }
+        if q.index.is_some() {
+            // Only meaningful for a positional insert (OData 4.01 Protocol,
+            // 11.4.11); ignoring it on a read would hide a client's mistake.
+            return Err(bad(
+                "InvalidQuery",
+                "$index positions an insert into an ordered collection; it does not apply to reads",
+                "$index",
+            ));
+        }
         if q.levels.is_some() {
             return Err(bad(
                 "InvalidQuery",

@@ -127,6 +127,21 @@ impl Binder<'_> {
                     }
                 }
                 [SelectSegment::Annotation { .. }] | [SelectSegment::AllOperations(_)] => {}
+                [SelectSegment::Name(n), _, ..]
+                    if !n.is_qualified() && ty.navigation_index.contains_key(&n.name) =>
+                {
+                    // A path through a navigation property is not a select
+                    // item (OData 4.01 URL Conventions, 5.1.3); say how to
+                    // get what was meant.
+                    return Err(bad(
+                        "InvalidSelect",
+                        format!(
+                            "`{}` is a navigation property: select its properties with $expand={}($select=...)",
+                            n.name, n.name
+                        ),
+                        "$select",
+                    ));
+                }
                 _ => {
                     return Err(GatewayError::not_implemented(
                         format!("$select of `{}` (paths into complex values, casts, operations) is not supported by this service", item),
