@@ -189,6 +189,57 @@ async fn errors_have_the_odata_shape_and_the_right_status() {
 }
 
 #[tokio::test]
+async fn version_headers_are_honoured() {
+    let env = Env::start(20, |_| {}).await;
+    let get = |path: &'static str, headers: Vec<(&'static str, &'static str)>| {
+        let env = &env;
+        async move {
+            let mut h = vec![("authorization", basic("demo", "demo"))];
+            h.extend(headers.into_iter().map(|(k, v)| (k, v.to_string())));
+            env.get_with(path, &h).await
+        }
+    };
+    // CSDL JSON is 4.01: offered unless the client reads only 4.0.
+    let json = ("accept", "application/json");
+    let r = get("/odata/$metadata", vec![json, ("odata-maxversion", "4.01")]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["$Version"], "4.01");
+    let r = get("/odata/$metadata", vec![json, ("odata-maxversion", "4.0")]).await;
+    assert_eq!(r.status, 406);
+    // Power Query's pair of headers.
+    let r = get(
+        "/odata/Accounts?$top=1",
+        vec![
+            ("odata-maxversion", "4.0"),
+            ("maxdataserviceversion", "3.0"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("odata-version").as_deref(), Some("4.0"));
+    for (headers, status, code) in [
+        (
+            vec![("odata-version", "3.0")],
+            400,
+            "UnsupportedODataVersion",
+        ),
+        (
+            vec![("odata-version", "5.0")],
+            400,
+            "UnsupportedODataVersion",
+        ),
+        (vec![("odata-maxversion", "3.0")], 406, "NotAcceptable"),
+        (vec![("odata-maxversion", "four")], 400, "InvalidHeader"),
+    ] {
+        let what = format!("{headers:?}");
+        let r = get("/odata/Accounts?$top=1", headers).await;
+        assert_eq!(r.status, status, "{what}: {}", r.text());
+        assert_eq!(r.json()["error"]["code"], code, "{what}");
+    }
+    env.stop().await;
+}
+
+#[tokio::test]
 async fn viewer_is_forbidden_on_other_entities() {
     let env = Env::start(20, |_| {}).await;
     let viewer = [("authorization", basic("viewer", "viewer"))];

@@ -14,6 +14,7 @@ use super::conditional;
 use super::request::RequestCtx;
 use super::response::{json_response, login_error, parse_error, set_odata_version, METRICS_PATH};
 use super::skiptoken::TokenSigner;
+use super::version;
 use crate::bind::binder::{Binder, ExpandLimits};
 use crate::cache::ResponseCache;
 use crate::config::{Config, StringOrdering};
@@ -203,6 +204,16 @@ impl Gateway {
                 })
             }
         }
+        let version_header = |name: &'static str| {
+            parts
+                .headers
+                .get(name)
+                .map(|v| v.to_str().unwrap_or("(not ASCII)"))
+        };
+        version::check(
+            version_header("odata-version"),
+            version_header("odata-maxversion"),
+        )?;
         let rel = &path[service.model.root.len()..];
         let raw_query = parts.uri.query();
         let target = match raw_query {

@@ -11,3 +11,4 @@ mod request;
 mod response;
 pub mod serve;
 pub mod skiptoken;
+mod version;

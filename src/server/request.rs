@@ -15,6 +15,7 @@ use super::body::{self, Body};
 use super::conditional;
 use super::negotiate::{negotiate, Representation, ResourceKind};
 use super::response::{json_format, json_response, query_without_skiptoken};
+use super::version::ODataVersion;
 use crate::bind::query::{BoundRequest, CollectionRef, EntityRef, Resource};
 use crate::edm::{Conversion, ServiceModel};
 use crate::error::GatewayError;
@@ -44,9 +45,11 @@ impl RequestCtx<'_> {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Whether the client reads nothing newer than 4.0 (so no CSDL JSON).
     pub(super) fn max_version_4_0(&self) -> bool {
         self.header(header::HeaderName::from_static("odata-maxversion"))
-            .is_some_and(|v| v.trim().starts_with("4.0"))
+            .and_then(ODataVersion::parse)
+            .is_some_and(|v| v < ODataVersion::V4_01)
     }
 
     pub(super) fn exec(&self, principal: Principal) -> ExecContext {
