@@ -351,3 +351,37 @@ async fn line_items_and_extdata_in_select_and_filter() {
     assert_eq!(r.json()["nickname"], rows[0]["nickname"]);
     env.stop().await;
 }
+
+/// The context URL names what was selected and every expansion shaped by a
+/// nested `$select` or `$expand` (Protocol 10.9, 4.0 rules), so that
+/// clients that read the projection from it see the expanded properties.
+#[tokio::test]
+async fn context_urls_list_selected_and_shaped_expansions() {
+    let env = Env::start(20, |_| {}).await;
+    for (path, context) in [
+        ("Accounts?$select=Id,LastName", "Accounts(Id,LastName)"),
+        (
+            "Accounts?$select=Id&$expand=Transactions($select=Id)",
+            "Accounts(Id,Transactions(Id))",
+        ),
+        (
+            "Accounts?$expand=Transactions($select=Id;$expand=Account($select=Id))",
+            "Accounts(Transactions(Id,Account(Id)))",
+        ),
+        // Expanded without nested options: omitted in a 4.0 response.
+        ("Accounts?$select=Id&$expand=Contact", "Accounts(Id)"),
+        ("Accounts?$expand=Contact", "Accounts"),
+        // A selected navigation property is listed without a suffix.
+        ("Accounts?$select=Id,Contact", "Accounts(Id,Contact)"),
+        (
+            "Accounts(1)?$expand=Contact($select=City)",
+            "Accounts(Contact(City))/$entity",
+        ),
+    ] {
+        let r = env.get(&format!("/odata/{path}")).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let want = format!("{}/odata/$metadata#{context}", env.base);
+        assert_eq!(r.json()["@odata.context"], want.as_str(), "{path}");
+    }
+    env.stop().await;
+}

@@ -64,7 +64,11 @@ impl Binder<'_> {
             Some(s) => Some(search_text(s)?),
             None => None,
         };
-        let (mut select, dynamic) = self.select(set, q.select.as_deref())?;
+        let Selection {
+            properties: mut select,
+            dynamic,
+            navigation: selected_navigation,
+        } = self.select(set, q.select.as_deref())?;
         let expand = self.expand(set, q.expand.as_deref(), depth, &mut select)?;
         Ok(QueryShape {
             filter,
@@ -72,6 +76,7 @@ impl Binder<'_> {
             orderby,
             select,
             dynamic,
+            selected_navigation,
             expand,
             top: q.top,
             skip: q.skip,
@@ -79,20 +84,19 @@ impl Binder<'_> {
         })
     }
 
-    /// Property indexes of `$select` (`None`: all) and the dynamic
-    /// (extdata) properties it names on an open type.
-    #[allow(clippy::type_complexity)]
+    /// What `$select` names, sorted by kind.
     fn select(
         &self,
         set: EntitySetId,
         items: Option<&[ast::SelectItem]>,
-    ) -> Result<(Option<Vec<usize>>, Vec<String>), GatewayError> {
+    ) -> Result<Selection, GatewayError> {
         let Some(items) = items else {
-            return Ok((None, Vec::new()));
+            return Ok(Selection::default());
         };
         let ty = self.model.entity_type(self.model.set(set).entity_type);
         let mut out: Vec<usize> = Vec::new();
         let mut dynamic: Vec<String> = Vec::new();
+        let mut navigation: Vec<String> = Vec::new();
         let mut all = false;
         for item in items {
             if item.options.is_some() {
@@ -111,6 +115,9 @@ impl Binder<'_> {
                     } else if ty.navigation_index.contains_key(&n.name) {
                         // Selecting a navigation property asks for its link,
                         // which minimal metadata omits.
+                        if !navigation.contains(&n.name) {
+                            navigation.push(n.name.clone());
+                        }
                     } else if let Some(u) = ty.unsupported_feature(&n.name) {
                         return Err(GatewayError::not_implemented(u.message.clone(), Some(n.name.clone())));
                     } else if ty.open && is_extdata_name(&n.name) {
@@ -150,7 +157,11 @@ impl Binder<'_> {
                 }
             }
         }
-        Ok((if all { None } else { Some(out) }, dynamic))
+        Ok(Selection {
+            properties: if all { None } else { Some(out) },
+            dynamic,
+            navigation,
+        })
     }
 
     fn expand(
@@ -372,4 +383,15 @@ fn search_text(s: &ast::SearchExpr) -> Result<String, GatewayError> {
     let mut terms = Vec::new();
     walk(s, &mut terms)?;
     Ok(terms.join(" "))
+}
+
+/// What one `$select` names.
+#[derive(Default)]
+struct Selection {
+    /// Property indexes; `None` selects all.
+    properties: Option<Vec<usize>>,
+    /// Dynamic (extdata) properties of an open type.
+    dynamic: Vec<String>,
+    /// Navigation properties (their links).
+    navigation: Vec<String>,
 }

@@ -123,6 +123,9 @@ pub struct QueryShape {
     pub select: Option<Vec<usize>>,
     /// Dynamic (extdata) properties named in `$select` on an open type.
     pub dynamic: Vec<String>,
+    /// Navigation properties named in `$select` (which selects their
+    /// links); the context URL lists them.
+    pub selected_navigation: Vec<String>,
     /// `$expand`.
     pub expand: Vec<ExpandItem>,
     /// `$top`.

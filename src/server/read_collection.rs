@@ -88,7 +88,7 @@ impl RequestCtx<'_> {
             "{}$metadata#{}{}",
             service_root,
             model.set(set).name,
-            select_suffix(&model, set, bound.shape.select.as_deref())
+            select_suffix(&model, set, &bound.shape)
         );
         let next_base = format!("{}{}", service_root, self.rel);
         let query_rest = query_without_skiptoken(self.raw_query);

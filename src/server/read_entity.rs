@@ -105,7 +105,7 @@ impl RequestCtx<'_> {
                     "{}$metadata#{}{}/$entity",
                     self.service_root,
                     self.model().set(set).name,
-                    select_suffix(self.model(), set, bound.shape.select.as_deref())
+                    select_suffix(self.model(), set, &bound.shape)
                 ),
             );
             if entity.len() > 2 {

@@ -9,7 +9,8 @@ use http::{Response, StatusCode};
 
 use super::body::{self, Body};
 use super::negotiate::{JsonFormat, Representation};
-use crate::edm::ServiceModel;
+use crate::bind::query::QueryShape;
+use crate::edm::{EntitySetId, ServiceModel};
 use crate::error::GatewayError;
 use crate::upstream::UpstreamError;
 
@@ -41,22 +42,39 @@ pub(super) fn not_modified(etag: &str) -> Response<Body> {
     r
 }
 
-/// The `(p1,p2)` part of a context URL for a `$select`.
-pub(super) fn select_suffix(
-    model: &ServiceModel,
-    set: crate::edm::EntitySetId,
-    select: Option<&[usize]>,
-) -> String {
-    let Some(select) = select else {
-        return String::new();
-    };
+/// The context URL's select list (Protocol 10.9, as a 4.0 response writes
+/// it): the selected properties and navigation properties, then every
+/// expanded navigation property that has a nested `$select` or `$expand`,
+/// with its own list in parentheses. Empty when everything is selected and
+/// no expansion is shaped.
+pub(super) fn select_suffix(model: &ServiceModel, set: EntitySetId, shape: &QueryShape) -> String {
+    let items = select_items(model, set, shape);
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!("({})", items.join(","))
+    }
+}
+
+fn select_items(model: &ServiceModel, set: EntitySetId, shape: &QueryShape) -> Vec<String> {
     let ty = model.entity_type(model.set(set).entity_type);
-    let names: Vec<&str> = select
+    let mut items: Vec<String> = shape
+        .select
         .iter()
+        .flatten()
         .filter_map(|i| ty.properties.get(*i))
-        .map(|p| p.name.as_str())
+        .map(|p| p.name.clone())
         .collect();
-    format!("({})", names.join(","))
+    items.extend(shape.dynamic.iter().cloned());
+    items.extend(shape.selected_navigation.iter().cloned());
+    for item in &shape.expand {
+        let nested = &item.options;
+        if nested.select.is_some() || !nested.expand.is_empty() {
+            let inner = select_items(model, item.set, nested);
+            items.push(format!("{}({})", item.navigation, inner.join(",")));
+        }
+    }
+    items
 }
 
 /// The raw query string without `$skiptoken` (in any spelling).
