@@ -762,7 +762,7 @@ impl PageStream {
                     segment: 0,
                     after: None,
                     emitted,
-                    offset: *offset + self.delivered,
+                    offset: offset.saturating_add(self.delivered),
                 }))
             }
             PageInner::Scan(_) => {

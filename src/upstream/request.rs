@@ -86,7 +86,10 @@ impl ListRequest {
                 body.insert("limit".into(), Json::from(limit));
             }
             if let Some(offset) = self.offset.filter(|o| *o > 0) {
-                body.insert("offset".into(), Json::from(offset));
+                // ZeyOS takes a signed 64-bit offset; a `$skip` beyond it
+                // skips every row either way, and must not make ZeyOS
+                // reject the request.
+                body.insert("offset".into(), Json::from(offset.min(i64::MAX as u64)));
             }
             if self.distinct {
                 body.insert("distinct".into(), Json::Bool(true));
