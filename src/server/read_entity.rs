@@ -14,7 +14,7 @@ use crate::bind::query::{BoundRequest, EntityRef};
 use crate::edm::{Conversion, EdmType};
 use crate::error::GatewayError;
 use crate::exec::expand::expand_rows;
-use crate::serialize::entity::{write_structured, EntityWriter};
+use crate::serialize::entity::{write_structured, ComplexKeys, EntityWriter};
 use crate::serialize::value::{write_key, write_property_value, write_str};
 use crate::upstream::{Filter, Op, Principal, Row};
 use crate::values::json_i64;
@@ -197,6 +197,7 @@ impl RequestCtx<'_> {
             (EdmType::Complex(_) | EdmType::Collection(_), Conversion::Json) => write_structured(
                 &mut out,
                 self.model(),
+                &ComplexKeys::default(),
                 &prop.ty,
                 value,
                 format.ieee754_compatible,
