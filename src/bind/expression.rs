@@ -864,7 +864,6 @@ fn describe(model: &ServiceModel, t: &ExprType) -> String {
     }
 }
 
-/// Turns a string or integer literal into a member of an enum type.
 /// An enum literal without its type, as the member list `coerce_enum`
 /// resolves once the type is known.
 fn untyped_enum(e: &ast::EnumLiteral) -> (BoundExpr, ExprType) {
@@ -882,6 +881,7 @@ fn untyped_enum(e: &ast::EnumLiteral) -> (BoundExpr, ExprType) {
     )
 }
 
+/// Turns a string or integer literal into a member of an enum type.
 fn coerce_enum(
     model: &ServiceModel,
     id: crate::edm::EnumTypeId,

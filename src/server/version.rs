@@ -29,8 +29,10 @@ impl ODataVersion {
         hundredths: 1,
     };
 
-    /// Parses `DIGIT "." 1*2DIGIT` (the ABNF's `VersionNum`, which has
-    /// `4.0` and `4.01`); `None` for anything else.
+    /// Parses `major.minor` with up to two minor digits. The ABNF allows
+    /// only `4.0` and `4.01` to 4.09 in `OData-Version`, but a client may
+    /// state any version in `OData-MaxVersion`, and an older or newer one
+    /// must be told apart from garbage. `None` for anything else.
     pub fn parse(s: &str) -> Option<ODataVersion> {
         let (major, minor) = s.trim().split_once('.')?;
         let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
