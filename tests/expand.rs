@@ -385,3 +385,51 @@ async fn context_urls_list_selected_and_shaped_expansions() {
     }
     env.stop().await;
 }
+
+/// Full metadata writes a navigation link for every navigation property,
+/// unless `$select` is given: then only for those it names (URL
+/// Conventions 5.1.3), and never for expanded ones, which are inline.
+#[tokio::test]
+async fn full_metadata_writes_the_selected_navigation_links() {
+    let env = Env::start(20, |_| {}).await;
+    let links = |entity: &serde_json::Value| -> Vec<String> {
+        let mut names: Vec<String> = entity
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, _)| k.strip_suffix("@odata.navigationLink"))
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names
+    };
+    let full = "&$format=application/json;odata.metadata=full";
+    let r = env
+        .get(&format!(
+            "/odata/Accounts(1)?$select=Id,Contact,Transactions{full}"
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(links(&r.json()), ["Contact", "Transactions"]);
+    let r = env
+        .get(&format!("/odata/Accounts?$top=1&$select=Id{full}"))
+        .await;
+    assert!(links(&r.json()["value"][0]).is_empty());
+    let r = env
+        .get(&format!(
+            "/odata/Accounts?$top=1&$select=Id,Contact&$expand=Contact{full}"
+        ))
+        .await;
+    assert!(links(&r.json()["value"][0]).is_empty());
+    let r = env
+        .get(&format!("/odata/Accounts(1)?$expand=Contact{full}"))
+        .await;
+    let all = links(&r.json());
+    assert!(
+        all.len() > 3
+            && all.contains(&"Transactions".to_string())
+            && !all.contains(&"Contact".to_string()),
+        "{all:?}"
+    );
+    env.stop().await;
+}

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value as Json};
 
 use super::value::{key_bytes, write_int, write_json, write_key, write_property_value, write_str};
-use crate::bind::query::ExpandItem;
+use crate::bind::query::{ExpandItem, QueryShape};
 use crate::edm::{ComplexTypeId, Conversion, EdmType, EntitySetId, Property, ServiceModel};
 use crate::exec::eval::children_key;
 use crate::server::negotiate::{JsonFormat, MetadataLevel};
@@ -27,6 +27,10 @@ pub struct EntityWriter<'a> {
     expand: Vec<(String, bool, EntityWriter<'a>)>,
     /// Dynamic (extdata) properties to write.
     dynamic: Vec<String>,
+    /// Navigation properties whose links full metadata writes: all (`None`)
+    /// unless `$select` is given, which selects links by naming their
+    /// navigation properties (URL Conventions 5.1.3).
+    navigation_links: Option<Vec<String>>,
 }
 
 impl<'a> EntityWriter<'a> {
@@ -68,15 +72,7 @@ impl<'a> EntityWriter<'a> {
                 (
                     item.navigation.clone(),
                     item.collection,
-                    EntityWriter::new(
-                        model,
-                        item.set,
-                        item.options.select.as_deref(),
-                        &item.options.expand,
-                        format,
-                        service_root,
-                    )
-                    .with_dynamic(&item.options.dynamic),
+                    EntityWriter::for_shape(model, item.set, &item.options, format, service_root),
                 )
             })
             .collect();
@@ -90,13 +86,36 @@ impl<'a> EntityWriter<'a> {
             service_root,
             expand,
             dynamic: Vec::new(),
+            navigation_links: if select.is_some() {
+                Some(Vec::new())
+            } else {
+                None
+            },
         }
     }
 
-    /// Also writes these dynamic (extdata) properties.
-    pub fn with_dynamic(mut self, names: &[String]) -> Self {
-        self.dynamic = names.to_vec();
-        self
+    /// A writer for what a request's query options select and expand,
+    /// dynamic properties and navigation links included.
+    pub fn for_shape(
+        model: &'a ServiceModel,
+        set: EntitySetId,
+        shape: &QueryShape,
+        format: JsonFormat,
+        service_root: &'a str,
+    ) -> Self {
+        let mut writer = EntityWriter::new(
+            model,
+            set,
+            shape.select.as_deref(),
+            &shape.expand,
+            format,
+            service_root,
+        );
+        writer.dynamic = shape.dynamic.clone();
+        if let Some(links) = writer.navigation_links.as_mut() {
+            links.clone_from(&shape.selected_navigation);
+        }
+        writer
     }
 
     /// The entity's ETag from its ZeyOS modification time, if it has one.
@@ -190,6 +209,10 @@ impl<'a> EntityWriter<'a> {
                 for nav in &ty.navigation {
                     if self.model.navigation_target(self.set, &nav.name).is_some()
                         && !self.expand.iter().any(|(n, _, _)| *n == nav.name)
+                        && self
+                            .navigation_links
+                            .as_ref()
+                            .is_none_or(|names| names.contains(&nav.name))
                     {
                         sep(out);
                         write_key(out, &format!("{}@odata.navigationLink", nav.name));

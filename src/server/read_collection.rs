@@ -113,15 +113,7 @@ impl RequestCtx<'_> {
         let mut rows = start.rows;
         let count = start.count;
         let mut page_writer = Box::pin(async move {
-            let writer = EntityWriter::new(
-                &model,
-                set,
-                shape.select.as_deref(),
-                &shape.expand,
-                format,
-                &service_root,
-            )
-            .with_dynamic(&shape.dynamic);
+            let writer = EntityWriter::for_shape(&model, set, &shape, format, &service_root);
             let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
             out.push(b'{');
             let mut need_comma = false;

@@ -71,15 +71,8 @@ impl RequestCtx<'_> {
             .await?;
         }
         let row = &rows[0];
-        let writer = EntityWriter::new(
-            self.model(),
-            set,
-            bound.shape.select.as_deref(),
-            &bound.shape.expand,
-            format,
-            &self.service_root,
-        )
-        .with_dynamic(&bound.shape.dynamic);
+        let writer =
+            EntityWriter::for_shape(self.model(), set, &bound.shape, format, &self.service_root);
         // The entity's own tag (from its modification time) validates the
         // entity alone; with $expand (or dynamic properties read by a list
         // request of their own) the response holds more, so its tag is a
