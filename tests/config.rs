@@ -43,6 +43,7 @@ fn shipped_config_loads() {
         Some("/v1/")
     );
     assert_eq!(config.compression_level, 1);
+    assert!(config.upstream.accept_gzip);
     let from_file = Config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"));
     assert!(from_file.is_ok(), "{from_file:?}");
 }
@@ -172,6 +173,8 @@ fn bad_numbers() {
     ));
     assert_names(&err, 2, "must not exceed paging.max_page_size");
     let err = error(&format!("[upstream]\nmax_limit = \"many\"\n{SERVICE}"));
+    assert_names(&err, 2, "invalid type");
+    let err = error(&format!("[upstream]\naccept_gzip = \"yes\"\n{SERVICE}"));
     assert_names(&err, 2, "invalid type");
     let err = error(&format!("compression_level = 10\n{SERVICE}"));
     assert_names(

@@ -250,3 +250,45 @@ async fn viewer_is_forbidden_on_other_entities() {
     assert_eq!(r.json()["error"]["code"], "Forbidden");
     env.stop().await;
 }
+
+/// ZeyOS behind a compressing web server: the gateway asks for gzip
+/// (`upstream.accept_gzip`, on by default), inflates it, and answers with
+/// exactly what it answers for the same data uncompressed.
+#[tokio::test]
+async fn gzipped_upstream_answers_carry_the_same_data() {
+    let sim = |gzip| zeyos_sim::SimConfig {
+        scale: 50,
+        gzip,
+        ..Default::default()
+    };
+    let gzipped = Env::start_with(sim(true), |_| {}).await;
+    let plain = Env::start_with(sim(false), |_| {}).await;
+    let refused = Env::start_with(sim(true), |c| c.upstream.accept_gzip = false).await;
+    for path in [
+        "/odata/Transactions?$top=200&$orderby=Id",
+        "/odata/Accounts(7)?$expand=Contact",
+        "/odata/Accounts/$count",
+        "/odata/Accounts(999999)",
+        "/v1/Companies?$top=3",
+    ] {
+        let want = plain.get(path).await;
+        for env in [&gzipped, &refused] {
+            let got = env.get(path).await;
+            assert_eq!(got.status, want.status, "{path}");
+            assert_eq!(
+                got.text().replace(&env.base, "BASE"),
+                want.text().replace(&plain.base, "BASE"),
+                "{path}"
+            );
+        }
+    }
+    assert!(
+        gzipped.sim.gzipped_responses() >= 4,
+        "{}",
+        gzipped.sim.gzipped_responses()
+    );
+    assert_eq!(refused.sim.gzipped_responses(), 0);
+    gzipped.stop().await;
+    plain.stop().await;
+    refused.stop().await;
+}

@@ -77,6 +77,10 @@ pub struct UpstreamConfig {
     /// Whether upstream string comparison and sorting is code-point order
     /// (then `$orderby`/`$filter` on strings can be pushed down exactly).
     pub string_ordering: StringOrdering,
+    /// Whether ZeyOS is asked for gzip-compressed responses: a page of
+    /// wide rows shrinks about sevenfold, which a link to a cloud instance
+    /// feels far more than the gateway's CPU does inflating it.
+    pub accept_gzip: bool,
     /// Login token caching.
     pub auth: AuthConfig,
 }

@@ -37,6 +37,7 @@ pub(crate) struct RawUpstream {
     pub read_timeout_ms: Option<Spanned<i64>>,
     pub max_limit: Option<Spanned<i64>>,
     pub string_ordering: Option<Spanned<String>>,
+    pub accept_gzip: Option<bool>,
     #[serde(default)]
     pub auth: RawAuth,
 }

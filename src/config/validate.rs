@@ -89,6 +89,7 @@ pub(crate) fn config(raw: RawConfig, source: &Arc<Source>) -> Result<Config, Con
                 ("collated", StringOrdering::Collated),
             ],
         )?,
+        accept_gzip: up.accept_gzip.unwrap_or(true),
         auth: AuthConfig {
             token_ttl_secs: number(
                 source,

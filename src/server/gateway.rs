@@ -90,6 +90,7 @@ impl Gateway {
             connect_timeout: Duration::from_millis(up.connect_timeout_ms),
             read_timeout: Duration::from_millis(up.read_timeout_ms),
             max_limit: up.max_limit,
+            accept_gzip: up.accept_gzip,
         }));
         let auth = Authenticator::new(
             upstream.clone(),

@@ -44,6 +44,8 @@ pub struct UpstreamSettings {
     pub read_timeout: Duration,
     /// ZeyOS's maximum `limit` per list request.
     pub max_limit: u32,
+    /// Send `Accept-Encoding: gzip` and inflate what comes back gzipped.
+    pub accept_gzip: bool,
 }
 
 /// Why an upstream call failed. Each variant says which side is at fault,
@@ -271,9 +273,15 @@ impl UpstreamClient {
 
     async fn send(
         &self,
-        request: Request<Full<Bytes>>,
+        mut request: Request<Full<Bytes>>,
     ) -> Result<(StatusCode, http::HeaderMap, Bytes), UpstreamError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        if self.settings.accept_gzip {
+            request.headers_mut().insert(
+                header::ACCEPT_ENCODING,
+                http::HeaderValue::from_static("gzip"),
+            );
+        }
         let timeout = self.settings.read_timeout;
         let fut = async {
             let response = self
@@ -287,12 +295,53 @@ impl UpstreamClient {
                 .await
                 .map_err(|e| UpstreamError::Connect(format!("reading the response: {e}")))?
                 .to_bytes();
+            let body = decode_content(&parts.headers, body)?;
             Ok((parts.status, parts.headers, body))
         };
         tokio::time::timeout(timeout, fut)
             .await
             .map_err(|_| UpstreamError::Timeout(timeout))?
     }
+}
+
+/// The most an upstream response may inflate to. A page of 10,000 wide
+/// transactions is about 12 MB; this bounds what a broken or hostile
+/// answer of a few kilobytes (a "zip bomb") can make the gateway allocate.
+const MAX_INFLATED_BYTES: u64 = 256 << 20;
+
+/// The body as sent, after undoing its `Content-Encoding` (gzip, the only
+/// one the gateway asks for; none or `identity` pass through).
+fn decode_content(headers: &http::HeaderMap, body: Bytes) -> Result<Bytes, UpstreamError> {
+    let Some(encoding) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(body);
+    };
+    let encoding = encoding.to_str().unwrap_or("").trim();
+    // A 304 or HEAD answer may name the encoding its body would have had.
+    if body.is_empty() || encoding.eq_ignore_ascii_case("identity") {
+        return Ok(body);
+    }
+    if !encoding.eq_ignore_ascii_case("gzip") {
+        return Err(UpstreamError::InvalidResponse(format!(
+            "unrequested content encoding `{encoding}`"
+        )));
+    }
+    gunzip(&body, MAX_INFLATED_BYTES).map(Bytes::from)
+}
+
+/// Inflates a gzip body of at most `limit` bytes inflated.
+fn gunzip(body: &[u8], limit: u64) -> Result<Vec<u8>, UpstreamError> {
+    use std::io::Read;
+    let mut inflated = Vec::with_capacity(body.len().saturating_mul(8).min(64 << 20));
+    flate2::read::GzDecoder::new(body)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut inflated)
+        .map_err(|e| UpstreamError::InvalidResponse(format!("gzip body: {e}")))?;
+    if inflated.len() as u64 > limit {
+        return Err(UpstreamError::InvalidResponse(format!(
+            "gzip body inflates beyond {limit} bytes"
+        )));
+    }
+    Ok(inflated)
 }
 
 /// A client error without the request (which carries the token).
@@ -318,4 +367,65 @@ fn status_error(status: StatusCode, body: &Bytes) -> UpstreamError {
     let message = serde_json::from_str::<String>(&text).unwrap_or_else(|_| text.trim().to_string());
     let message: String = message.chars().take(500).collect();
     UpstreamError::Status { status, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    fn headers(encoding: Option<&'static str>) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        if let Some(e) = encoding {
+            h.insert(header::CONTENT_ENCODING, http::HeaderValue::from_static(e));
+        }
+        h
+    }
+
+    #[test]
+    fn gzipped_bodies_are_inflated_and_others_pass() {
+        let page = br#"[{"ID":1,"name":"K\u00f6ln"}]"#.repeat(100);
+        let gz = Bytes::from(gzip(&page));
+        for encoding in ["gzip", "GZIP", " gzip "] {
+            let out = decode_content(&headers(Some(encoding)), gz.clone()).unwrap();
+            assert_eq!(&out[..], &page[..]);
+        }
+        let plain = Bytes::from(page.clone());
+        for h in [headers(None), headers(Some("identity"))] {
+            assert_eq!(decode_content(&h, plain.clone()).unwrap(), plain);
+        }
+        // A 304 naming the encoding its body would have had.
+        assert!(decode_content(&headers(Some("gzip")), Bytes::new())
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn broken_unrequested_and_oversized_encodings_are_invalid_responses() {
+        fn invalid<T: std::fmt::Debug>(r: Result<T, UpstreamError>) {
+            assert!(matches!(r, Err(UpstreamError::InvalidResponse(_))), "{r:?}");
+        }
+        invalid(decode_content(
+            &headers(Some("br")),
+            Bytes::from_static(b"x"),
+        ));
+        invalid(decode_content(
+            &headers(Some("gzip")),
+            Bytes::from_static(b"not gzip"),
+        ));
+        let gz = gzip(&[b'a'; 10_000]);
+        invalid(decode_content(
+            &headers(Some("gzip")),
+            Bytes::from(gz[..gz.len() / 2].to_vec()),
+        ));
+        // A small body that inflates past the limit (a "zip bomb").
+        assert_eq!(gunzip(&gz, 10_000).unwrap().len(), 10_000);
+        invalid(gunzip(&gz, 9_999));
+    }
 }

@@ -24,12 +24,19 @@ impl Env {
     /// Starts zeyos-sim with `scale` accounts and the gateway with the
     /// shipped config pointed at it; `tweak` may change the config.
     pub async fn start(scale: usize, tweak: impl FnOnce(&mut Config)) -> Env {
-        let sim = zeyos_sim::start(zeyos_sim::SimConfig {
-            scale,
-            ..Default::default()
-        })
+        Env::start_with(
+            zeyos_sim::SimConfig {
+                scale,
+                ..Default::default()
+            },
+            tweak,
+        )
         .await
-        .expect("zeyos-sim starts");
+    }
+
+    /// Like [`Env::start`], with the simulator configured by the caller.
+    pub async fn start_with(sim: zeyos_sim::SimConfig, tweak: impl FnOnce(&mut Config)) -> Env {
+        let sim = zeyos_sim::start(sim).await.expect("zeyos-sim starts");
         let mut config =
             Config::default_for_demo(&sim.base_url()).expect("shipped config is valid");
         config.upstream.appsecret = Some(Secret::new("test"));

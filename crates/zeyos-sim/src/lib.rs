@@ -65,6 +65,9 @@ pub struct SimConfig {
     /// The application secret `login` requires; `None` accepts any
     /// non-empty `appsecret`.
     pub app_secret: Option<String>,
+    /// Gzip response bodies for clients that send `Accept-Encoding: gzip`,
+    /// as a ZeyOS behind a compressing web server does (off by default).
+    pub gzip: bool,
 }
 
 impl Default for SimConfig {
@@ -77,6 +80,7 @@ impl Default for SimConfig {
             faults: Faults::default(),
             seed: 1,
             app_secret: None,
+            gzip: false,
         }
     }
 }
@@ -112,6 +116,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         faults,
         seed,
         app_secret,
+        gzip,
     } = config;
     let inst = instance.clone();
     let db = tokio::task::spawn_blocking(move || Db::open(db.as_deref(), scale, seed, &inst))
@@ -127,6 +132,8 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         served: Default::default(),
         log: Mutex::new(VecDeque::new()),
         tokens: Default::default(),
+        gzip,
+        gzipped: Default::default(),
     });
     let (tx, rx) = watch::channel(false);
     let server = tokio::spawn(http::serve(listener, Arc::clone(&state), rx));
@@ -171,6 +178,11 @@ impl SimHandle {
     /// answered or dropped by fault injection.
     pub fn requests_served(&self) -> u64 {
         self.state.served.load(Ordering::SeqCst)
+    }
+
+    /// Responses sent gzipped (with [`SimConfig::gzip`] on).
+    pub fn gzipped_responses(&self) -> u64 {
+        self.state.gzipped.load(Ordering::SeqCst)
     }
 
     /// Resets [`Self::requests_served`] to 0 and clears the request log.

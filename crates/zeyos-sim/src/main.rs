@@ -41,6 +41,9 @@ struct Cli {
     /// Probability of dropping the connection without a response.
     #[arg(long, default_value_t = 0.0)]
     drop_rate: f64,
+    /// Gzip response bodies for clients that accept it.
+    #[arg(long)]
+    gzip: bool,
 }
 
 fn main() -> ExitCode {
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
             },
             seed: cli.seed,
             app_secret: cli.appsecret,
+            gzip: cli.gzip,
         };
         let sim = match zeyos_sim::start(config).await {
             Ok(s) => s,

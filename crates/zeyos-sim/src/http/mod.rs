@@ -6,7 +6,7 @@ pub mod response;
 pub mod router;
 
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hyper::server::conn::http1;
@@ -40,6 +40,10 @@ pub struct AppState {
     pub log: Mutex<VecDeque<LoggedRequest>>,
     /// Resolved tokens.
     pub tokens: TokenCache,
+    /// Whether bodies are gzipped for clients that accept it.
+    pub gzip: bool,
+    /// Responses sent gzipped so far.
+    pub gzipped: AtomicU64,
 }
 
 /// The error a handler returns to make hyper close the connection without
@@ -79,10 +83,7 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let state = Arc::clone(&state);
                 conns.spawn(async move {
-                    let svc = service_fn(move |req| {
-                        let state = Arc::clone(&state);
-                        async move { handlers::handle(state, req).await }
-                    });
+                    let svc = service_fn(move |req| respond(Arc::clone(&state), req));
                     if let Err(e) = http1::Builder::new()
                         .keep_alive(true)
                         .serve_connection(TokioIo::new(stream), svc)
@@ -97,4 +98,22 @@ pub async fn serve(
         }
     }
     conns.abort_all();
+}
+
+/// Answers one request, gzipping the body when the simulator is configured
+/// to and the client accepts it.
+async fn respond(
+    state: Arc<AppState>,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<response::Resp, DropConnection> {
+    let gzip = state.gzip && response::accepts_gzip(req.headers());
+    let resp = handlers::handle(Arc::clone(&state), req).await?;
+    if !gzip {
+        return Ok(resp);
+    }
+    let resp = response::gzip(resp).await;
+    if resp.headers().contains_key(http::header::CONTENT_ENCODING) {
+        state.gzipped.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(resp)
 }

@@ -34,6 +34,56 @@ pub fn text(status: StatusCode, msg: &str) -> Resp {
     r
 }
 
+/// Whether a request's `Accept-Encoding` names gzip (with a q-value above 0).
+pub fn accepts_gzip(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+/// The response with its body gzipped (bodies of a few bytes and empty
+/// ones stay as they are, as web servers leave them).
+pub async fn gzip(resp: Resp) -> Resp {
+    use http_body_util::BodyExt;
+    use std::io::Write;
+    let (mut parts, body) = resp.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
+    if bytes.len() < 64 {
+        return hyper::Response::from_parts(parts, Full::new(bytes));
+    }
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::fast(),
+    );
+    let gzipped = enc.write_all(&bytes).and_then(|()| enc.finish());
+    match gzipped {
+        Ok(gz) => {
+            parts
+                .headers
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            parts.headers.remove(header::CONTENT_LENGTH);
+            hyper::Response::from_parts(parts, Full::new(Bytes::from(gz)))
+        }
+        Err(_) => hyper::Response::from_parts(parts, Full::new(bytes)),
+    }
+}
+
 /// A response without a body (204, 304).
 pub fn empty(status: StatusCode) -> Resp {
     let mut r = hyper::Response::new(Full::new(Bytes::new()));
@@ -68,4 +118,46 @@ pub fn error(e: &ApiError) -> Resp {
         _ => {}
     }
     r
+}
+
+#[cfg(test)]
+mod gzip_tests {
+    use super::*;
+
+    #[test]
+    fn accept_encoding_is_read_with_q_values() {
+        let accepts = |values: &[&'static str]| {
+            let mut h = http::HeaderMap::new();
+            for v in values {
+                h.append(header::ACCEPT_ENCODING, HeaderValue::from_static(v));
+            }
+            accepts_gzip(&h)
+        };
+        assert!(accepts(&["gzip"]));
+        assert!(accepts(&["gzip, deflate"]));
+        assert!(accepts(&["br;q=1.0, GZip;q=0.5"]));
+        assert!(accepts(&["identity", "gzip"]));
+        assert!(accepts(&["*"]));
+        assert!(!accepts(&[]));
+        assert!(!accepts(&["deflate, br"]));
+        assert!(!accepts(&["gzip;q=0"]));
+        assert!(!accepts(&["gzip; q=0.0, identity"]));
+    }
+
+    #[tokio::test]
+    async fn gzip_keeps_small_bodies_and_compresses_the_rest() {
+        use http_body_util::BodyExt;
+        let small = gzip(text(StatusCode::OK, "ok")).await;
+        assert!(small.headers().get(header::CONTENT_ENCODING).is_none());
+        let big = serde_json::json!(vec!["row"; 1000]);
+        let plain = serde_json::to_vec(&big).unwrap();
+        let r = gzip(json(StatusCode::OK, &big)).await;
+        assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        assert!(body.len() < plain.len() / 4);
+        let mut inflated = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut inflated)
+            .unwrap();
+        assert_eq!(inflated, plain);
+    }
 }
