@@ -433,3 +433,94 @@ async fn full_metadata_writes_the_selected_navigation_links() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn collection_valued_properties_are_collections() {
+    let env = Env::start(40, |_| {}).await;
+    // One transaction without line items, one whose items are NULL.
+    let conn = rusqlite::Connection::open(env.sim.db_path()).expect("the sim's database opens");
+    conn.execute_batch(
+        "UPDATE transactions SET items = '[]' WHERE ID = 3; \
+         UPDATE transactions SET items = NULL WHERE ID = 4;",
+    )
+    .expect("line items cleared");
+    let all = env
+        .get_with(
+            "/odata/Transactions?$select=Id,Items",
+            &[
+                ("authorization", basic("demo", "demo")),
+                ("prefer", "odata.maxpagesize=10000".into()),
+            ],
+        )
+        .await
+        .json();
+    let rows = all["value"].as_array().unwrap();
+    let items_of = |t: &serde_json::Value| t["Items"].as_array().cloned().unwrap_or_default();
+    let many = rows
+        .iter()
+        .find(|t| items_of(t).len() >= 3)
+        .expect("a transaction with 3+ items");
+    let id = many["Id"].as_i64().unwrap();
+    let items = items_of(many);
+
+    // /$count: the number of items, as text.
+    let r = env
+        .get(&format!("/odata/Transactions({id})/Items/$count"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    assert_eq!(r.text(), items.len().to_string());
+
+    // The whole collection, then $skip/$top with $count=true: the slice
+    // of the same items and the total.
+    let r = env.get(&format!("/odata/Transactions({id})/Items")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["value"].as_array().unwrap(), &items);
+    assert!(r.json()["@odata.context"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("$metadata#Transactions({id})/Items")));
+    let r = env
+        .get(&format!(
+            "/odata/Transactions({id})/Items?$skip=1&$top=2&$count=true"
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["@odata.count"], items.len());
+    assert_eq!(body["value"].as_array().unwrap(), &items[1..3]);
+
+    // No items, or NULL, is an empty collection, never 204.
+    for eid in [3, 4] {
+        let r = env.get(&format!("/odata/Transactions({eid})/Items")).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["value"], serde_json::json!([]));
+        let r = env
+            .get(&format!("/odata/Transactions({eid})/Items/$count"))
+            .await;
+        assert_eq!((r.status, r.text()), (200, "0".to_string()));
+    }
+
+    // What does not apply is refused, not ignored.
+    let r = env
+        .get(&format!("/odata/Transactions({id})/Items/$value"))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = env
+        .get(&format!(
+            "/odata/Transactions({id})/Items?$filter=Amount gt 5"
+        ))
+        .await;
+    assert_eq!(r.status, 501, "{}", r.text());
+    assert_eq!(r.json()["error"]["target"], "$filter");
+    let r = env
+        .get(&format!("/odata/Transactions({id})/Currency/$count"))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = env.get("/odata/Transactions(999999999)/Items/$count").await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    env.stop().await;
+}

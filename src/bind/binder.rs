@@ -18,8 +18,8 @@ use std::collections::HashMap;
 
 use odata_syntax as ast;
 
-use super::query::{BoundRequest, QueryShape, Resource};
-use crate::edm::{EntityTypeId, ServiceModel};
+use super::query::{BoundRequest, PropertyForm, QueryShape, Resource};
+use crate::edm::{EdmType, EntityTypeId, ServiceModel};
 use crate::error::GatewayError;
 
 /// Limits on the shape of `$expand`.
@@ -144,6 +144,11 @@ impl<'m> Binder<'m> {
                 }
                 shape
             }
+            Resource::Property {
+                entity,
+                property,
+                form,
+            } => self.property_options(entity.set(), *property, *form, q)?,
             _ => {
                 if q.filter.is_some()
                     || q.select.is_some()
@@ -159,11 +164,6 @@ impl<'m> Binder<'m> {
                 QueryShape::default()
             }
         };
-        if let Resource::Count(_) = resource {
-            if !shape.orderby.is_empty() || shape.top.is_some() || shape.skip.is_some() {
-                // Allowed by OData but without effect on a count.
-            }
-        }
         Ok(BoundRequest {
             resource,
             shape,
@@ -174,6 +174,66 @@ impl<'m> Binder<'m> {
                 ast::Format::Atom => "atom".to_string(),
                 ast::Format::MediaType(m) => m.clone(),
             }),
+        })
+    }
+
+    /// The query options of a property read. A collection-valued property
+    /// is a collection like any other (URL Conventions 5.1): `$top`,
+    /// `$skip` and `$count` page and count its items; the options that
+    /// need expressions over its item type are refused as not implemented
+    /// rather than ignored, since ignoring `$filter` would return rows the
+    /// client excluded. A single value takes no query options but `$format`.
+    fn property_options(
+        &self,
+        set: crate::edm::EntitySetId,
+        property: usize,
+        form: PropertyForm,
+        q: &ast::QueryOptions,
+    ) -> Result<QueryShape, GatewayError> {
+        let ty = self.model.entity_type(self.model.set(set).entity_type);
+        let prop = &ty.properties[property];
+        let collection = matches!(prop.ty, EdmType::Collection(_));
+        let expressions = [
+            ("$filter", q.filter.is_some()),
+            ("$orderby", q.orderby.is_some()),
+            ("$search", q.search.is_some()),
+            ("$select", q.select.is_some()),
+            ("$expand", q.expand.is_some()),
+        ];
+        let paging = [
+            ("$top", q.top.is_some()),
+            ("$skip", q.skip.is_some()),
+            ("$count", q.count.is_some()),
+        ];
+        if !collection {
+            if let Some((opt, _)) = expressions.iter().chain(&paging).find(|(_, on)| *on) {
+                return Err(bad(
+                    "InvalidQuery",
+                    format!("{opt} does not apply to `{}`, a single value", prop.name),
+                    opt,
+                ));
+            }
+            return Ok(QueryShape::default());
+        }
+        if let Some((opt, _)) = expressions.iter().find(|(_, on)| *on) {
+            return Err(GatewayError::not_implemented(
+                format!(
+                    "{opt} on the collection-valued property `{}` is not supported by this service; \
+                     $top, $skip and $count are, and `{}/any(...)` filters the entities by their items",
+                    prop.name, prop.name
+                ),
+                Some(*opt),
+            ));
+        }
+        if form == PropertyForm::Count {
+            // As for an entity set's /$count: paging does not change a count.
+            return Ok(QueryShape::default());
+        }
+        Ok(QueryShape {
+            top: q.top,
+            skip: q.skip,
+            count: q.count.unwrap_or(false),
+            ..QueryShape::default()
         })
     }
 }

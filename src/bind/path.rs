@@ -11,8 +11,8 @@ use odata_syntax as ast;
 use odata_syntax::{ExprKind, Literal, SegmentKind};
 
 use super::binder::{bad, Binder};
-use super::query::{CollectionRef, EntityRef, Resource};
-use crate::edm::{EntitySetId, Join};
+use super::query::{CollectionRef, EntityRef, PropertyForm, Resource};
+use crate::edm::{EdmType, EntitySetId, Join};
 use crate::error::GatewayError;
 
 impl Binder<'_> {
@@ -124,7 +124,28 @@ impl Binder<'_> {
                     return Ok(Resource::Property {
                         entity,
                         property,
-                        raw: true,
+                        form: PropertyForm::Raw,
+                    });
+                }
+                (PathState::Property { entity, property }, SegmentKind::Count(None)) => {
+                    if !rest.is_empty() {
+                        return Err(bad("InvalidPath", "nothing may follow $count", "$count"));
+                    }
+                    let prop = &self
+                        .model
+                        .entity_type(self.model.set(entity.set()).entity_type)
+                        .properties[property];
+                    if !matches!(prop.ty, EdmType::Collection(_)) {
+                        return Err(bad(
+                            "InvalidPath",
+                            format!("`{}` is not collection-valued; $count counts the items of a collection", prop.name),
+                            "$count",
+                        ));
+                    }
+                    return Ok(Resource::Property {
+                        entity,
+                        property,
+                        form: PropertyForm::Count,
                     });
                 }
                 (_, SegmentKind::Ref) => {
@@ -153,7 +174,7 @@ impl Binder<'_> {
             PathState::Property { entity, property } => Resource::Property {
                 entity,
                 property,
-                raw: false,
+                form: PropertyForm::Value,
             },
         })
     }

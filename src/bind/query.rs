@@ -74,15 +74,29 @@ pub enum Resource {
     Count(CollectionRef),
     /// One entity.
     Entity(EntityRef),
-    /// A structural property of an entity, or its raw value (`/$value`).
+    /// A structural property of an entity, its raw value (`/$value`) or,
+    /// for a collection-valued property, its number of items (`/$count`).
     Property {
         /// The entity.
         entity: EntityRef,
         /// Index of the property in the entity type.
         property: usize,
-        /// `/$value`: the raw value as text.
-        raw: bool,
+        /// Which of the three the URL asks for.
+        form: PropertyForm,
     },
+}
+
+/// How a property is addressed: the three answers differ in media type
+/// and in what they may be applied to, so the path binder settles it once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropertyForm {
+    /// The property in OData JSON (`Accounts(1)/Name`).
+    Value,
+    /// Its raw value as text (`Accounts(1)/Name/$value`); primitives only.
+    Raw,
+    /// The number of items of a collection-valued property
+    /// (`Transactions(1)/Items/$count`, OData 4.01 URL Conventions 4.8).
+    Count,
 }
 
 /// One `$orderby` item.

@@ -2,7 +2,7 @@
 
 use super::binder::{Binder, ExpandLimits};
 use super::expr::BoundExpr;
-use super::query::{BoundRequest, Resource};
+use super::query::{BoundRequest, PropertyForm, Resource};
 use crate::edm::ServiceModel;
 use crate::error::GatewayError;
 
@@ -55,8 +55,39 @@ fn binds_entity_sets_keys_and_navigation() {
     ));
     assert!(matches!(
         bind(&m, "Accounts(1)/LastName/$value").unwrap().resource,
-        Resource::Property { raw: true, .. }
+        Resource::Property {
+            form: PropertyForm::Raw,
+            ..
+        }
     ));
+    let items = bind(&m, "Transactions(1)/Items/$count?$filter=x").unwrap_err();
+    assert_eq!(items.status(), 501, "{items}");
+    assert!(matches!(
+        bind(&m, "Transactions(1)/Items/$count").unwrap().resource,
+        Resource::Property {
+            form: PropertyForm::Count,
+            ..
+        }
+    ));
+    let shape = bind(&m, "Transactions(1)/Items?$top=2&$skip=1&$count=true")
+        .unwrap()
+        .shape;
+    assert_eq!(
+        (shape.top, shape.skip, shape.count),
+        (Some(2), Some(1), true)
+    );
+    assert_eq!(
+        bind(&m, "Accounts(1)/LastName/$count")
+            .unwrap_err()
+            .status(),
+        400
+    );
+    assert_eq!(
+        bind(&m, "Accounts(1)/LastName?$top=1")
+            .unwrap_err()
+            .status(),
+        400
+    );
     assert_eq!(bind(&m, "Nope").unwrap_err().status(), 404);
     assert_eq!(bind(&m, "Accounts('x')").unwrap_err().status(), 400);
     assert_eq!(bind(&m, "$batch").unwrap_err().status(), 501);

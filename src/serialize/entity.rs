@@ -1,5 +1,7 @@
 //! Writing entities and complex values in OData JSON.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value as Json};
 
 use super::value::{key_bytes, write_int, write_json, write_key, write_property_value, write_str};
@@ -335,21 +337,11 @@ pub fn write_structured(
         }
         return;
     };
-    // ZeyOS may hand composite fields over as JSON text.
-    let parsed;
-    let value = match value {
-        Json::String(s) if matches!(ty, EdmType::Complex(_) | EdmType::Collection(_)) => {
-            match serde_json::from_str::<Json>(s) {
-                Ok(v) => {
-                    parsed = v;
-                    &parsed
-                }
-                Err(_) => value,
-            }
-        }
-        other => other,
+    let value = match ty {
+        EdmType::Complex(_) | EdmType::Collection(_) => composite(value),
+        _ => Cow::Borrowed(value),
     };
-    match (ty, value) {
+    match (ty, value.as_ref()) {
         (EdmType::Collection(inner), Json::Array(items)) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -363,7 +355,7 @@ pub fn write_structured(
         (EdmType::Complex(id), Json::Object(map)) => {
             let ct = model.complex_type(*id);
             if ct.properties.is_empty() {
-                write_json(out, value);
+                write_json(out, value.as_ref());
                 return;
             }
             out.push(b'{');
@@ -400,6 +392,28 @@ pub fn write_structured(
         (EdmType::Complex(_), _) => out.extend_from_slice(b"null"),
         (EdmType::Collection(_), _) => out.extend_from_slice(b"[]"),
         (_, v) => write_json(out, v),
+    }
+}
+
+/// A composite field's value as JSON: ZeyOS may hand composite fields over
+/// as JSON text, which is parsed here (and kept as text if it is not JSON).
+pub fn composite(value: &Json) -> Cow<'_, Json> {
+    match value {
+        Json::String(s) => match serde_json::from_str::<Json>(s) {
+            Ok(v) => Cow::Owned(v),
+            Err(_) => Cow::Borrowed(value),
+        },
+        other => Cow::Borrowed(other),
+    }
+}
+
+/// The items of a collection-valued composite field; a missing, null or
+/// malformed value has none, as the writer also answers it with `[]`.
+pub fn collection_items(value: Option<&Json>) -> Vec<Json> {
+    match value.map(composite) {
+        Some(Cow::Owned(Json::Array(items))) => items,
+        Some(Cow::Borrowed(Json::Array(items))) => items.clone(),
+        _ => Vec::new(),
     }
 }
 

@@ -10,11 +10,11 @@ use super::conditional;
 use super::negotiate::{JsonFormat, MetadataLevel};
 use super::request::RequestCtx;
 use super::response::{json_response, not_modified, select_suffix};
-use crate::bind::query::{BoundRequest, EntityRef};
-use crate::edm::{Conversion, EdmType};
+use crate::bind::query::{BoundRequest, EntityRef, PropertyForm, QueryShape};
+use crate::edm::{Conversion, EdmType, EntitySetId, Property};
 use crate::error::GatewayError;
 use crate::exec::expand::expand_rows;
-use crate::serialize::entity::{write_structured, ComplexKeys, EntityWriter};
+use crate::serialize::entity::{collection_items, write_structured, ComplexKeys, EntityWriter};
 use crate::serialize::value::{write_key, write_property_value, write_str};
 use crate::upstream::{Filter, Op, Principal, Row};
 use crate::values::json_i64;
@@ -123,7 +123,8 @@ impl RequestCtx<'_> {
         &self,
         e: &EntityRef,
         property: usize,
-        raw: bool,
+        form: PropertyForm,
+        bound: &BoundRequest,
         format: JsonFormat,
         principal: Principal,
     ) -> Result<Response<Body>, GatewayError> {
@@ -131,6 +132,18 @@ impl RequestCtx<'_> {
         let set = e.set();
         let ty = self.model().entity_type(self.model().set(set).entity_type);
         let prop = &ty.properties[property];
+        if form == PropertyForm::Raw
+            && matches!(prop.ty, EdmType::Complex(_) | EdmType::Collection(_))
+        {
+            return Err(GatewayError::bad_request(
+                "InvalidPath",
+                format!(
+                    "`{}` is structured; $value applies to primitive properties",
+                    prop.name
+                ),
+                Some("$value"),
+            ));
+        }
         let expand: Vec<String> = if prop.conversion == Conversion::Json {
             vec![prop.upstream.clone()]
         } else {
@@ -140,22 +153,24 @@ impl RequestCtx<'_> {
             return Err(self.entity_not_found(e));
         };
         let value = row.get(&prop.upstream).filter(|v| !v.is_null());
+        if matches!(prop.ty, EdmType::Collection(_)) {
+            // A collection is never null: no items is an empty collection.
+            let items = collection_items(value);
+            if form == PropertyForm::Count {
+                return Ok(json_response(
+                    StatusCode::OK,
+                    items.len().to_string(),
+                    "text/plain;charset=utf-8",
+                ));
+            }
+            return Ok(self.collection_property(&row, set, prop, items, &bound.shape, format));
+        }
         if value.is_none() {
             let mut r = Response::new(body::empty());
             *r.status_mut() = StatusCode::NO_CONTENT;
             return Ok(r);
         }
-        if raw {
-            if matches!(prop.ty, EdmType::Complex(_) | EdmType::Collection(_)) {
-                return Err(GatewayError::bad_request(
-                    "InvalidPath",
-                    format!(
-                        "`{}` is structured; $value applies to primitive properties",
-                        prop.name
-                    ),
-                    Some("$value"),
-                ));
-            }
+        if form == PropertyForm::Raw {
             let mut buf = Vec::new();
             write_property_value(&mut buf, self.model(), prop, value, false);
             let text = match serde_json::from_slice::<Json>(&buf) {
@@ -171,20 +186,7 @@ impl RequestCtx<'_> {
         }
         let mut out = Vec::new();
         out.push(b'{');
-        if format.metadata != MetadataLevel::None {
-            let key = row.get("ID").and_then(json_i64).unwrap_or(0);
-            write_key(&mut out, "@odata.context");
-            write_str(
-                &mut out,
-                &format!(
-                    "{}$metadata#{}({key})/{}",
-                    self.service_root,
-                    self.model().set(set).name,
-                    prop.name
-                ),
-            );
-            out.push(b',');
-        }
+        self.write_property_context(&mut out, &row, set, prop, format);
         write_key(&mut out, "value");
         match (&prop.ty, prop.conversion) {
             (EdmType::Complex(_) | EdmType::Collection(_), Conversion::Json) => write_structured(
@@ -205,5 +207,71 @@ impl RequestCtx<'_> {
         }
         out.push(b'}');
         Ok(json_response(StatusCode::OK, out, &format.content_type()))
+    }
+
+    /// A collection-valued property with `$skip`, `$top` and `$count`
+    /// applied to its items. Its items are part of one record, so there is
+    /// no server-driven paging to continue.
+    fn collection_property(
+        &self,
+        row: &Row,
+        set: EntitySetId,
+        prop: &Property,
+        items: Vec<Json>,
+        shape: &QueryShape,
+        format: JsonFormat,
+    ) -> Response<Body> {
+        let total = items.len();
+        let skip = usize::try_from(shape.skip.unwrap_or(0)).unwrap_or(usize::MAX);
+        let top = shape
+            .top
+            .map_or(usize::MAX, |t| usize::try_from(t).unwrap_or(usize::MAX));
+        let page: Vec<Json> = items.into_iter().skip(skip).take(top).collect();
+        let mut out = Vec::new();
+        out.push(b'{');
+        self.write_property_context(&mut out, row, set, prop, format);
+        if shape.count {
+            write_key(&mut out, "@odata.count");
+            out.extend_from_slice(total.to_string().as_bytes());
+            out.push(b',');
+        }
+        write_key(&mut out, "value");
+        write_structured(
+            &mut out,
+            self.model(),
+            &ComplexKeys::default(),
+            &prop.ty,
+            Some(&Json::Array(page)),
+            format.ieee754_compatible,
+        );
+        out.push(b'}');
+        json_response(StatusCode::OK, out, &format.content_type())
+    }
+
+    /// The `@odata.context` of a property read: the entity by its key,
+    /// then the property (JSON Format 10.16), written unless metadata is off.
+    fn write_property_context(
+        &self,
+        out: &mut Vec<u8>,
+        row: &Row,
+        set: EntitySetId,
+        prop: &Property,
+        format: JsonFormat,
+    ) {
+        if format.metadata == MetadataLevel::None {
+            return;
+        }
+        let key = row.get("ID").and_then(json_i64).unwrap_or(0);
+        write_key(out, "@odata.context");
+        write_str(
+            out,
+            &format!(
+                "{}$metadata#{}({key})/{}",
+                self.service_root,
+                self.model().set(set).name,
+                prop.name
+            ),
+        );
+        out.push(b',');
     }
 }

@@ -16,7 +16,7 @@ use super::conditional;
 use super::negotiate::{negotiate, Representation, ResourceKind};
 use super::response::{json_format, json_response, query_without_skiptoken};
 use super::version::ODataVersion;
-use crate::bind::query::{BoundRequest, CollectionRef, EntityRef, Resource};
+use crate::bind::query::{BoundRequest, CollectionRef, EntityRef, PropertyForm, Resource};
 use crate::edm::{Conversion, ServiceModel};
 use crate::error::GatewayError;
 use crate::exec::collection::ExecContext;
@@ -86,7 +86,11 @@ impl RequestCtx<'_> {
     ) -> Result<Response<Body>, GatewayError> {
         let kind = match &bound.resource {
             Resource::Metadata => ResourceKind::Metadata,
-            Resource::Count(_) | Resource::Property { raw: true, .. } => ResourceKind::RawValue,
+            Resource::Count(_)
+            | Resource::Property {
+                form: PropertyForm::Raw | PropertyForm::Count,
+                ..
+            } => ResourceKind::RawValue,
             _ => ResourceKind::Data,
         };
         let accept = self.header(header::ACCEPT);
@@ -109,9 +113,9 @@ impl RequestCtx<'_> {
             Resource::Property {
                 entity,
                 property,
-                raw,
+                form,
             } => {
-                self.property(entity, *property, *raw, json_format(rep), principal)
+                self.property(entity, *property, *form, bound, json_format(rep), principal)
                     .await
             }
         }
