@@ -290,11 +290,7 @@ impl UpstreamClient {
                 .await
                 .map_err(|e| UpstreamError::Connect(describe_client_error(&e)))?;
             let (parts, body) = response.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| UpstreamError::Connect(format!("reading the response: {e}")))?
-                .to_bytes();
+            let body = read_body(body, MAX_BODY_BYTES).await?;
             let body = decode_content(&parts.headers, body)?;
             Ok((parts.status, parts.headers, body))
         };
@@ -304,10 +300,29 @@ impl UpstreamClient {
     }
 }
 
-/// The most an upstream response may inflate to. A page of 10,000 wide
-/// transactions is about 12 MB; this bounds what a broken or hostile
-/// answer of a few kilobytes (a "zip bomb") can make the gateway allocate.
-const MAX_INFLATED_BYTES: u64 = 256 << 20;
+/// The most an upstream response may be, as sent and inflated. A page of
+/// 10,000 wide transactions is about 12 MB; this bounds what a broken or
+/// hostile answer (an endless body, or a "zip bomb" of a few kilobytes)
+/// can make the gateway allocate.
+const MAX_BODY_BYTES: u64 = 256 << 20;
+const MAX_INFLATED_BYTES: u64 = MAX_BODY_BYTES;
+
+/// Reads a whole response body of at most `limit` bytes; a longer one is
+/// an invalid response, not an allocation without bound.
+async fn read_body<B>(body: B, limit: u64) -> Result<Bytes, UpstreamError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(
+            UpstreamError::InvalidResponse(format!("the body is longer than {limit} bytes")),
+        ),
+        Err(e) => Err(UpstreamError::Connect(format!("reading the response: {e}"))),
+    }
+}
 
 /// The body as sent, after undoing its `Content-Encoding` (gzip, the only
 /// one the gateway asks for; none or `identity` pass through).
@@ -427,5 +442,13 @@ mod tests {
         // A small body that inflates past the limit (a "zip bomb").
         assert_eq!(gunzip(&gz, 10_000).unwrap().len(), 10_000);
         invalid(gunzip(&gz, 9_999));
+    }
+
+    #[tokio::test]
+    async fn bodies_longer_than_the_limit_are_invalid_responses() {
+        let body = || Full::new(Bytes::from(vec![b' '; 1_000]));
+        assert_eq!(read_body(body(), 1_000).await.unwrap().len(), 1_000);
+        let r = read_body(body(), 999).await;
+        assert!(matches!(r, Err(UpstreamError::InvalidResponse(_))), "{r:?}");
     }
 }
