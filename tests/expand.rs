@@ -510,17 +510,79 @@ async fn collection_valued_properties_are_collections() {
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
     let r = env
-        .get(&format!(
-            "/odata/Transactions({id})/Items?$filter=Amount gt 5"
-        ))
+        .get(&format!("/odata/Transactions({id})/Items?$search=x"))
         .await;
     assert_eq!(r.status, 501, "{}", r.text());
-    assert_eq!(r.json()["error"]["target"], "$filter");
+    assert_eq!(r.json()["error"]["target"], "$search");
     let r = env
         .get(&format!("/odata/Transactions({id})/Currency/$count"))
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
     let r = env.get("/odata/Transactions(999999999)/Items/$count").await;
     assert_eq!(r.status, 404, "{}", r.text());
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn collection_valued_properties_filter_and_order_their_items() {
+    let env = Env::start(40, |_| {}).await;
+    let all = env
+        .get_with(
+            "/odata/Transactions?$select=Id,Items",
+            &[
+                ("authorization", basic("demo", "demo")),
+                ("prefer", "odata.maxpagesize=10000".into()),
+            ],
+        )
+        .await
+        .json();
+    let price = |i: &serde_json::Value| i["SellingPrice"].as_f64();
+    let mut checked = 0;
+    for t in all["value"].as_array().unwrap().iter().take(25) {
+        let id = t["Id"].as_i64().unwrap();
+        let items = t["Items"].as_array().cloned().unwrap_or_default();
+        // The independent answer: the listed items, filtered and ordered
+        // here (nulls first ascending, so last descending; ties in order).
+        let mut expected: Vec<serde_json::Value> = items
+            .iter()
+            .filter(|i| i["Amount"].as_f64().is_some_and(|a| a > 1.0))
+            .cloned()
+            .collect();
+        expected.sort_by(|a, b| {
+            let key = |v: &serde_json::Value| price(v).map(|p| (p * 1000.0) as i64);
+            key(b).cmp(&key(a))
+        });
+        let query = "$filter=Amount gt 1&$orderby=SellingPrice desc";
+        let r = env
+            .get(&format!(
+                "/odata/Transactions({id})/Items?{query}&$count=true&$skip=1"
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let body = r.json();
+        assert_eq!(body["@odata.count"], expected.len(), "{id}");
+        let got = body["value"].as_array().unwrap();
+        assert_eq!(
+            got.as_slice(),
+            expected.get(1..).unwrap_or_default(),
+            "{id}"
+        );
+        let r = env
+            .get(&format!(
+                "/odata/Transactions({id})/Items/$count?$filter=Amount gt 1"
+            ))
+            .await;
+        assert_eq!(r.text(), expected.len().to_string(), "{id}");
+        checked += usize::from(expected.len() > 1);
+    }
+    assert!(
+        checked > 3,
+        "too few transactions with several matching items"
+    );
+    let r = env
+        .get("/odata/Transactions(1)/Items?$filter=Nope eq 1")
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["target"], "$filter");
     env.stop().await;
 }

@@ -60,6 +60,9 @@ pub(super) enum VarKind {
 #[derive(Clone)]
 pub(super) struct Scope {
     pub(super) it: EntityTypeId,
+    /// When set, `$it` is an item of a collection of complex values (the
+    /// options of `Transactions(1)/Items`), held as range variable 0.
+    pub(super) item: Option<crate::edm::ComplexTypeId>,
     pub(super) vars: Vec<(String, VarKind)>,
 }
 
@@ -178,11 +181,12 @@ impl<'m> Binder<'m> {
     }
 
     /// The query options of a property read. A collection-valued property
-    /// is a collection like any other (URL Conventions 5.1): `$top`,
-    /// `$skip` and `$count` page and count its items; the options that
-    /// need expressions over its item type are refused as not implemented
-    /// rather than ignored, since ignoring `$filter` would return rows the
-    /// client excluded. A single value takes no query options but `$format`.
+    /// is a collection like any other (URL Conventions 5.1): `$filter` and
+    /// `$orderby` over its items' properties, `$top`, `$skip` and `$count`
+    /// apply to its items, evaluated in the gateway (the items are part of
+    /// one record). `$search`, `$select` and `$expand` are refused as not
+    /// implemented rather than ignored. A single value takes no query
+    /// options but `$format`.
     fn property_options(
         &self,
         set: crate::edm::EntitySetId,
@@ -215,21 +219,54 @@ impl<'m> Binder<'m> {
             }
             return Ok(QueryShape::default());
         }
-        if let Some((opt, _)) = expressions.iter().find(|(_, on)| *on) {
+        // $filter and $orderby apply to items of a complex type, whose
+        // properties are what the expressions name.
+        let item = match &prop.ty {
+            EdmType::Collection(inner) => match inner.as_ref() {
+                EdmType::Complex(cid) => Some(*cid),
+                _ => None,
+            },
+            _ => None,
+        };
+        let supported = |opt: &str| item.is_some() && matches!(opt, "$filter" | "$orderby");
+        if let Some((opt, _)) = expressions.iter().find(|(o, on)| *on && !supported(o)) {
             return Err(GatewayError::not_implemented(
                 format!(
                     "{opt} on the collection-valued property `{}` is not supported by this service; \
-                     $top, $skip and $count are, and `{}/any(...)` filters the entities by their items",
-                    prop.name, prop.name
+                     {} are, and `{}/any(...)` filters the entities by their items",
+                    prop.name,
+                    if item.is_some() {
+                        "$filter, $orderby, $top, $skip and $count"
+                    } else {
+                        "$top, $skip and $count"
+                    },
+                    prop.name
                 ),
                 Some(*opt),
             ));
         }
+        let (filter, orderby) = match item {
+            Some(cid) => self.filter_and_orderby(
+                &Scope {
+                    it: self.model.set(set).entity_type,
+                    item: Some(cid),
+                    vars: vec![("$it".to_string(), VarKind::Complex(cid))],
+                },
+                q,
+            )?,
+            None => (None, Vec::new()),
+        };
         if form == PropertyForm::Count {
-            // As for an entity set's /$count: paging does not change a count.
-            return Ok(QueryShape::default());
+            // As for an entity set's /$count: $filter narrows the count,
+            // ordering and paging do not change it.
+            return Ok(QueryShape {
+                filter,
+                ..QueryShape::default()
+            });
         }
         Ok(QueryShape {
+            filter,
+            orderby,
             top: q.top,
             skip: q.skip,
             count: q.count.unwrap_or(false),

@@ -499,6 +499,17 @@ impl Binder<'_> {
         whole: &ast::Expr,
     ) -> Result<(BoundExpr, ExprType), GatewayError> {
         let mut segs = p.segments.as_slice();
+        // Over the items of a collection of complex values, every path is a
+        // property of the item: item properties are primitive, so no lambda
+        // (and no other range variable) can occur inside.
+        if let Some(cid) = scope.item {
+            if matches!(
+                p.start,
+                PathStart::It | PathStart::This | PathStart::Relative
+            ) {
+                return self.item_property(cid, 0, segs, "$it", target, whole);
+            }
+        }
         let (root, mut ty_id) = match &p.start {
             PathStart::It | PathStart::This => (PathRoot::It, scope.it),
             PathStart::Root => {

@@ -27,39 +27,10 @@ impl Binder<'_> {
         let type_id = self.model.set(set).entity_type;
         let scope = Scope {
             it: type_id,
+            item: None,
             vars: Vec::new(),
         };
-        let filter = match &q.filter {
-            Some(f) => {
-                let (e, t) = self.expr(f, &scope, "$filter")?;
-                expect_boolean(&t, f, "$filter")?;
-                Some(e)
-            }
-            None => None,
-        };
-        let mut orderby = Vec::new();
-        for item in q.orderby.iter().flatten() {
-            let (e, t) = self.expr(&item.expr, &scope, "$orderby")?;
-            let dynamic = matches!(e, BoundExpr::Dynamic(_));
-            if let (
-                false,
-                ExprType::Edm(EdmType::Complex(_) | EdmType::Collection(_) | EdmType::Untyped),
-            ) = (dynamic, &t)
-            {
-                return Err(bad(
-                    "InvalidOrderBy",
-                    format!(
-                        "cannot order by `{}`: it is not a primitive value",
-                        item.expr
-                    ),
-                    "$orderby",
-                ));
-            }
-            orderby.push(OrderItem {
-                expr: e,
-                descending: item.descending,
-            });
-        }
+        let (filter, orderby) = self.filter_and_orderby(&scope, q)?;
         let search = match &q.search {
             Some(s) => Some(search_text(s)?),
             None => None,
@@ -82,6 +53,46 @@ impl Binder<'_> {
             skip: q.skip,
             count: q.count.unwrap_or(false),
         })
+    }
+
+    /// `$filter` and `$orderby` over the members of `scope`'s collection.
+    pub(super) fn filter_and_orderby(
+        &self,
+        scope: &Scope,
+        q: &ast::QueryOptions,
+    ) -> Result<(Option<BoundExpr>, Vec<OrderItem>), GatewayError> {
+        let filter = match &q.filter {
+            Some(f) => {
+                let (e, t) = self.expr(f, scope, "$filter")?;
+                expect_boolean(&t, f, "$filter")?;
+                Some(e)
+            }
+            None => None,
+        };
+        let mut orderby = Vec::new();
+        for item in q.orderby.iter().flatten() {
+            let (e, t) = self.expr(&item.expr, scope, "$orderby")?;
+            let dynamic = matches!(e, BoundExpr::Dynamic(_));
+            if let (
+                false,
+                ExprType::Edm(EdmType::Complex(_) | EdmType::Collection(_) | EdmType::Untyped),
+            ) = (dynamic, &t)
+            {
+                return Err(bad(
+                    "InvalidOrderBy",
+                    format!(
+                        "cannot order by `{}`: it is not a primitive value",
+                        item.expr
+                    ),
+                    "$orderby",
+                ));
+            }
+            orderby.push(OrderItem {
+                expr: e,
+                descending: item.descending,
+            });
+        }
+        Ok((filter, orderby))
     }
 
     /// What `$select` names, sorted by kind.

@@ -60,8 +60,24 @@ fn binds_entity_sets_keys_and_navigation() {
             ..
         }
     ));
-    let items = bind(&m, "Transactions(1)/Items/$count?$filter=x").unwrap_err();
+    let items = bind(&m, "Transactions(1)/Items?$search=x").unwrap_err();
     assert_eq!(items.status(), 501, "{items}");
+    let unknown = bind(&m, "Transactions(1)/Items?$filter=Nope eq 1").unwrap_err();
+    assert_eq!(unknown.status(), 400, "{unknown}");
+    let shape = bind(
+        &m,
+        "Transactions(1)/Items/$count?$filter=$it/Amount gt 5&$orderby=Name",
+    )
+    .unwrap()
+    .shape;
+    assert!(shape.filter.is_some() && shape.orderby.is_empty());
+    let shape = bind(
+        &m,
+        "Transactions(1)/Items?$filter=Amount gt 5&$orderby=Name desc",
+    )
+    .unwrap()
+    .shape;
+    assert!(shape.filter.is_some() && shape.orderby.len() == 1 && shape.orderby[0].descending);
     assert!(matches!(
         bind(&m, "Transactions(1)/Items/$count").unwrap().resource,
         Resource::Property {

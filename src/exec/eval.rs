@@ -90,6 +90,17 @@ impl<'m> Evaluator<'m> {
         self.eval(expr, row, &mut Vec::new())
     }
 
+    /// Whether an item of a collection of complex values satisfies an
+    /// expression bound with the item as `$it` (range variable 0).
+    pub fn item_matches(&self, expr: &BoundExpr, item: &Record) -> Result<bool, EvalError> {
+        Ok(self.eval(expr, item, &mut vec![item])? == Value::Bool(true))
+    }
+
+    /// The value of an expression on such an item.
+    pub fn item_value(&self, expr: &BoundExpr, item: &Record) -> Result<Value, EvalError> {
+        self.eval(expr, item, &mut vec![item])
+    }
+
     fn eval<'r>(
         &self,
         expr: &BoundExpr,

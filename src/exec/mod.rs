@@ -3,4 +3,5 @@
 pub mod collection;
 pub mod eval;
 pub mod expand;
+pub mod items;
 pub mod semijoin;

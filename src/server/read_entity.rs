@@ -10,10 +10,12 @@ use super::conditional;
 use super::negotiate::{JsonFormat, MetadataLevel};
 use super::request::RequestCtx;
 use super::response::{json_response, not_modified, select_suffix};
-use crate::bind::query::{BoundRequest, EntityRef, PropertyForm, QueryShape};
+use crate::bind::query::{BoundRequest, EntityRef, PropertyForm};
 use crate::edm::{Conversion, EdmType, EntitySetId, Property};
 use crate::error::GatewayError;
+use crate::exec::eval::Evaluator;
 use crate::exec::expand::expand_rows;
+use crate::exec::items::{shape_items, ShapedItems};
 use crate::serialize::entity::{collection_items, write_structured, ComplexKeys, EntityWriter};
 use crate::serialize::value::{write_key, write_property_value, write_str};
 use crate::upstream::{Filter, Op, Principal, Row};
@@ -155,15 +157,16 @@ impl RequestCtx<'_> {
         let value = row.get(&prop.upstream).filter(|v| !v.is_null());
         if matches!(prop.ty, EdmType::Collection(_)) {
             // A collection is never null: no items is an empty collection.
-            let items = collection_items(value);
+            let eval = Evaluator::new(self.model());
+            let items = shape_items(&eval, &bound.shape, collection_items(value))?;
             if form == PropertyForm::Count {
                 return Ok(json_response(
                     StatusCode::OK,
-                    items.len().to_string(),
+                    items.total.to_string(),
                     "text/plain;charset=utf-8",
                 ));
             }
-            return Ok(self.collection_property(&row, set, prop, items, &bound.shape, format));
+            return Ok(self.collection_property(&row, set, prop, items, bound.shape.count, format));
         }
         if value.is_none() {
             let mut r = Response::new(body::empty());
@@ -209,30 +212,24 @@ impl RequestCtx<'_> {
         Ok(json_response(StatusCode::OK, out, &format.content_type()))
     }
 
-    /// A collection-valued property with `$skip`, `$top` and `$count`
-    /// applied to its items. Its items are part of one record, so there is
-    /// no server-driven paging to continue.
+    /// A collection-valued property's items after the query options. They
+    /// are part of one record, so there is no server-driven paging to
+    /// continue.
     fn collection_property(
         &self,
         row: &Row,
         set: EntitySetId,
         prop: &Property,
-        items: Vec<Json>,
-        shape: &QueryShape,
+        items: ShapedItems,
+        count: bool,
         format: JsonFormat,
     ) -> Response<Body> {
-        let total = items.len();
-        let skip = usize::try_from(shape.skip.unwrap_or(0)).unwrap_or(usize::MAX);
-        let top = shape
-            .top
-            .map_or(usize::MAX, |t| usize::try_from(t).unwrap_or(usize::MAX));
-        let page: Vec<Json> = items.into_iter().skip(skip).take(top).collect();
         let mut out = Vec::new();
         out.push(b'{');
         self.write_property_context(&mut out, row, set, prop, format);
-        if shape.count {
+        if count {
             write_key(&mut out, "@odata.count");
-            out.extend_from_slice(total.to_string().as_bytes());
+            out.extend_from_slice(items.total.to_string().as_bytes());
             out.push(b',');
         }
         write_key(&mut out, "value");
@@ -241,7 +238,7 @@ impl RequestCtx<'_> {
             self.model(),
             &ComplexKeys::default(),
             &prop.ty,
-            Some(&Json::Array(page)),
+            Some(&Json::Array(items.page)),
             format.ieee754_compatible,
         );
         out.push(b'}');

@@ -1,0 +1,85 @@
+//! `$filter`, `$orderby`, `$skip` and `$top` over the items of a
+//! collection-valued property (`Transactions(1)/Items`).
+//!
+//! The items are part of one upstream record, so there is nothing to push
+//! down: they are evaluated here with the same evaluator and ordering as
+//! residual rows, so that `Items?$filter=Amount gt 5` keeps exactly the
+//! items that `Items/any(i: i/Amount gt 5)` would find.
+
+use std::cmp::Ordering;
+
+use serde_json::Value as Json;
+
+use super::collection::{eval_error, odata_order};
+use super::eval::Evaluator;
+use crate::bind::query::QueryShape;
+use crate::error::GatewayError;
+use crate::values::Value;
+
+/// The items after `$filter` and `$orderby`, and how many there are
+/// before `$skip`/`$top` (what `$count` reports).
+pub struct ShapedItems {
+    /// The items of the requested page.
+    pub page: Vec<Json>,
+    /// The items that pass `$filter`.
+    pub total: usize,
+}
+
+/// Applies the shape's filter, ordering, skip and top to `items`, in that
+/// order (URL Conventions 5.1). Ties keep the upstream order, which is the
+/// order of the items in the record.
+pub fn shape_items(
+    eval: &Evaluator,
+    shape: &QueryShape,
+    items: Vec<Json>,
+) -> Result<ShapedItems, GatewayError> {
+    let mut kept: Vec<(Vec<Value>, Json)> = Vec::with_capacity(items.len());
+    for item in items {
+        // Every item the writer shows is an object; anything else has no
+        // properties for an expression to read, so it is kept as is when
+        // nothing is asked of it and otherwise fails the filter.
+        let Json::Object(map) = &item else {
+            if shape.filter.is_none() && shape.orderby.is_empty() {
+                kept.push((Vec::new(), item));
+            }
+            continue;
+        };
+        if let Some(filter) = &shape.filter {
+            if !eval.item_matches(filter, map).map_err(eval_error)? {
+                continue;
+            }
+        }
+        let mut keys = Vec::with_capacity(shape.orderby.len());
+        for o in &shape.orderby {
+            keys.push(eval.item_value(&o.expr, map).map_err(|e| {
+                GatewayError::bad_request("InvalidOrderBy", e.to_string(), Some("$orderby"))
+            })?);
+        }
+        kept.push((keys, item));
+    }
+    if !shape.orderby.is_empty() {
+        // A stable sort: equal keys keep the record's order.
+        kept.sort_by(|a, b| {
+            for (k, o) in shape.orderby.iter().enumerate() {
+                let ord = odata_order(&a.0[k], &b.0[k]);
+                let ord = if o.descending { ord.reverse() } else { ord };
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+            }
+            Ordering::Equal
+        });
+    }
+    let total = kept.len();
+    let skip = usize::try_from(shape.skip.unwrap_or(0)).unwrap_or(usize::MAX);
+    let top = shape
+        .top
+        .map_or(usize::MAX, |t| usize::try_from(t).unwrap_or(usize::MAX));
+    let page = kept
+        .into_iter()
+        .skip(skip)
+        .take(top)
+        .map(|(_, item)| item)
+        .collect();
+    Ok(ShapedItems { page, total })
+}
