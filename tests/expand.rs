@@ -15,6 +15,20 @@ fn api_calls(env: &Env) -> Vec<String> {
         .collect()
 }
 
+/// Every transaction's `Id` and `Items` as the gateway renders them, in
+/// one page: what the line-item tests evaluate their queries over.
+async fn transactions_with_items(env: &Env) -> serde_json::Value {
+    env.get_with(
+        "/odata/Transactions?$select=Id,Items",
+        &[
+            ("authorization", basic("demo", "demo")),
+            ("prefer", "odata.maxpagesize=10000".into()),
+        ],
+    )
+    .await
+    .json()
+}
+
 async fn counted(env: &Env, path: &str) -> (serde_json::Value, Vec<String>) {
     // Log in first so that the login is not counted.
     let _ = env.get("/odata/Users?$top=1").await;
@@ -306,16 +320,7 @@ async fn line_items_and_extdata_in_select_and_filter() {
         .map(|t| t["Id"].as_i64().unwrap())
         .collect();
     // The line items as the gateway renders them, without a filter.
-    let all = env
-        .get_with(
-            "/odata/Transactions?$select=Id,Items",
-            &[
-                ("authorization", basic("demo", "demo")),
-                ("prefer", "odata.maxpagesize=10000".into()),
-            ],
-        )
-        .await
-        .json();
+    let all = transactions_with_items(&env).await;
     let expected: Vec<i64> = all["value"]
         .as_array()
         .unwrap()
@@ -444,16 +449,7 @@ async fn collection_valued_properties_are_collections() {
          UPDATE transactions SET items = NULL WHERE ID = 4;",
     )
     .expect("line items cleared");
-    let all = env
-        .get_with(
-            "/odata/Transactions?$select=Id,Items",
-            &[
-                ("authorization", basic("demo", "demo")),
-                ("prefer", "odata.maxpagesize=10000".into()),
-            ],
-        )
-        .await
-        .json();
+    let all = transactions_with_items(&env).await;
     let rows = all["value"].as_array().unwrap();
     let items_of = |t: &serde_json::Value| t["Items"].as_array().cloned().unwrap_or_default();
     let many = rows
@@ -526,16 +522,7 @@ async fn collection_valued_properties_are_collections() {
 #[tokio::test]
 async fn collection_valued_properties_filter_and_order_their_items() {
     let env = Env::start(40, |_| {}).await;
-    let all = env
-        .get_with(
-            "/odata/Transactions?$select=Id,Items",
-            &[
-                ("authorization", basic("demo", "demo")),
-                ("prefer", "odata.maxpagesize=10000".into()),
-            ],
-        )
-        .await
-        .json();
+    let all = transactions_with_items(&env).await;
     let price = |i: &serde_json::Value| i["SellingPrice"].as_f64();
     let mut checked = 0;
     for t in all["value"].as_array().unwrap().iter().take(25) {
