@@ -566,6 +566,36 @@ async fn collection_valued_properties_filter_and_order_their_items() {
         checked > 3,
         "too few transactions with several matching items"
     );
+    // $select: only the named properties, listed in the context URL.
+    let t = &all["value"][0];
+    let id = t["Id"].as_i64().unwrap();
+    let r = env
+        .get(&format!(
+            "/odata/Transactions({id})/Items?$select=Name,Amount&$top=2"
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    let expected: Vec<serde_json::Value> = t["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(2)
+        .map(|i| serde_json::json!({"Amount": i["Amount"], "Name": i["Name"]}))
+        .collect();
+    assert_eq!(body["value"].as_array().unwrap(), &expected);
+    assert!(body["@odata.context"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("#Transactions({id})/Items(Amount,Name)")));
+    let r = env
+        .get(&format!("/odata/Transactions({id})/Items?$select=*"))
+        .await;
+    assert_eq!(r.json()["value"], t["Items"]);
+    let r = env
+        .get(&format!("/odata/Transactions({id})/Items?$select=Nope"))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
     let r = env
         .get("/odata/Transactions(1)/Items?$filter=Nope eq 1")
         .await;

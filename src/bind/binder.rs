@@ -228,7 +228,8 @@ impl<'m> Binder<'m> {
             },
             _ => None,
         };
-        let supported = |opt: &str| item.is_some() && matches!(opt, "$filter" | "$orderby");
+        let supported =
+            |opt: &str| item.is_some() && matches!(opt, "$filter" | "$orderby" | "$select");
         if let Some((opt, _)) = expressions.iter().find(|(o, on)| *on && !supported(o)) {
             return Err(GatewayError::not_implemented(
                 format!(
@@ -236,7 +237,7 @@ impl<'m> Binder<'m> {
                      {} are, and `{}/any(...)` filters the entities by their items",
                     prop.name,
                     if item.is_some() {
-                        "$filter, $orderby, $top, $skip and $count"
+                        "$filter, $orderby, $select, $top, $skip and $count"
                     } else {
                         "$top, $skip and $count"
                     },
@@ -245,6 +246,10 @@ impl<'m> Binder<'m> {
                 Some(*opt),
             ));
         }
+        let select = match (item, q.select.as_deref()) {
+            (Some(cid), Some(items)) => self.item_select(cid, items)?,
+            _ => None,
+        };
         let (filter, orderby) = match item {
             Some(cid) => self.filter_and_orderby(
                 &Scope {
@@ -267,10 +272,57 @@ impl<'m> Binder<'m> {
         Ok(QueryShape {
             filter,
             orderby,
+            select,
             top: q.top,
             skip: q.skip,
             count: q.count.unwrap_or(false),
             ..QueryShape::default()
         })
+    }
+
+    /// `$select` over the items of a collection of complex values: the
+    /// item type's properties by index, in the type's order; `*` (or
+    /// naming them all) selects all, as no `$select` does.
+    fn item_select(
+        &self,
+        cid: crate::edm::ComplexTypeId,
+        items: &[ast::SelectItem],
+    ) -> Result<Option<Vec<usize>>, GatewayError> {
+        let ct = self.model.complex_type(cid);
+        let mut selected = Vec::new();
+        let mut star = false;
+        for item in items {
+            if item.options.is_some() || item.params.is_some() {
+                return Err(GatewayError::not_implemented(
+                    "nested options in $select are not supported on line items",
+                    Some("$select".to_string()),
+                ));
+            }
+            match item.path.as_slice() {
+                [ast::SelectSegment::Star] => star = true,
+                [ast::SelectSegment::Name(n)] if !n.is_qualified() => {
+                    let Some(i) = ct.properties.iter().position(|p| p.name == n.name) else {
+                        return Err(bad(
+                            "UnknownProperty",
+                            format!("{} has no property `{}`", ct.name, n.name),
+                            "$select",
+                        ));
+                    };
+                    selected.push(i);
+                }
+                _ => {
+                    return Err(GatewayError::not_implemented(
+                        format!(
+                            "$select on line items takes property names of {}, not paths",
+                            ct.name
+                        ),
+                        Some("$select".to_string()),
+                    ))
+                }
+            }
+        }
+        selected.sort_unstable();
+        selected.dedup();
+        Ok((!star && selected.len() < ct.properties.len()).then_some(selected))
     }
 }

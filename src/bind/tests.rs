@@ -62,6 +62,18 @@ fn binds_entity_sets_keys_and_navigation() {
     ));
     let items = bind(&m, "Transactions(1)/Items?$search=x").unwrap_err();
     assert_eq!(items.status(), 501, "{items}");
+    let shape = bind(&m, "Transactions(1)/Items?$select=Name,Amount,Name")
+        .unwrap()
+        .shape;
+    assert_eq!(shape.select.map(|s| s.len()), Some(2));
+    let all = bind(&m, "Transactions(1)/Items?$select=Name,*")
+        .unwrap()
+        .shape;
+    assert_eq!(all.select, None);
+    let nope = bind(&m, "Transactions(1)/Items?$select=*,Nope").unwrap_err();
+    assert_eq!(nope.status(), 400, "{nope}");
+    let path = bind(&m, "Transactions(1)/Items?$select=References/x").unwrap_err();
+    assert_eq!(path.status(), 501, "{path}");
     let unknown = bind(&m, "Transactions(1)/Items?$filter=Nope eq 1").unwrap_err();
     assert_eq!(unknown.status(), 400, "{unknown}");
     let shape = bind(

@@ -353,46 +353,68 @@ pub fn write_structured(
             out.push(b']');
         }
         (EdmType::Complex(id), Json::Object(map)) => {
-            let ct = model.complex_type(*id);
-            if ct.properties.is_empty() {
+            if model.complex_type(*id).properties.is_empty() {
                 write_json(out, value.as_ref());
                 return;
             }
-            out.push(b'{');
-            let mut first = true;
-            let values = by_property(&ct.properties, map);
-            let type_keys = keys.get(*id);
-            for (i, (p, value)) in ct.properties.iter().zip(values).enumerate() {
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                match type_keys.and_then(|k| k.get(i)) {
-                    Some(key) => out.extend_from_slice(key),
-                    None => write_key(out, &p.name),
-                }
-                match &p.ty {
-                    EdmType::Complex(_) | EdmType::Collection(_) => {
-                        write_structured(out, model, keys, &p.ty, value, ieee754)
-                    }
-                    _ => write_property_value(out, model, p, value, ieee754),
-                }
-            }
-            if ct.open {
-                for (k, v) in map {
-                    if !ct.properties.iter().any(|p| p.upstream == *k) {
-                        out.push(b',');
-                        write_key(out, k);
-                        write_json(out, v);
-                    }
-                }
-            }
-            out.push(b'}');
+            write_complex(out, model, keys, *id, map, None, ieee754);
         }
         (EdmType::Complex(_), _) => out.extend_from_slice(b"null"),
         (EdmType::Collection(_), _) => out.extend_from_slice(b"[]"),
         (_, v) => write_json(out, v),
     }
+}
+
+/// Writes one complex value from its upstream object: all of the type's
+/// properties, or with `only` (a `$select` over the items of a collection)
+/// just those, by index into the type's properties. An open type's
+/// dynamic properties are written only when nothing was selected.
+pub fn write_complex(
+    out: &mut Vec<u8>,
+    model: &ServiceModel,
+    keys: &ComplexKeys,
+    id: ComplexTypeId,
+    map: &Map<String, Json>,
+    only: Option<&[usize]>,
+    ieee754: bool,
+) {
+    let ct = model.complex_type(id);
+    out.push(b'{');
+    let mut first = true;
+    let values = by_property(&ct.properties, map);
+    let type_keys = keys.get(id);
+    for (i, (p, value)) in ct.properties.iter().zip(values).enumerate() {
+        if only.is_some_and(|o| !o.contains(&i)) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        match type_keys.and_then(|k| k.get(i)) {
+            Some(key) => out.extend_from_slice(key),
+            None => write_key(out, &p.name),
+        }
+        match &p.ty {
+            EdmType::Complex(_) | EdmType::Collection(_) => {
+                write_structured(out, model, keys, &p.ty, value, ieee754)
+            }
+            _ => write_property_value(out, model, p, value, ieee754),
+        }
+    }
+    if ct.open && only.is_none() {
+        for (k, v) in map {
+            if !ct.properties.iter().any(|p| p.upstream == *k) {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_key(out, k);
+                write_json(out, v);
+            }
+        }
+    }
+    out.push(b'}');
 }
 
 /// A composite field's value as JSON: ZeyOS may hand composite fields over

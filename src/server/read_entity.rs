@@ -10,13 +10,15 @@ use super::conditional;
 use super::negotiate::{JsonFormat, MetadataLevel};
 use super::request::RequestCtx;
 use super::response::{json_response, not_modified, select_suffix};
-use crate::bind::query::{BoundRequest, EntityRef, PropertyForm};
+use crate::bind::query::{BoundRequest, EntityRef, PropertyForm, QueryShape};
 use crate::edm::{Conversion, EdmType, EntitySetId, Property};
 use crate::error::GatewayError;
 use crate::exec::eval::Evaluator;
 use crate::exec::expand::expand_rows;
 use crate::exec::items::{shape_items, ShapedItems};
-use crate::serialize::entity::{collection_items, write_structured, ComplexKeys, EntityWriter};
+use crate::serialize::entity::{
+    collection_items, write_complex, write_structured, ComplexKeys, EntityWriter,
+};
 use crate::serialize::value::{write_key, write_property_value, write_str};
 use crate::upstream::{Filter, Op, Principal, Row};
 use crate::values::json_i64;
@@ -166,7 +168,7 @@ impl RequestCtx<'_> {
                     "text/plain;charset=utf-8",
                 ));
             }
-            return Ok(self.collection_property(&row, set, prop, items, bound.shape.count, format));
+            return Ok(self.collection_property(&row, set, prop, items, &bound.shape, format));
         }
         if value.is_none() {
             let mut r = Response::new(body::empty());
@@ -189,7 +191,7 @@ impl RequestCtx<'_> {
         }
         let mut out = Vec::new();
         out.push(b'{');
-        self.write_property_context(&mut out, &row, set, prop, format);
+        self.write_property_context(&mut out, &row, set, prop, "", format);
         write_key(&mut out, "value");
         match (&prop.ty, prop.conversion) {
             (EdmType::Complex(_) | EdmType::Collection(_), Conversion::Json) => write_structured(
@@ -221,38 +223,83 @@ impl RequestCtx<'_> {
         set: EntitySetId,
         prop: &Property,
         items: ShapedItems,
-        count: bool,
+        shape: &QueryShape,
         format: JsonFormat,
     ) -> Response<Body> {
+        let model = self.model();
+        // `$select` over complex items: only the selected properties, named
+        // in the context URL's select list.
+        let selected = match (&prop.ty, shape.select.as_deref()) {
+            (EdmType::Collection(inner), Some(only)) => match inner.as_ref() {
+                EdmType::Complex(cid) => Some((*cid, only)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let select_list = selected.map_or(String::new(), |(cid, only)| {
+            let ct = model.complex_type(cid);
+            let names: Vec<&str> = only
+                .iter()
+                .filter_map(|&i| ct.properties.get(i).map(|p| p.name.as_str()))
+                .collect();
+            format!("({})", names.join(","))
+        });
         let mut out = Vec::new();
         out.push(b'{');
-        self.write_property_context(&mut out, row, set, prop, format);
-        if count {
+        self.write_property_context(&mut out, row, set, prop, &select_list, format);
+        if shape.count {
             write_key(&mut out, "@odata.count");
             out.extend_from_slice(items.total.to_string().as_bytes());
             out.push(b',');
         }
         write_key(&mut out, "value");
-        write_structured(
-            &mut out,
-            self.model(),
-            &ComplexKeys::default(),
-            &prop.ty,
-            Some(&Json::Array(items.page)),
-            format.ieee754_compatible,
-        );
+        let keys = ComplexKeys::default();
+        match selected {
+            Some((cid, only)) => {
+                out.push(b'[');
+                for (i, item) in items.page.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    match item {
+                        Json::Object(map) => write_complex(
+                            &mut out,
+                            model,
+                            &keys,
+                            cid,
+                            map,
+                            Some(only),
+                            format.ieee754_compatible,
+                        ),
+                        // As write_structured answers a malformed item.
+                        _ => out.extend_from_slice(b"null"),
+                    }
+                }
+                out.push(b']');
+            }
+            None => write_structured(
+                &mut out,
+                model,
+                &keys,
+                &prop.ty,
+                Some(&Json::Array(items.page)),
+                format.ieee754_compatible,
+            ),
+        }
         out.push(b'}');
         json_response(StatusCode::OK, out, &format.content_type())
     }
 
     /// The `@odata.context` of a property read: the entity by its key,
-    /// then the property (JSON Format 10.16), written unless metadata is off.
+    /// then the property and its select list (Protocol 10.13), written
+    /// unless metadata is off.
     fn write_property_context(
         &self,
         out: &mut Vec<u8>,
         row: &Row,
         set: EntitySetId,
         prop: &Property,
+        select_list: &str,
         format: JsonFormat,
     ) {
         if format.metadata == MetadataLevel::None {
@@ -263,7 +310,7 @@ impl RequestCtx<'_> {
         write_str(
             out,
             &format!(
-                "{}$metadata#{}({key})/{}",
+                "{}$metadata#{}({key})/{}{select_list}",
                 self.service_root,
                 self.model().set(set).name,
                 prop.name
