@@ -221,13 +221,7 @@ impl<'m> Binder<'m> {
         }
         // $filter and $orderby apply to items of a complex type, whose
         // properties are what the expressions name.
-        let item = match &prop.ty {
-            EdmType::Collection(inner) => match inner.as_ref() {
-                EdmType::Complex(cid) => Some(*cid),
-                _ => None,
-            },
-            _ => None,
-        };
+        let item = prop.ty.complex_items();
         let supported =
             |opt: &str| item.is_some() && matches!(opt, "$filter" | "$orderby" | "$select");
         if let Some((opt, _)) = expressions.iter().find(|(o, on)| *on && !supported(o)) {

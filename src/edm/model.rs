@@ -264,6 +264,20 @@ pub enum EdmType {
     Collection(Box<EdmType>),
 }
 
+impl EdmType {
+    /// The complex type of a collection of complex values (line items):
+    /// the one kind of collection whose items query options can address.
+    pub fn complex_items(&self) -> Option<ComplexTypeId> {
+        match self {
+            EdmType::Collection(inner) => match inner.as_ref() {
+                EdmType::Complex(id) => Some(*id),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// How a value is stored in ZeyOS compared to how OData presents it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conversion {

@@ -626,16 +626,7 @@ pub fn sort_rows(
         let id = row.get("ID").and_then(crate::values::json_i64).unwrap_or(0);
         keyed.push((values, id, i));
     }
-    keyed.sort_by(|a, b| {
-        for (k, item) in items.iter().enumerate() {
-            let ord = odata_order(&a.0[k], &b.0[k]);
-            let ord = if item.descending { ord.reverse() } else { ord };
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        a.1.cmp(&b.1)
-    });
+    keyed.sort_by(|a, b| order_by_keys(items, &a.0, &b.0).then(a.1.cmp(&b.1)));
     let order: Vec<usize> = keyed.into_iter().map(|(_, _, i)| i).collect();
     let mut taken: Vec<Option<Row>> = rows.iter_mut().map(|r| Some(std::mem::take(r))).collect();
     for (slot, i) in rows.iter_mut().zip(order) {
@@ -644,6 +635,19 @@ pub fn sort_rows(
         }
     }
     Ok(())
+}
+
+/// The `$orderby` order of two rows (or items) by their evaluated sort
+/// keys, one per item of `items`; `Equal` leaves the tie to the caller.
+pub fn order_by_keys(items: &[OrderItem], a: &[Value], b: &[Value]) -> Ordering {
+    for ((item, a), b) in items.iter().zip(a).zip(b) {
+        let ord = odata_order(a, b);
+        let ord = if item.descending { ord.reverse() } else { ord };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
 }
 
 /// Ascending OData order of two values: null first.

@@ -20,7 +20,7 @@ use serde_json::Value as Json;
 use crate::bind::expr::{ArithOp, BoundExpr, CmpOp, Func, Lambda, PathRoot, PropertyPath};
 use crate::edm::ServiceModel;
 use crate::upstream::Record;
-use crate::values::{civil, from_upstream, DateTime, Number, Value};
+use crate::values::{civil, composite, from_upstream, DateTime, Number, Value};
 
 /// The key under which fetched children of a navigation property are kept
 /// on a row map (they travel with the row through the pipeline).
@@ -269,28 +269,19 @@ impl<'m> Evaluator<'m> {
                 .copied()
                 .ok_or_else(|| EvalError::Type(l.text.clone()))?,
         };
-        let items: Vec<serde_json::Map<String, Json>> = match source.get(&l.collection.upstream) {
+        // ZeyOS hands unexpanded composites over as JSON text.
+        let value = source.get(&l.collection.upstream).map(composite);
+        let items: Vec<&serde_json::Map<String, Json>> = match value.as_deref() {
             // A collection is never null: ZeyOS's null is the empty list
             // the response shows (`[]`), so any() is false and all() true.
             None | Some(Json::Null) => Vec::new(),
-            Some(Json::Array(a)) => a.iter().filter_map(|v| v.as_object().cloned()).collect(),
-            // ZeyOS hands unexpanded composites over as JSON text.
-            Some(Json::String(s)) => match serde_json::from_str::<Json>(s) {
-                Ok(Json::Array(a)) => a
-                    .into_iter()
-                    .filter_map(|v| match v {
-                        Json::Object(m) => Some(m),
-                        _ => None,
-                    })
-                    .collect(),
-                _ => return Err(EvalError::BadValue(format!("{}: not a list", l.text))),
-            },
+            Some(Json::Array(a)) => a.iter().filter_map(Json::as_object).collect(),
             Some(_) => return Err(EvalError::BadValue(format!("{}: not a list", l.text))),
         };
         let Some(predicate) = &l.predicate else {
             return Ok(Value::Bool(l.any && !items.is_empty()));
         };
-        for item in &items {
+        for item in items {
             // The range variable's rows live only for this evaluation.
             let mut inner: Vec<&Record> = vars.clone();
             inner.truncate(l.depth);

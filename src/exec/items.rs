@@ -6,11 +6,9 @@
 //! residual rows, so that `Items?$filter=Amount gt 5` keeps exactly the
 //! items that `Items/any(i: i/Amount gt 5)` would find.
 
-use std::cmp::Ordering;
-
 use serde_json::Value as Json;
 
-use super::collection::{eval_error, odata_order};
+use super::collection::{eval_error, order_by_keys};
 use super::eval::Evaluator;
 use crate::bind::query::QueryShape;
 use crate::error::GatewayError;
@@ -59,16 +57,7 @@ pub fn shape_items(
     }
     if !shape.orderby.is_empty() {
         // A stable sort: equal keys keep the record's order.
-        kept.sort_by(|a, b| {
-            for (k, o) in shape.orderby.iter().enumerate() {
-                let ord = odata_order(&a.0[k], &b.0[k]);
-                let ord = if o.descending { ord.reverse() } else { ord };
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-            }
-            Ordering::Equal
-        });
+        kept.sort_by(|a, b| order_by_keys(&shape.orderby, &a.0, &b.0));
     }
     let total = kept.len();
     let skip = usize::try_from(shape.skip.unwrap_or(0)).unwrap_or(usize::MAX);

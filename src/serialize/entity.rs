@@ -4,6 +4,8 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value as Json};
 
+use crate::values::composite;
+
 use super::value::{key_bytes, write_int, write_json, write_key, write_property_value, write_str};
 use crate::bind::query::{ExpandItem, QueryShape};
 use crate::edm::{ComplexTypeId, Conversion, EdmType, EntitySetId, Property, ServiceModel};
@@ -415,28 +417,6 @@ pub fn write_complex(
         }
     }
     out.push(b'}');
-}
-
-/// A composite field's value as JSON: ZeyOS may hand composite fields over
-/// as JSON text, which is parsed here (and kept as text if it is not JSON).
-pub fn composite(value: &Json) -> Cow<'_, Json> {
-    match value {
-        Json::String(s) => match serde_json::from_str::<Json>(s) {
-            Ok(v) => Cow::Owned(v),
-            Err(_) => Cow::Borrowed(value),
-        },
-        other => Cow::Borrowed(other),
-    }
-}
-
-/// The items of a collection-valued composite field; a missing, null or
-/// malformed value has none, as the writer also answers it with `[]`.
-pub fn collection_items(value: Option<&Json>) -> Vec<Json> {
-    match value.map(composite) {
-        Some(Cow::Owned(Json::Array(items))) => items,
-        Some(Cow::Borrowed(Json::Array(items))) => items.clone(),
-        _ => Vec::new(),
-    }
 }
 
 /// The values of `map` for each of `properties`, by upstream name.

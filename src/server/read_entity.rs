@@ -16,12 +16,10 @@ use crate::error::GatewayError;
 use crate::exec::eval::Evaluator;
 use crate::exec::expand::expand_rows;
 use crate::exec::items::{shape_items, ShapedItems};
-use crate::serialize::entity::{
-    collection_items, write_complex, write_structured, ComplexKeys, EntityWriter,
-};
+use crate::serialize::entity::{write_complex, write_structured, ComplexKeys, EntityWriter};
 use crate::serialize::value::{write_key, write_property_value, write_str};
 use crate::upstream::{Filter, Op, Principal, Row};
-use crate::values::json_i64;
+use crate::values::{collection_items, json_i64};
 
 impl RequestCtx<'_> {
     pub(super) async fn entity(
@@ -229,13 +227,7 @@ impl RequestCtx<'_> {
         let model = self.model();
         // `$select` over complex items: only the selected properties, named
         // in the context URL's select list.
-        let selected = match (&prop.ty, shape.select.as_deref()) {
-            (EdmType::Collection(inner), Some(only)) => match inner.as_ref() {
-                EdmType::Complex(cid) => Some((*cid, only)),
-                _ => None,
-            },
-            _ => None,
-        };
+        let selected = prop.ty.complex_items().zip(shape.select.as_deref());
         let select_list = selected.map_or(String::new(), |(cid, only)| {
             let ct = model.complex_type(cid);
             let names: Vec<&str> = only

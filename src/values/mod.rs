@@ -8,6 +8,7 @@
 
 pub mod civil;
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use rust_decimal::Decimal;
@@ -311,6 +312,28 @@ pub fn display(v: &Value) -> String {
         }
         Value::Enum(_, n) => n.to_string(),
         Value::Json(j) => j.to_string(),
+    }
+}
+
+/// A composite field's value as JSON: ZeyOS may hand composite fields over
+/// as JSON text, which is parsed here (and kept as text if it is not JSON).
+pub fn composite(value: &serde_json::Value) -> Cow<'_, serde_json::Value> {
+    match value {
+        serde_json::Value::String(s) => match serde_json::from_str::<serde_json::Value>(s) {
+            Ok(v) => Cow::Owned(v),
+            Err(_) => Cow::Borrowed(value),
+        },
+        other => Cow::Borrowed(other),
+    }
+}
+
+/// The items of a collection-valued composite field; a missing, null or
+/// malformed value has none, as the writer also answers it with `[]`.
+pub fn collection_items(value: Option<&serde_json::Value>) -> Vec<serde_json::Value> {
+    match value.map(composite) {
+        Some(Cow::Owned(serde_json::Value::Array(items))) => items,
+        Some(Cow::Borrowed(serde_json::Value::Array(items))) => items.clone(),
+        _ => Vec::new(),
     }
 }
 
