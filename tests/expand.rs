@@ -442,11 +442,13 @@ async fn full_metadata_writes_the_selected_navigation_links() {
 #[tokio::test]
 async fn collection_valued_properties_are_collections() {
     let env = Env::start(40, |_| {}).await;
-    // One transaction without line items, one whose items are NULL.
+    // One transaction without line items, one whose items are NULL, one
+    // whose only item is not an object (a malformed upstream value).
     let conn = rusqlite::Connection::open(env.sim.db_path()).expect("the sim's database opens");
     conn.execute_batch(
         "UPDATE transactions SET items = '[]' WHERE ID = 3; \
-         UPDATE transactions SET items = NULL WHERE ID = 4;",
+         UPDATE transactions SET items = NULL WHERE ID = 4; \
+         UPDATE transactions SET items = '[7]' WHERE ID = 5;",
     )
     .expect("line items cleared");
     let all = transactions_with_items(&env).await;
@@ -498,6 +500,21 @@ async fn collection_valued_properties_are_collections() {
             .get(&format!("/odata/Transactions({eid})/Items/$count"))
             .await;
         assert_eq!((r.status, r.text()), (200, "0".to_string()));
+    }
+
+    // A malformed item is written as null, has only null properties (so it
+    // fails a filter and sorts as null), and is never a panic or a 500.
+    for (query, expected) in [
+        ("", serde_json::json!([null])),
+        ("?$select=Name", serde_json::json!([null])),
+        ("?$filter=Amount gt 1", serde_json::json!([])),
+        ("?$orderby=Name", serde_json::json!([null])),
+    ] {
+        let r = env
+            .get(&format!("/odata/Transactions(5)/Items{query}"))
+            .await;
+        assert_eq!(r.status, 200, "{query}: {}", r.text());
+        assert_eq!(r.json()["value"], expected, "{query}");
     }
 
     // What does not apply is refused, not ignored.

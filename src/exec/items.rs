@@ -33,12 +33,12 @@ pub fn shape_items(
 ) -> Result<ShapedItems, GatewayError> {
     let mut kept: Vec<(Vec<Value>, Json)> = Vec::with_capacity(items.len());
     for item in items {
-        // Every item the writer shows is an object; anything else has no
-        // properties for an expression to read, so it is kept as is when
-        // nothing is asked of it and otherwise fails the filter.
+        // Every well-formed item is an object; anything else (which the
+        // writer shows as null) has only null properties: it fails any
+        // filter and sorts as nulls do.
         let Json::Object(map) = &item else {
-            if shape.filter.is_none() && shape.orderby.is_empty() {
-                kept.push((Vec::new(), item));
+            if shape.filter.is_none() {
+                kept.push((vec![Value::Null; shape.orderby.len()], item));
             }
             continue;
         };
