@@ -131,7 +131,10 @@ async fn dispatch(state: &Arc<AppState>, parts: &Parts, bytes: Bytes) -> ApiResu
         Route::List(entity) => {
             let params = body::parse_object(content_type, &bytes)?;
             let req = ListRequest::parse(&params)?;
-            let v = state.db.read(move |c| list::run(c, entity, &req)).await?;
+            if !req.count {
+                return super::stream::list(state, entity, req).await;
+            }
+            let v = state.db.read(move |c| list::count(c, entity, &req)).await?;
             Ok(json(StatusCode::OK, &v))
         }
         Route::Create(entity) => {

@@ -4,6 +4,7 @@ pub mod body;
 pub mod handlers;
 pub mod response;
 pub mod router;
+pub mod stream;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,7 +112,13 @@ async fn respond(
     if !gzip {
         return Ok(resp);
     }
-    let resp = response::gzip(resp).await;
+    let resp = match response::gzip(resp).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "a streamed body broke off; closing the connection");
+            return Err(DropConnection);
+        }
+    };
     if resp.headers().contains_key(http::header::CONTENT_ENCODING) {
         state.gzipped.fetch_add(1, Ordering::Relaxed);
     }

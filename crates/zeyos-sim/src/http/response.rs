@@ -3,18 +3,32 @@
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::StatusCode;
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 
 use crate::error::ApiError;
 
-/// A response with a full body.
-pub type Resp = hyper::Response<Full<Bytes>>;
+/// Why a streamed body ended early (the client sees a cut-off response).
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A response body: whole, or streamed as it is produced (list answers).
+pub type Body = BoxBody<Bytes, BodyError>;
+
+/// A response.
+pub type Resp = hyper::Response<Body>;
+
+/// A body of bytes already at hand.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
 
 /// A JSON response.
 pub fn json(status: StatusCode, v: &Value) -> Resp {
     let body = serde_json::to_vec(v).unwrap_or_else(|_| b"null".to_vec());
-    let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
+    let mut r = hyper::Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -25,7 +39,7 @@ pub fn json(status: StatusCode, v: &Value) -> Resp {
 
 /// A plain-text response.
 pub fn text(status: StatusCode, msg: &str) -> Resp {
-    let mut r = hyper::Response::new(Full::new(Bytes::from(msg.to_string())));
+    let mut r = hyper::Response::new(full(msg.to_string()));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -55,17 +69,14 @@ pub fn accepts_gzip(headers: &http::HeaderMap) -> bool {
 }
 
 /// The response with its body gzipped (bodies of a few bytes and empty
-/// ones stay as they are, as web servers leave them).
-pub async fn gzip(resp: Resp) -> Resp {
-    use http_body_util::BodyExt;
+/// ones stay as they are, as web servers leave them). A streamed body is
+/// gathered first; if it breaks off, so does the response.
+pub async fn gzip(resp: Resp) -> Result<Resp, BodyError> {
     use std::io::Write;
     let (mut parts, body) = resp.into_parts();
-    let bytes = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(never) => match never {},
-    };
+    let bytes = body.collect().await?.to_bytes();
     if bytes.len() < 64 {
-        return hyper::Response::from_parts(parts, Full::new(bytes));
+        return Ok(hyper::Response::from_parts(parts, full(bytes)));
     }
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 4),
@@ -78,15 +89,15 @@ pub async fn gzip(resp: Resp) -> Resp {
                 .headers
                 .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             parts.headers.remove(header::CONTENT_LENGTH);
-            hyper::Response::from_parts(parts, Full::new(Bytes::from(gz)))
+            Ok(hyper::Response::from_parts(parts, full(gz)))
         }
-        Err(_) => hyper::Response::from_parts(parts, Full::new(bytes)),
+        Err(_) => Ok(hyper::Response::from_parts(parts, full(bytes))),
     }
 }
 
 /// A response without a body (204, 304).
 pub fn empty(status: StatusCode) -> Resp {
-    let mut r = hyper::Response::new(Full::new(Bytes::new()));
+    let mut r = hyper::Response::new(full(Bytes::new()));
     *r.status_mut() = status;
     r
 }
@@ -146,12 +157,11 @@ mod gzip_tests {
 
     #[tokio::test]
     async fn gzip_keeps_small_bodies_and_compresses_the_rest() {
-        use http_body_util::BodyExt;
-        let small = gzip(text(StatusCode::OK, "ok")).await;
+        let small = gzip(text(StatusCode::OK, "ok")).await.unwrap();
         assert!(small.headers().get(header::CONTENT_ENCODING).is_none());
         let big = serde_json::json!(vec!["row"; 1000]);
         let plain = serde_json::to_vec(&big).unwrap();
-        let r = gzip(json(StatusCode::OK, &big)).await;
+        let r = gzip(json(StatusCode::OK, &big)).await.unwrap();
         assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
         let body = r.into_body().collect().await.unwrap().to_bytes();
         assert!(body.len() < plain.len() / 4);

@@ -1,4 +1,4 @@
-//! Executing a list request: SELECT with joins, filter, search, sort,
+//! Executing a list or count request: SELECT with joins, filter, search, sort,
 //! DISTINCT, LIMIT/OFFSET, then expansion of composite fields.
 
 use rusqlite::types::Value as SqlValue;
@@ -56,25 +56,36 @@ fn check_params(sql: &Sql) -> ApiResult<()> {
     Ok(())
 }
 
-/// Runs a list request and returns the JSON response body.
-pub fn run(conn: &Connection, entity: &Entity, req: &ListRequest) -> ApiResult<Value> {
+/// Runs a `count` request: `{"count": n}`.
+pub fn count(conn: &Connection, entity: &Entity, req: &ListRequest) -> ApiResult<Value> {
     let mut sql = Sql::default();
-    if req.count {
-        let cond = condition(entity, req, &mut sql)?;
-        check_params(&sql)?;
-        let text = format!(
-            "SELECT COUNT(*) FROM {} AS t{} WHERE {cond}",
-            ident(&entity.name),
-            sql.join_clauses()
-        );
-        let n: i64 = conn
-            .prepare(&text)?
-            .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))?;
-        let mut m = Map::new();
-        m.insert("count".into(), Value::from(n));
-        return Ok(Value::Object(m));
-    }
+    let cond = condition(entity, req, &mut sql)?;
+    check_params(&sql)?;
+    let text = format!(
+        "SELECT COUNT(*) FROM {} AS t{} WHERE {cond}",
+        ident(&entity.name),
+        sql.join_clauses()
+    );
+    let n: i64 = conn
+        .prepare(&text)?
+        .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))?;
+    let mut m = Map::new();
+    m.insert("count".into(), Value::from(n));
+    Ok(Value::Object(m))
+}
 
+/// Runs a list request (without `count`), handing each record to `emit`
+/// as SQLite produces it, so that a caller can send the first records
+/// while later ones are still being read. Errors in the request itself
+/// (unknown fields, bad filters) come before the first record; `emit`'s
+/// own error stops the scan and is returned.
+pub fn for_each(
+    conn: &Connection,
+    entity: &Entity,
+    req: &ListRequest,
+    emit: &mut dyn FnMut(Map<String, Value>) -> ApiResult<()>,
+) -> ApiResult<()> {
+    let mut sql = Sql::default();
     // Output columns.
     let mut cols = Vec::new();
     match &req.fields {
@@ -173,7 +184,6 @@ pub fn run(conn: &Connection, entity: &Entity, req: &ListRequest) -> ApiResult<V
     tracing::debug!(sql = %text, "list");
     let mut stmt = conn.prepare(&text)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(sql.params.iter()))?;
-    let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let mut m = Map::with_capacity(cols.len());
         for (i, c) in cols.iter().enumerate() {
@@ -185,7 +195,7 @@ pub fn run(conn: &Connection, entity: &Entity, req: &ListRequest) -> ApiResult<V
             };
             m.insert(c.key.clone(), v);
         }
-        out.push(Value::Object(m));
+        emit(m)?;
     }
-    Ok(Value::Array(out))
+    Ok(())
 }
