@@ -17,6 +17,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Map, Value as Json};
 
 use super::request::ListRequest;
+use super::rows::RowDecoder;
 
 /// One record as ZeyOS returns it: its fields by ZeyOS name.
 pub type Record = Map<String, Json>;
@@ -153,11 +154,42 @@ impl UpstreamClient {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// `POST /{entity}`: the rows of a list request.
+    /// `POST /{entity}`: the rows of a list request. The rows are decoded
+    /// while the body arrives ([`RowDecoder`]), so that a large page costs
+    /// little more than its transfer; a gzipped body is inflated whole
+    /// first.
     pub async fn list(&self, token: &str, req: &ListRequest) -> Result<Vec<Row>, UpstreamError> {
-        let body = self.list_body(token, req).await?;
-        super::rows::parse_rows(&body)
-            .map_err(|e| UpstreamError::InvalidResponse(format!("list of {}: {e}", req.entity)))
+        let invalid = |e: serde_json::Error| {
+            UpstreamError::InvalidResponse(format!("list of {}: {e}", req.entity))
+        };
+        let request = self.list_request(token, req)?;
+        self.timed(async {
+            let response = self.dispatch(request).await?;
+            let (parts, mut body) = response.into_parts();
+            if !parts.status.is_success() || parts.headers.contains_key(header::CONTENT_ENCODING) {
+                let body = read_body(body, MAX_BODY_BYTES).await?;
+                let body = decode_content(&parts.headers, body)?;
+                if !parts.status.is_success() {
+                    return Err(status_error(parts.status, &body));
+                }
+                return super::rows::parse_rows(&body).map_err(invalid);
+            }
+            let mut decoder = RowDecoder::new();
+            let mut received: u64 = 0;
+            while let Some(frame) = body.frame().await {
+                let frame = frame
+                    .map_err(|e| UpstreamError::Connect(format!("reading the response: {e}")))?;
+                if let Ok(data) = frame.into_data() {
+                    received = received.saturating_add(data.len() as u64);
+                    if received > MAX_BODY_BYTES {
+                        return Err(too_long(MAX_BODY_BYTES));
+                    }
+                    decoder.push(&data).map_err(invalid)?;
+                }
+            }
+            decoder.finish().map_err(invalid)
+        })
+        .await
     }
 
     /// `POST /{entity}` with `count`: the number of matching rows.
@@ -174,21 +206,29 @@ impl UpstreamClient {
     }
 
     async fn list_body(&self, token: &str, req: &ListRequest) -> Result<Bytes, UpstreamError> {
+        let request = self.list_request(token, req)?;
+        let (status, _headers, body) = self.send(request).await?;
+        if !status.is_success() {
+            return Err(status_error(status, &body));
+        }
+        Ok(body)
+    }
+
+    fn list_request(
+        &self,
+        token: &str,
+        req: &ListRequest,
+    ) -> Result<Request<Full<Bytes>>, UpstreamError> {
         let uri = format!("{}/{}", self.api_base, req.entity);
         let body = Bytes::from(req.to_json().to_string());
-        let request = Request::builder()
+        Request::builder()
             .method(Method::POST)
             .uri(uri)
             .header(header::AUTHORIZATION, format!("Bearer {token}"))
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, "application/json")
             .body(Full::new(body))
-            .map_err(|e| UpstreamError::InvalidResponse(format!("cannot build request: {e}")))?;
-        let (status, _headers, body) = self.send(request).await?;
-        if !status.is_success() {
-            return Err(status_error(status, &body));
-        }
-        Ok(body)
+            .map_err(|e| UpstreamError::InvalidResponse(format!("cannot build request: {e}")))
     }
 
     /// `GET /{entity}/{ID}`, conditional on `if_none_match`.
@@ -271,10 +311,26 @@ impl UpstreamClient {
         })
     }
 
+    /// Sends a request and reads its whole body, within the read timeout.
     async fn send(
         &self,
-        mut request: Request<Full<Bytes>>,
+        request: Request<Full<Bytes>>,
     ) -> Result<(StatusCode, http::HeaderMap, Bytes), UpstreamError> {
+        self.timed(async {
+            let response = self.dispatch(request).await?;
+            let (parts, body) = response.into_parts();
+            let body = read_body(body, MAX_BODY_BYTES).await?;
+            let body = decode_content(&parts.headers, body)?;
+            Ok((parts.status, parts.headers, body))
+        })
+        .await
+    }
+
+    /// Sends a request; the answer's head is in, its body still to read.
+    async fn dispatch(
+        &self,
+        mut request: Request<Full<Bytes>>,
+    ) -> Result<http::Response<hyper::body::Incoming>, UpstreamError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         if self.settings.accept_gzip {
             request.headers_mut().insert(
@@ -282,19 +338,19 @@ impl UpstreamClient {
                 http::HeaderValue::from_static("gzip"),
             );
         }
+        self.http
+            .request(request)
+            .await
+            .map_err(|e| UpstreamError::Connect(describe_client_error(&e)))
+    }
+
+    /// Runs a whole exchange, body included, within the read timeout.
+    async fn timed<T>(
+        &self,
+        exchange: impl std::future::Future<Output = Result<T, UpstreamError>>,
+    ) -> Result<T, UpstreamError> {
         let timeout = self.settings.read_timeout;
-        let fut = async {
-            let response = self
-                .http
-                .request(request)
-                .await
-                .map_err(|e| UpstreamError::Connect(describe_client_error(&e)))?;
-            let (parts, body) = response.into_parts();
-            let body = read_body(body, MAX_BODY_BYTES).await?;
-            let body = decode_content(&parts.headers, body)?;
-            Ok((parts.status, parts.headers, body))
-        };
-        tokio::time::timeout(timeout, fut)
+        tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| UpstreamError::Timeout(timeout))?
     }
@@ -317,11 +373,13 @@ where
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     match http_body_util::Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(
-            UpstreamError::InvalidResponse(format!("the body is longer than {limit} bytes")),
-        ),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_long(limit as u64)),
         Err(e) => Err(UpstreamError::Connect(format!("reading the response: {e}"))),
     }
+}
+
+fn too_long(limit: u64) -> UpstreamError {
+    UpstreamError::InvalidResponse(format!("the body is longer than {limit} bytes"))
 }
 
 /// The body as sent, after undoing its `Content-Encoding` (gzip, the only

@@ -1,12 +1,20 @@
-//! Decoding a ZeyOS list response into rows.
+//! Decoding a ZeyOS list response into rows, while it arrives.
+//!
+//! A page of a thousand wide records is over a megabyte and takes
+//! milliseconds to decode. Decoding it only once the last byte is in would
+//! add that time to every page; [`RowDecoder`] instead decodes each record
+//! as soon as its bytes are in, so that decoding overlaps with ZeyOS still
+//! sending (or the network still carrying) the rest, and only the last few
+//! records are left when the body ends. It also keeps no more of the body
+//! than the record it is in the middle of.
 //!
 //! A list answer is an array of objects that all carry the same fields,
 //! and their composite fields (line items) objects of a few recurring
 //! shapes. Decoded generically, every object's map starts empty and grows
 //! (and rehashes) several times; here each row's map is created at the
 //! size of the row before it, and each nested object's at the size of the
-//! nested object before it, so that they rarely have to grow. The body is
-//! checked to be UTF-8 once, up front, rather than string by string.
+//! nested object before it, so that they rarely have to grow. Bytes are
+//! checked to be UTF-8 once per batch, rather than string by string.
 
 use std::cell::Cell;
 use std::fmt;
@@ -16,47 +24,206 @@ use serde_json::{Map, Value as Json};
 
 use super::Row;
 
-/// Decodes a list response body: a JSON array of objects.
+/// Decodes a whole list response body: a JSON array of objects.
 pub fn parse_rows(body: &[u8]) -> serde_json::Result<Vec<Row>> {
-    let text = std::str::from_utf8(body).map_err(|e| {
-        <serde_json::Error as serde::de::Error>::custom(format_args!("not UTF-8: {e}"))
-    })?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let nested = Cell::new(0);
-    let rows = de.deserialize_seq(RowsVisitor { nested: &nested })?;
-    de.end()?;
-    Ok(rows)
+    let mut decoder = RowDecoder::new();
+    decoder.push(body)?;
+    decoder.finish()
 }
 
-struct RowsVisitor<'h> {
-    /// Width of the last nested object decoded.
-    nested: &'h Cell<usize>,
+/// Bytes to gather before trying to decode: a few records' worth, so that
+/// a record split across chunks is rarely parsed twice.
+const MIN_BATCH: usize = 16 * 1024;
+
+/// Where in the array the decoder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// The opening `[`.
+    Open,
+    /// The first element or `]`.
+    First,
+    /// A `,` or `]` after an element.
+    Separator,
+    /// An element after a `,`.
+    Element,
+    /// Nothing but whitespace after the `]`.
+    End,
 }
 
-impl<'de> Visitor<'de> for RowsVisitor<'_> {
-    type Value = Vec<Row>;
+/// Decodes a list response body fed in chunks as they arrive.
+#[derive(Debug)]
+pub struct RowDecoder {
+    /// Received bytes not yet decoded (at most the record being received
+    /// and what came after it).
+    pending: Vec<u8>,
+    /// Decoding waits until `pending` is at least this long (grows when a
+    /// record is larger than what was received, so that a huge record is
+    /// not parsed again for every small chunk).
+    wait_for: usize,
+    expect: Expect,
+    rows: Vec<Row>,
+}
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of records")
+impl Default for RowDecoder {
+    fn default() -> Self {
+        Self::new()
     }
+}
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Row>, A::Error> {
-        let mut rows = Vec::new();
-        let width = Cell::new(0);
-        let row = || ValueSeed {
-            width: &width,
-            nested: self.nested,
-            object_only: true,
-        };
-        while let Some(value) = seq.next_element_seed(row())? {
-            match value {
-                Json::Object(r) => rows.push(Row::new(r)),
-                // `object_only` lets nothing else through.
-                _ => return Err(serde::de::Error::custom("a record is not an object")),
-            }
+impl RowDecoder {
+    /// A decoder at the start of a body.
+    pub fn new() -> Self {
+        RowDecoder {
+            pending: Vec::new(),
+            wait_for: MIN_BATCH,
+            expect: Expect::Open,
+            rows: Vec::new(),
         }
-        Ok(rows)
     }
+
+    /// Takes the next chunk of the body, decoding every record it completes.
+    pub fn push(&mut self, chunk: &[u8]) -> serde_json::Result<()> {
+        if self.pending.is_empty() && chunk.len() >= self.wait_for {
+            // Decode straight from the chunk; keep only what is left over.
+            let used = self.decode(chunk, false)?;
+            self.keep(chunk, used);
+            return Ok(());
+        }
+        self.pending.extend_from_slice(chunk);
+        if self.pending.len() < self.wait_for {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let used = self.decode(&pending, false)?;
+        self.keep(&pending, used);
+        Ok(())
+    }
+
+    /// The rows decoded so far, taken out of the decoder.
+    pub fn take_rows(&mut self) -> Vec<Row> {
+        std::mem::take(&mut self.rows)
+    }
+
+    /// Ends the body: decodes what is left and checks that the array is
+    /// complete. Returns the rows not taken yet.
+    pub fn finish(mut self) -> serde_json::Result<Vec<Row>> {
+        let pending = std::mem::take(&mut self.pending);
+        let used = self.decode(&pending, true)?;
+        if used < pending.len() || self.expect != Expect::End {
+            return Err(syntax_error("the list answer ends early"));
+        }
+        Ok(self.rows)
+    }
+
+    /// Keeps the undecoded rest of `bytes` and sets how much must be
+    /// pending before the next try.
+    fn keep(&mut self, bytes: &[u8], used: usize) {
+        let rest = &bytes[used..];
+        self.wait_for = MIN_BATCH.max(rest.len().saturating_mul(2));
+        self.pending.clear();
+        self.pending.extend_from_slice(rest);
+    }
+
+    /// Decodes as many records of `bytes` as are complete; returns how
+    /// many bytes were used. At the end of the body (`last`), a record cut
+    /// off is an error, not a reason to wait.
+    fn decode(&mut self, bytes: &[u8], last: bool) -> serde_json::Result<usize> {
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            // A character split across chunks: decode up to it.
+            Err(e) if e.error_len().is_none() && !last => {
+                // `valid_up_to` is a character boundary.
+                std::str::from_utf8(&bytes[..e.valid_up_to()]).map_err(not_utf8)?
+            }
+            Err(e) => return Err(not_utf8(e)),
+        };
+        let mut at = 0;
+        loop {
+            at += whitespace(&text[at..]);
+            let Some(next) = text.as_bytes().get(at).copied() else {
+                return Ok(at);
+            };
+            match (self.expect, next) {
+                (Expect::Open, b'[') => self.expect = Expect::First,
+                (Expect::First, b']') | (Expect::Separator, b']') => self.expect = Expect::End,
+                (Expect::Separator, b',') => self.expect = Expect::Element,
+                (Expect::First | Expect::Element, _) => match record(&text[at..]) {
+                    Ok((row, len)) => {
+                        self.rows.push(row);
+                        self.expect = Expect::Separator;
+                        at += len;
+                        continue;
+                    }
+                    Err(e) if e.is_eof() && !last => return Ok(at),
+                    Err(e) => return Err(e),
+                },
+                (Expect::Open, _) => return Err(syntax_error("a list answer is not an array")),
+                (Expect::End, _) => {
+                    return Err(syntax_error("trailing characters after the list answer"))
+                }
+                (Expect::Separator, _) => {
+                    return Err(syntax_error("expected `,` or `]` in the list answer"))
+                }
+            }
+            at += 1;
+        }
+    }
+}
+
+/// Decodes the record at the start of `text`: the row and its length in
+/// bytes.
+fn record(text: &str) -> serde_json::Result<(Row, usize)> {
+    // serde_json tells how far a value reached only through its stream
+    // deserializer, which builds values by type, not by seed: the widths
+    // reach the seed through a thread-local.
+    let mut records = serde_json::Deserializer::from_str(text).into_iter::<Record>();
+    match records.next() {
+        Some(Ok(Record(r))) => Ok((Row::new(r), records.byte_offset())),
+        Some(Err(e)) => Err(e),
+        None => Err(syntax_error("a record is missing")),
+    }
+}
+
+thread_local! {
+    /// Width of the last row and of the last nested object decoded on this
+    /// thread (presizing hints; see the module documentation).
+    static WIDTHS: (Cell<usize>, Cell<usize>) = const { (Cell::new(0), Cell::new(0)) };
+}
+
+/// One row, decoded with presized maps.
+struct Record(super::Record);
+
+impl<'de> serde::Deserialize<'de> for Record {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = WIDTHS.with(|(width, nested)| {
+            ValueSeed {
+                width,
+                nested,
+                object_only: true,
+            }
+            .deserialize(d)
+        })?;
+        match value {
+            Json::Object(r) => Ok(Record(r)),
+            // `object_only` lets nothing else through.
+            _ => Err(serde::de::Error::custom("a record is not an object")),
+        }
+    }
+}
+
+fn syntax_error(message: &str) -> serde_json::Error {
+    <serde_json::Error as serde::de::Error>::custom(message)
+}
+
+fn not_utf8(e: std::str::Utf8Error) -> serde_json::Error {
+    <serde_json::Error as serde::de::Error>::custom(format_args!("not UTF-8: {e}"))
+}
+
+/// The length of the JSON whitespace `text` starts with.
+fn whitespace(text: &str) -> usize {
+    text.bytes()
+        .take_while(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+        .count()
 }
 
 /// The most fields a map is presized for: one odd object (a ZeyOS entity
@@ -178,6 +345,55 @@ mod tests {
         }
     }
 
+    /// Feeds `body` in chunks of `size` bytes.
+    fn chunked(body: &[u8], size: usize) -> serde_json::Result<Vec<Row>> {
+        let mut decoder = RowDecoder::new();
+        let mut rows = Vec::new();
+        for chunk in body.chunks(size.max(1)) {
+            decoder.push(chunk)?;
+            rows.extend(decoder.take_rows());
+        }
+        rows.extend(decoder.finish()?);
+        Ok(rows)
+    }
+
+    #[test]
+    fn decodes_the_same_however_the_body_is_split() {
+        let record = r#"{"ID":7,"name":"K\u00f6ln \"Dom\" 😀 ß","n":-1.5e3,"items":[{"x":1,"y":"a,]}"}],"z":null}"#;
+        let mut body = String::from(" [\n");
+        for i in 0..400 {
+            if i > 0 {
+                body.push_str(" ,\r\n\t");
+            }
+            body.push_str(&record.replace('7', &i.to_string()));
+        }
+        body.push_str(" ]\n ");
+        let whole = parse_rows(body.as_bytes()).unwrap();
+        assert_eq!(whole.len(), 400);
+        assert_eq!(whole[399]["ID"], 399);
+        // Every split point of a small body, and chunk sizes around the
+        // batch size for a large one.
+        let small = r#"[{"a":"\u00e9ü"},{"b":[1,{"c":true}]}]"#.as_bytes();
+        for size in 1..small.len() {
+            assert_eq!(chunked(small, size).unwrap(), parse_rows(small).unwrap());
+        }
+        for size in [1, 7, 1000, MIN_BATCH - 1, MIN_BATCH, MIN_BATCH + 3, 100_000] {
+            assert_eq!(
+                chunked(body.as_bytes(), size).unwrap(),
+                whole,
+                "chunks of {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_larger_than_a_batch_is_decoded_once_it_is_complete() {
+        let big = format!(r#"[{{"a":"{}"}},{{"b":1}}]"#, "x".repeat(5 * MIN_BATCH));
+        let rows = chunked(big.as_bytes(), 100).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["a"].as_str().map(str::len), Some(5 * MIN_BATCH));
+    }
+
     #[test]
     fn rejects_what_is_not_an_array_of_objects() {
         for body in [
@@ -189,12 +405,22 @@ mod tests {
             b"null",
             b"[{},null]",
             b"[{\"a\":\"\xff\"}]",
+            b"[{},]",
+            b"[,{}]",
+            b"[{}{}]",
+            b"[{\"a\":1}]]",
+            b"  ",
+            b"[{\"a\":tru}]",
+            b"[{\"a\":\"\xc3\"}]",
+            b"[{\"a\":\"x",
         ] {
-            assert!(
-                parse_rows(body).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(body)
-            );
+            for size in [1, 2, 3, body.len().max(1)] {
+                assert!(
+                    chunked(body, size).is_err(),
+                    "{:?} in chunks of {size}",
+                    String::from_utf8_lossy(body)
+                );
+            }
         }
     }
 }
