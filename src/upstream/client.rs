@@ -16,8 +16,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Map, Value as Json};
 
+use super::list_body::ListBody;
 use super::request::ListRequest;
-use super::rows::RowDecoder;
 
 /// One record as ZeyOS returns it: its fields by ZeyOS name.
 pub type Record = Map<String, Json>;
@@ -154,40 +154,29 @@ impl UpstreamClient {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// `POST /{entity}`: the rows of a list request. The rows are decoded
-    /// while the body arrives ([`RowDecoder`]), so that a large page costs
-    /// little more than its transfer; a gzipped body is inflated whole
-    /// first.
+    /// `POST /{entity}`: the rows of a list request. The body is inflated
+    /// and decoded while it arrives ([`ListBody`]), so that a large page
+    /// costs little more than its transfer.
     pub async fn list(&self, token: &str, req: &ListRequest) -> Result<Vec<Row>, UpstreamError> {
-        let invalid = |e: serde_json::Error| {
-            UpstreamError::InvalidResponse(format!("list of {}: {e}", req.entity))
-        };
         let request = self.list_request(token, req)?;
         self.timed(async {
             let response = self.dispatch(request).await?;
             let (parts, mut body) = response.into_parts();
-            if !parts.status.is_success() || parts.headers.contains_key(header::CONTENT_ENCODING) {
+            if !parts.status.is_success() {
                 let body = read_body(body, MAX_BODY_BYTES).await?;
                 let body = decode_content(&parts.headers, body)?;
-                if !parts.status.is_success() {
-                    return Err(status_error(parts.status, &body));
-                }
-                return super::rows::parse_rows(&body).map_err(invalid);
+                return Err(status_error(parts.status, &body));
             }
-            let mut decoder = RowDecoder::new();
-            let mut received: u64 = 0;
+            let encoding = ContentEncoding::of(&parts.headers)?;
+            let mut rows = ListBody::new(&req.entity, encoding, MAX_BODY_BYTES);
             while let Some(frame) = body.frame().await {
                 let frame = frame
                     .map_err(|e| UpstreamError::Connect(format!("reading the response: {e}")))?;
                 if let Ok(data) = frame.into_data() {
-                    received = received.saturating_add(data.len() as u64);
-                    if received > MAX_BODY_BYTES {
-                        return Err(too_long(MAX_BODY_BYTES));
-                    }
-                    decoder.push(&data).map_err(invalid)?;
+                    rows.push(&data)?;
                 }
             }
-            decoder.finish().map_err(invalid)
+            rows.finish()
         })
         .await
     }
@@ -385,20 +374,41 @@ fn too_long(limit: u64) -> UpstreamError {
 /// The body as sent, after undoing its `Content-Encoding` (gzip, the only
 /// one the gateway asks for; none or `identity` pass through).
 fn decode_content(headers: &http::HeaderMap, body: Bytes) -> Result<Bytes, UpstreamError> {
-    let Some(encoding) = headers.get(header::CONTENT_ENCODING) else {
-        return Ok(body);
-    };
-    let encoding = encoding.to_str().unwrap_or("").trim();
-    // A 304 or HEAD answer may name the encoding its body would have had.
-    if body.is_empty() || encoding.eq_ignore_ascii_case("identity") {
-        return Ok(body);
+    match ContentEncoding::of(headers)? {
+        ContentEncoding::Identity => Ok(body),
+        // A 304 or HEAD answer may name the encoding its body would have had.
+        ContentEncoding::Gzip if body.is_empty() => Ok(body),
+        ContentEncoding::Gzip => gunzip(&body, MAX_INFLATED_BYTES).map(Bytes::from),
     }
-    if !encoding.eq_ignore_ascii_case("gzip") {
-        return Err(UpstreamError::InvalidResponse(format!(
-            "unrequested content encoding `{encoding}`"
-        )));
+}
+
+/// How an answer's body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentEncoding {
+    /// As is (no `Content-Encoding`, or `identity`).
+    Identity,
+    /// gzip, the only encoding the gateway asks for.
+    Gzip,
+}
+
+impl ContentEncoding {
+    /// The encoding an answer names; any other than those asked for is an
+    /// invalid answer.
+    pub fn of(headers: &http::HeaderMap) -> Result<Self, UpstreamError> {
+        let Some(value) = headers.get(header::CONTENT_ENCODING) else {
+            return Ok(ContentEncoding::Identity);
+        };
+        let name = value.to_str().unwrap_or("(not text)").trim();
+        if name.is_empty() || name.eq_ignore_ascii_case("identity") {
+            Ok(ContentEncoding::Identity)
+        } else if name.eq_ignore_ascii_case("gzip") {
+            Ok(ContentEncoding::Gzip)
+        } else {
+            Err(UpstreamError::InvalidResponse(format!(
+                "unrequested content encoding `{name}`"
+            )))
+        }
     }
-    gunzip(&body, MAX_INFLATED_BYTES).map(Bytes::from)
 }
 
 /// Inflates a gzip body of at most `limit` bytes inflated.

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod client;
 pub mod filter;
+pub mod list_body;
 pub mod request;
 pub mod rows;
 
