@@ -26,6 +26,13 @@
 //! taskset -c 1 target/release/examples/loadtest overhead 5 8 --upstream-cpu 0
 //! ```
 //!
+//! zeyos-sim streams its list answers while it reads the records, as a
+//! ZeyOS whose answer crosses a network arrives over time; the gateway
+//! decodes and writes rows as they arrive. With `--upstream-buffered` the
+//! external simulator sends each list answer whole, once its last record
+//! is encoded (`zeyos-sim --buffer-lists`): the case where nothing of a
+//! page can overlap with ZeyOS's work on loopback.
+//!
 //! With `--gzip LEVEL` the gateway compresses at that level
 //! (`compression_level`) and the clients send Power Query's
 //! `Accept-Encoding: gzip, deflate` (zeyos-sim ignores it), so the figures
@@ -185,6 +192,13 @@ async fn main() {
         }
         _ => None,
     };
+    let upstream_buffered = match args.iter().position(|a| a == "--upstream-buffered") {
+        Some(i) => {
+            args.remove(i);
+            true
+        }
+        None => false,
+    };
     let gzip: Option<u32> = match args.iter().position(|a| a == "--gzip") {
         Some(i) if i + 1 < args.len() => {
             let level = args.remove(i + 1);
@@ -211,7 +225,9 @@ async fn main() {
         .build_http();
     // The backend the load runs against: the in-process simulator, or one
     // in its own pinned process with a gateway of its own in front.
-    let external = upstream_cpu.as_deref().map(ExternalSim::start);
+    let external = upstream_cpu
+        .as_deref()
+        .map(|cpu| ExternalSim::start(cpu, upstream_buffered));
     let (load_sim, load_gw, load_token, load_server) = match &external {
         Some(ext) => {
             let server = start_gateway(&ext.base_url, gzip).await;
@@ -225,7 +241,10 @@ async fn main() {
         "loadtest: {seconds} s per run, {concurrency} concurrent clients, {} cores for this process, zeyos-sim {}",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         match &upstream_cpu {
-            Some(cpu) => format!("in its own process on CPU {cpu}"),
+            Some(cpu) if upstream_buffered => {
+                format!("in its own process on CPU {cpu}, list answers sent whole")
+            }
+            Some(cpu) => format!("in its own process on CPU {cpu}, list answers streamed"),
             None => "in this process".to_string(),
         }
     );
@@ -414,7 +433,7 @@ struct ExternalSim {
 }
 
 impl ExternalSim {
-    fn start(cpu: &str) -> ExternalSim {
+    fn start(cpu: &str, buffer_lists: bool) -> ExternalSim {
         use std::io::BufRead;
         let exe = std::env::current_exe().expect("own path");
         let bin = exe
@@ -431,6 +450,7 @@ impl ExternalSim {
             .args(["-c", cpu])
             .arg(&bin)
             .args(["--listen", "127.0.0.1:0", "--scale", "1000"])
+            .args(buffer_lists.then_some("--buffer-lists"))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()

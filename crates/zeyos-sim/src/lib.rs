@@ -68,6 +68,10 @@ pub struct SimConfig {
     /// Gzip response bodies for clients that send `Accept-Encoding: gzip`,
     /// as a ZeyOS behind a compressing web server does (off by default).
     pub gzip: bool,
+    /// Send list answers whole, once the last record is encoded, as a
+    /// server that builds its answer before sending does; by default they
+    /// are streamed while SQLite produces the records.
+    pub buffer_lists: bool,
 }
 
 impl Default for SimConfig {
@@ -81,6 +85,7 @@ impl Default for SimConfig {
             seed: 1,
             app_secret: None,
             gzip: false,
+            buffer_lists: false,
         }
     }
 }
@@ -117,6 +122,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         seed,
         app_secret,
         gzip,
+        buffer_lists,
     } = config;
     let inst = instance.clone();
     let db = tokio::task::spawn_blocking(move || Db::open(db.as_deref(), scale, seed, &inst))
@@ -134,6 +140,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         tokens: Default::default(),
         gzip,
         gzipped: Default::default(),
+        buffer_lists,
     });
     let (tx, rx) = watch::channel(false);
     let server = tokio::spawn(http::serve(listener, Arc::clone(&state), rx));

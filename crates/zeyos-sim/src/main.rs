@@ -44,6 +44,10 @@ struct Cli {
     /// Gzip response bodies for clients that accept it.
     #[arg(long)]
     gzip: bool,
+    /// Send list answers whole, after the last record is encoded, instead
+    /// of streaming them while the records are read.
+    #[arg(long)]
+    buffer_lists: bool,
 }
 
 fn main() -> ExitCode {
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
             seed: cli.seed,
             app_secret: cli.appsecret,
             gzip: cli.gzip,
+            buffer_lists: cli.buffer_lists,
         };
         let sim = match zeyos_sim::start(config).await {
             Ok(s) => s,

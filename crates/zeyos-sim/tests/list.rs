@@ -399,3 +399,45 @@ async fn malformed_bodies() {
     let r = api.call_raw(Method::POST, "/accounts", &[], Some("")).await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+/// List answers stream (chunked, the records sent as they are read) unless
+/// the simulator is told to send them whole; the records are the same
+/// either way, and a bad request is a 400 before any record in both.
+#[tokio::test]
+async fn list_answers_stream_or_come_whole_with_the_same_records() {
+    let streamed = common::start(300).await;
+    let whole = common::start_with(zeyos_sim::SimConfig {
+        scale: 300,
+        buffer_lists: true,
+        ..Default::default()
+    })
+    .await;
+    let request =
+        json!({"expand": ["items"], "fields": ["ID", "transactionnum", "items"], "limit": 500});
+    let a = streamed
+        .call(Method::POST, "/transactions", Some(request.clone()))
+        .await;
+    let b = whole
+        .call(Method::POST, "/transactions", Some(request))
+        .await;
+    assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
+    // The page spans several 32 KiB chunks.
+    assert!(a.body.len() > 100_000, "{} bytes", a.body.len());
+    assert_eq!(a.json(), b.json());
+    assert_eq!(a.json().as_array().map(Vec::len), Some(500));
+    assert!(a.headers.get("content-length").is_none());
+    assert_eq!(a.headers["transfer-encoding"], "chunked");
+    assert_eq!(
+        b.headers["content-length"].to_str().unwrap(),
+        b.body.len().to_string()
+    );
+    // Empty and small answers are well-formed arrays too.
+    for api in [&streamed, &whole] {
+        let none = api.list("accounts", json!({"filter": {"ID": -1}})).await;
+        assert_eq!(none, json!([]));
+        let (status, text) = api
+            .list_err("accounts", json!({"fields": ["nosuchfield"]}))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    }
+}

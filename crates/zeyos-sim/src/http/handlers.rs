@@ -132,7 +132,12 @@ async fn dispatch(state: &Arc<AppState>, parts: &Parts, bytes: Bytes) -> ApiResu
             let params = body::parse_object(content_type, &bytes)?;
             let req = ListRequest::parse(&params)?;
             if !req.count {
-                return super::stream::list(state, entity, req).await;
+                let streamed = super::stream::list(state, entity, req).await?;
+                return if state.buffer_lists {
+                    response::gathered(streamed).await
+                } else {
+                    Ok(streamed)
+                };
             }
             let v = state.db.read(move |c| list::count(c, entity, &req)).await?;
             Ok(json(StatusCode::OK, &v))

@@ -45,6 +45,8 @@ pub struct AppState {
     pub gzip: bool,
     /// Responses sent gzipped so far.
     pub gzipped: AtomicU64,
+    /// Whether list answers are sent whole instead of streamed.
+    pub buffer_lists: bool,
 }
 
 /// The error a handler returns to make hyper close the connection without

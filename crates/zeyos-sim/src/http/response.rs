@@ -48,6 +48,19 @@ pub fn text(status: StatusCode, msg: &str) -> Resp {
     r
 }
 
+/// The response with its body gathered whole (sent with a
+/// `Content-Length`, in one piece); a body that breaks off is an internal
+/// error.
+pub async fn gathered(resp: Resp) -> Result<Resp, ApiError> {
+    let (parts, body) = resp.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| ApiError::Internal(format!("gathering the answer: {e}")))?
+        .to_bytes();
+    Ok(hyper::Response::from_parts(parts, full(bytes)))
+}
+
 /// Whether a request's `Accept-Encoding` names gzip (with a q-value above 0).
 pub fn accepts_gzip(headers: &http::HeaderMap) -> bool {
     headers
