@@ -2,9 +2,11 @@
 //! filter, `$skip`/`$top`, counts and continuation.
 //!
 //! Rows come from ZeyOS in chunks of at most its `limit`, segment after
-//! segment (see `plan::collection::Segment`); the next chunk is fetched
-//! while the current one is written, and nothing holds more than two
-//! chunks, whatever the collection's size. Continuation is by key set: the
+//! segment (see `plan::collection::Segment`). A chunk's rows are passed on
+//! in batches while its body arrives (`exec::feed`); the next chunk is
+//! asked for as soon as the current one is in, while its last rows are
+//! written, and nothing holds more than two chunks, whatever the
+//! collection's size. Continuation is by key set: the
 //! next page asks ZeyOS for the rows after the last row's sort values, so
 //! page 1,000 costs what page 1 costs.
 
@@ -20,6 +22,7 @@ use crate::bind::query::OrderItem;
 use crate::edm::ServiceModel;
 use crate::error::GatewayError;
 use crate::exec::eval::Evaluator;
+use crate::exec::feed::RowFeed;
 use crate::plan::collection::{CollectionPlan, OrderPlan, Segment};
 use crate::upstream::{Filter, ListRequest, Principal, Row, UpstreamClient};
 use crate::values::Value;
@@ -170,13 +173,16 @@ struct Scan {
     wanted: Option<u64>,
     /// Rows received so far.
     received: u64,
+    /// Rows received of the fetch in flight, and the limit it asked for.
+    fetch_received: u64,
+    fetch_limit: u64,
     /// Chunk size when the gateway filters (grows while rows are needed).
     residual_chunk: u64,
     /// Fetched rows with the segment they came from.
     buffer: VecDeque<(usize, Row)>,
     /// The current segment has no rows beyond those fetched.
     drained: bool,
-    prefetch: Option<JoinHandle<Result<Vec<Row>, GatewayError>>>,
+    prefetch: Option<RowFeed>,
     /// The last row returned: its segment and sort values.
     last: Option<(usize, Vec<Json>)>,
 }
@@ -197,6 +203,8 @@ impl Scan {
             offset: 0,
             wanted: None,
             received: 0,
+            fetch_received: 0,
+            fetch_limit: 0,
             residual_chunk: 0,
             buffer: VecDeque::new(),
             drained: false,
@@ -226,10 +234,11 @@ impl Scan {
         }
         let mut req = base_request(&self.plan, Filter::and(parts));
         req.sort = seg.sort_keys();
-        req.limit = Some(self.chunk_size().clamp(1, self.ctx.max_limit()) as u32);
+        self.fetch_limit = self.chunk_size().clamp(1, self.ctx.max_limit());
+        self.fetch_received = 0;
+        req.limit = Some(self.fetch_limit as u32);
         req.offset = Some(std::mem::take(&mut self.offset));
-        let ctx = self.ctx.clone();
-        self.prefetch = Some(tokio::spawn(async move { ctx.list(req).await }));
+        self.prefetch = Some(RowFeed::start(&self.ctx, req));
     }
 
     fn sort_values(&self, segment: usize, row: &Row) -> Vec<Json> {
@@ -240,24 +249,26 @@ impl Scan {
             .collect()
     }
 
-    /// Waits for the fetch in flight and buffers its rows; starts the next
-    /// fetch at once when more rows are expected, so ZeyOS works while the
-    /// caller writes.
+    /// Waits for the next batch of the fetch in flight and buffers its
+    /// rows; at the fetch's end, starts the next fetch at once when more
+    /// rows are expected, so ZeyOS works while the caller writes the rows
+    /// still buffered.
     async fn receive(&mut self) -> Result<(), GatewayError> {
-        let Some(handle) = self.prefetch.take() else {
+        let Some(feed) = self.prefetch.as_mut() else {
             return Ok(());
         };
-        let limit = self.chunk_size();
-        let rows = handle
-            .await
-            .map_err(|e| GatewayError::Internal(format!("upstream task failed: {e}")))??;
-        self.drained = (rows.len() as u64) < limit;
-        self.received += rows.len() as u64;
-        if let Some(last) = rows.last() {
-            self.fetch_after = Some(self.sort_values(self.segment, last));
+        if let Some(rows) = feed.next().await? {
+            self.fetch_received += rows.len() as u64;
+            self.received += rows.len() as u64;
+            if let Some(last) = rows.last() {
+                self.fetch_after = Some(self.sort_values(self.segment, last));
+            }
+            let segment = self.segment;
+            self.buffer.extend(rows.into_iter().map(|r| (segment, r)));
+            return Ok(());
         }
-        let segment = self.segment;
-        self.buffer.extend(rows.into_iter().map(|r| (segment, r)));
+        self.prefetch = None;
+        self.drained = self.fetch_received < self.fetch_limit;
         if self.residual_chunk > 0 {
             // The residual may reject many rows: ask for more each time.
             self.residual_chunk = self.residual_chunk.saturating_mul(4);
@@ -269,9 +280,19 @@ impl Scan {
         Ok(())
     }
 
+    /// Whether rows have arrived that [`Scan::next`] has not returned.
+    fn has_arrived(&self) -> bool {
+        !self.buffer.is_empty() || self.prefetch.as_ref().is_some_and(RowFeed::ready)
+    }
+
     /// The next row, or `None` at the end of the last segment.
     async fn next(&mut self) -> Result<Option<Row>, GatewayError> {
         loop {
+            // Take in what has arrived, so that the end of a fetch is seen
+            // (and the next one started) as soon as it comes.
+            while self.prefetch.as_ref().is_some_and(RowFeed::ready) {
+                self.receive().await?;
+            }
             if let Some((segment, row)) = self.buffer.pop_front() {
                 self.last = Some((segment, self.sort_values(segment, &row)));
                 return Ok(Some(row));
@@ -296,14 +317,6 @@ impl Scan {
             if self.prefetch.is_none() {
                 return Ok(None);
             }
-        }
-    }
-}
-
-impl Drop for Scan {
-    fn drop(&mut self) {
-        if let Some(h) = self.prefetch.take() {
-            h.abort();
         }
     }
 }
@@ -722,6 +735,23 @@ impl PageStream {
                 if eval.matches(residual, &row).map_err(eval_error)? {
                     self.ready.push_back((row, pos));
                 }
+            }
+        }
+    }
+
+    /// Whether the next row (or the page's end) can be had without
+    /// waiting for ZeyOS: a hint for writers, which write the rows that
+    /// have arrived rather than wait for a batch to fill. (A row that has
+    /// arrived may still fail the residual filter, so `next` may wait
+    /// anyway.)
+    pub fn has_arrived(&self) -> bool {
+        if self.delivered >= self.page_limit {
+            return true;
+        }
+        match &self.inner {
+            PageInner::Sorted { .. } => true,
+            PageInner::Scan(scan) => {
+                self.lookahead.is_some() || !self.ready.is_empty() || scan.has_arrived()
             }
         }
     }

@@ -3,5 +3,6 @@
 pub mod collection;
 pub mod eval;
 pub mod expand;
+pub mod feed;
 pub mod items;
 pub mod semijoin;

@@ -95,6 +95,9 @@ impl RequestCtx<'_> {
         let binding = self.binding();
         let tokens = self.gateway.tokens.clone();
         let settings = self.expand_settings();
+        // Without expansions, rows are written as they arrive (what has
+        // arrived at once, up to a batch); with them, in batches whose
+        // children are fetched together.
         let batch = if shape.expand.is_empty() {
             500
         } else {
@@ -139,6 +142,10 @@ impl RequestCtx<'_> {
                 loop {
                     let mut batch_rows = Vec::with_capacity(batch);
                     while batch_rows.len() < batch {
+                        if shape.expand.is_empty() && !batch_rows.is_empty() && !rows.has_arrived()
+                        {
+                            break;
+                        }
                         match rows.next().await? {
                             Some(r) => batch_rows.push(r),
                             None => break,

@@ -154,10 +154,26 @@ impl UpstreamClient {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// `POST /{entity}`: the rows of a list request. The body is inflated
-    /// and decoded while it arrives ([`ListBody`]), so that a large page
-    /// costs little more than its transfer.
+    /// `POST /{entity}`: the rows of a list request.
     pub async fn list(&self, token: &str, req: &ListRequest) -> Result<Vec<Row>, UpstreamError> {
+        let mut all = Vec::new();
+        self.list_batches(token, req, |rows| all.extend(rows))
+            .await?;
+        Ok(all)
+    }
+
+    /// `POST /{entity}`: the rows of a list request, handed to `each` in
+    /// batches as they arrive. The body is inflated and decoded while it
+    /// arrives ([`ListBody`]), so that a caller can pass on the first rows
+    /// of a large page while ZeyOS is still sending the rest. On an error
+    /// the batches already handed over are all there is: the page is
+    /// incomplete.
+    pub async fn list_batches(
+        &self,
+        token: &str,
+        req: &ListRequest,
+        mut each: impl FnMut(Vec<Row>),
+    ) -> Result<(), UpstreamError> {
         let request = self.list_request(token, req)?;
         self.timed(async {
             let response = self.dispatch(request).await?;
@@ -174,9 +190,17 @@ impl UpstreamClient {
                     .map_err(|e| UpstreamError::Connect(format!("reading the response: {e}")))?;
                 if let Ok(data) = frame.into_data() {
                     rows.push(&data)?;
+                    let batch = rows.take_rows();
+                    if !batch.is_empty() {
+                        each(batch);
+                    }
                 }
             }
-            rows.finish()
+            let rest = rows.finish()?;
+            if !rest.is_empty() {
+                each(rest);
+            }
+            Ok(())
         })
         .await
     }

@@ -69,8 +69,16 @@ impl ListBody {
         }
     }
 
-    /// Ends the body: the rows, once the JSON array (and the gzip stream)
-    /// is complete.
+    /// The rows decoded so far, taken out.
+    pub fn take_rows(&mut self) -> Vec<Row> {
+        match &mut self.inner {
+            Decoding::Plain(rows) => rows.take_rows(),
+            Decoding::Gzip(gz) => gz.get_mut().rows.take_rows(),
+        }
+    }
+
+    /// Ends the body: the rows not taken yet, once the JSON array (and
+    /// the gzip stream) is complete.
     pub fn finish(self) -> Result<Vec<Row>, UpstreamError> {
         match self.inner {
             Decoding::Plain(rows) => rows.finish().map_err(|e| invalid(&self.entity, e)),
