@@ -3,7 +3,6 @@
 
 use base64::Engine;
 use http::header::{self, HeaderMap, HeaderValue};
-use sha2::{Digest, Sha256};
 
 /// Response headers data responses vary by: the principal (their data,
 /// their permissions), the negotiated format and encoding, page size and
@@ -18,9 +17,14 @@ pub const VARY: &str = "Authorization, Accept, Accept-Encoding, Prefer, OData-Ma
 pub const CACHE_CONTROL_PRIVATE: &str = "private, no-cache";
 
 /// A strong entity tag over a response body: the first 128 bits of its
-/// SHA-256, so equal bodies, and only equal bodies, share a tag.
+/// BLAKE3 hash, so equal bodies, and only equal bodies, share a tag. (A
+/// cryptographic hash, so that no one who can write data can make a
+/// changed page keep its tag; BLAKE3 rather than SHA-256 because the tag
+/// is computed over every page of up to a MiB before it is sent, and
+/// BLAKE3 takes a third of the time.)
 pub fn strong_etag(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
+    let digest = blake3::hash(body);
+    let digest = digest.as_bytes();
     let mut tag = String::with_capacity(24);
     tag.push('"');
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&digest[..16], &mut tag);
