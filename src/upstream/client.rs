@@ -544,3 +544,89 @@ mod tests {
         assert!(matches!(r, Err(UpstreamError::InvalidResponse(_))), "{r:?}");
     }
 }
+
+#[cfg(test)]
+mod streaming_tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-shot server on loopback that answers the first request with
+    /// `head` and the `chunks` of a chunked body, then closes.
+    async fn answer_once(head: &'static str, chunks: Vec<Vec<u8>>, end: bool) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 64 * 1024];
+            let _ = s.read(&mut buf).await;
+            s.write_all(head.as_bytes()).await.unwrap();
+            for c in chunks {
+                s.write_all(format!("{:x}\r\n", c.len()).as_bytes())
+                    .await
+                    .unwrap();
+                s.write_all(&c).await.unwrap();
+                s.write_all(b"\r\n").await.unwrap();
+                s.flush().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            if end {
+                s.write_all(b"0\r\n\r\n").await.unwrap();
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn client(base_url: String) -> UpstreamClient {
+        UpstreamClient::new(UpstreamSettings {
+            base_url,
+            instance: "demo".into(),
+            appsecret: "x".into(),
+            identifier: "test".into(),
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(5),
+            max_limit: 10_000,
+            accept_gzip: false,
+        })
+    }
+
+    const CHUNKED: &str =
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+
+    fn records(from: usize, to: usize) -> Vec<u8> {
+        let rows: Vec<String> = (from..to)
+            .map(|i| format!(r#"{{"ID":{i},"name":"{}"}}"#, "x".repeat(100)))
+            .collect();
+        rows.join(",").into_bytes()
+    }
+
+    #[tokio::test]
+    async fn batches_come_as_the_body_arrives_and_a_broken_end_is_an_error() {
+        let req = ListRequest::new("accounts");
+        // Whole: two batches (the second chunk comes 20 ms after the first).
+        let mut first = b"[".to_vec();
+        first.extend(records(0, 300));
+        let mut second = b",".to_vec();
+        second.extend(records(300, 600));
+        second.push(b']');
+        let up = client(answer_once(CHUNKED, vec![first.clone(), second], true).await);
+        let mut batches = Vec::new();
+        up.list_batches("t", &req, |rows| batches.push(rows.len()))
+            .await
+            .unwrap();
+        assert!(batches.len() >= 2, "{batches:?}");
+        assert_eq!(batches.iter().sum::<usize>(), 600);
+
+        // Broken off after the first chunk: its rows were handed over, and
+        // the call still fails, so no caller takes them for the whole page.
+        let up = client(answer_once(CHUNKED, vec![first.clone()], false).await);
+        let mut got = 0;
+        let r = up.list_batches("t", &req, |rows| got += rows.len()).await;
+        assert!(r.is_err(), "{r:?}");
+        assert!(got > 0);
+
+        // Ended properly but the JSON is cut: invalid, not short.
+        let up = client(answer_once(CHUNKED, vec![first], true).await);
+        let r = up.list("t", &req).await;
+        assert!(matches!(r, Err(UpstreamError::InvalidResponse(_))), "{r:?}");
+    }
+}

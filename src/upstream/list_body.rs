@@ -194,7 +194,26 @@ mod tests {
     }
 
     #[test]
-    fn broken_cut_off_oversized_and_unrequested_bodies_are_invalid() {
+    fn rows_come_out_before_the_body_ends() {
+        let plain = page();
+        let gz = gzip(&plain);
+        for (encoding, body) in [(Identity, &plain), (Gzip, &gz)] {
+            let mut b = ListBody::new("accounts", encoding, 1 << 30);
+            let half = body.len() / 2;
+            for c in body[..half].chunks(1000) {
+                b.push(c).unwrap();
+            }
+            let early = b.take_rows().len();
+            assert!(early > 100, "{encoding:?}: {early} rows from half the body");
+            for c in body[half..].chunks(1000) {
+                b.push(c).unwrap();
+            }
+            assert_eq!(early + b.finish().unwrap().len(), 2_000);
+        }
+    }
+
+    #[test]
+    fn broken_cut_off_and_oversized_bodies_are_invalid() {
         let plain = page();
         let gz = gzip(&plain);
         assert!(is_invalid(decode(Gzip, b"not gzip at all", 4, 100)));
