@@ -480,12 +480,7 @@ fn status_error(status: StatusCode, body: &Bytes) -> UpstreamError {
 mod tests {
     use super::*;
 
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        use std::io::Write;
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        enc.write_all(data).unwrap();
-        enc.finish().unwrap()
-    }
+    use crate::upstream::gzip_for_tests as gzip;
 
     fn headers(encoding: Option<&'static str>) -> http::HeaderMap {
         let mut h = http::HeaderMap::new();

@@ -152,11 +152,7 @@ mod tests {
     use super::*;
     use ContentEncoding::{Gzip, Identity};
 
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        enc.write_all(data).unwrap();
-        enc.finish().unwrap()
-    }
+    use crate::upstream::gzip_for_tests as gzip;
 
     fn page() -> Vec<u8> {
         let rows: Vec<String> = (0..2_000)

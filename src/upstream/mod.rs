@@ -12,3 +12,13 @@ pub use auth::{Authenticator, Credential, CredentialError, Principal};
 pub use client::{GetResponse, Record, Row, UpstreamClient, UpstreamError, UpstreamSettings};
 pub use filter::{escape_like, Filter, Op};
 pub use request::{ListRequest, SortKey};
+
+/// Gzips `data` as a web server in front of ZeyOS would (for tests of the
+/// inflating paths).
+#[cfg(test)]
+pub(crate) fn gzip_for_tests(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).expect("writing to a Vec");
+    enc.finish().expect("writing to a Vec")
+}
