@@ -87,13 +87,27 @@ const ENTRY_OVERHEAD: usize = 256;
 fn payload_bytes(p: &Payload) -> usize {
     match p {
         Payload::Rows(rows) => {
+            // Rows decoded together share their shape: count each shape
+            // once per run of rows that share it.
+            let mut shapes = 0;
+            let mut last: Option<&std::sync::Arc<crate::upstream::Shape>> = None;
+            for r in rows.iter() {
+                if !last.is_some_and(|s| std::sync::Arc::ptr_eq(s, r.shape())) {
+                    shapes += r.shape_heap_bytes();
+                    last = Some(r.shape());
+                }
+            }
             std::mem::size_of::<Vec<Row>>()
                 + rows.capacity() * std::mem::size_of::<Row>()
                 + rows.iter().map(|r| row_bytes(r)).sum::<usize>()
+                + shapes
         }
         Payload::Count(_) => 0,
         Payload::Record { row, etag } => {
-            std::mem::size_of::<Row>() + row_bytes(row) + etag.as_ref().map_or(0, |e| e.len())
+            std::mem::size_of::<Row>()
+                + row_bytes(row)
+                + row.shape_heap_bytes()
+                + etag.as_ref().map_or(0, |e| e.len())
         }
     }
 }
@@ -122,9 +136,9 @@ pub fn json_heap_bytes(v: &Json) -> usize {
 }
 
 /// Heap bytes of a shared row: its allocation (two reference counts and
-/// the map) and what the map holds.
+/// the record) and the values it holds (its shape is counted apart).
 fn row_bytes(r: &Record) -> usize {
-    2 * std::mem::size_of::<usize>() + std::mem::size_of::<Record>() + map_heap_bytes(r)
+    2 * std::mem::size_of::<usize>() + std::mem::size_of::<Record>() + r.heap_bytes(json_heap_bytes)
 }
 
 fn map_heap_bytes(m: &Map<String, Json>) -> usize {
@@ -141,7 +155,7 @@ mod tests {
 
     fn row(v: Json) -> Row {
         match v {
-            Json::Object(m) => Row::new(m),
+            Json::Object(m) => Row::new(m.into()),
             _ => unreachable!(),
         }
     }

@@ -41,9 +41,10 @@ pub struct Continuation {
     pub offset: u64,
 }
 
-/// A row with its scan position (segment and sort values), from which the
-/// next page continues.
-type Positioned = (Row, Option<(usize, Vec<Json>)>);
+/// A row with the segment it came from: its scan position, from which the
+/// next page continues (the sort values are read off the row only for the
+/// last row of a page).
+type Positioned = (Row, usize);
 
 /// Parents whose lambda children are fetched together.
 const LAMBDA_BATCH: usize = 100;
@@ -183,8 +184,8 @@ struct Scan {
     /// The current segment has no rows beyond those fetched.
     drained: bool,
     prefetch: Option<RowFeed>,
-    /// The last row returned: its segment and sort values.
-    last: Option<(usize, Vec<Json>)>,
+    /// The segment of the last row returned.
+    last_segment: usize,
 }
 
 impl Scan {
@@ -209,7 +210,7 @@ impl Scan {
             buffer: VecDeque::new(),
             drained: false,
             prefetch: None,
-            last: None,
+            last_segment: start.segment,
         }
     }
 
@@ -294,7 +295,7 @@ impl Scan {
                 self.receive().await?;
             }
             if let Some((segment, row)) = self.buffer.pop_front() {
-                self.last = Some((segment, self.sort_values(segment, &row)));
+                self.last_segment = segment;
                 return Ok(Some(row));
             }
             if self.prefetch.is_some() {
@@ -361,7 +362,7 @@ pub struct PageStream {
     /// Rows that passed the residual, with their scan positions.
     ready: VecDeque<Positioned>,
     /// Scan position of the last row delivered.
-    last_delivered: Option<(usize, Vec<Json>)>,
+    last_delivered: Option<(usize, Row)>,
     /// For fetching the children lambdas in the residual need.
     ctx: ExecContext,
 }
@@ -700,7 +701,6 @@ impl PageStream {
             return Ok(None);
         };
         let lambdas = self.residual.as_ref().is_some_and(BoundExpr::has_lambda);
-        let batch_size = if lambdas { LAMBDA_BATCH } else { 1 };
         loop {
             while let Some(item) = self.ready.pop_front() {
                 if self.skip_left > 0 {
@@ -709,26 +709,41 @@ impl PageStream {
                 }
                 return Ok(Some(item));
             }
-            let mut batch = Vec::with_capacity(batch_size);
-            while batch.len() < batch_size {
+            if !lambdas {
+                // One row at a time, without a batch to gather it in.
+                let Some(row) = scan.next().await? else {
+                    return Ok(None);
+                };
+                let passes = match &self.residual {
+                    None => true,
+                    Some(residual) => Evaluator::new(&self.model)
+                        .matches(residual, &row)
+                        .map_err(eval_error)?,
+                };
+                if passes {
+                    self.ready.push_back((row, scan.last_segment));
+                }
+                continue;
+            }
+            // The residual has lambdas: their children are fetched for a
+            // batch of rows at once.
+            let Some(residual) = &self.residual else {
+                return Ok(None);
+            };
+            let mut batch = Vec::with_capacity(LAMBDA_BATCH);
+            while batch.len() < LAMBDA_BATCH {
                 match scan.next().await? {
-                    Some(row) => batch.push((row, scan.last.clone())),
+                    Some(row) => batch.push((row, scan.last_segment)),
                     None => break,
                 }
             }
             if batch.is_empty() {
                 return Ok(None);
             }
-            let Some(residual) = &self.residual else {
-                self.ready.extend(batch);
-                continue;
-            };
-            if lambdas {
-                let mut rows: Vec<Row> = batch.iter_mut().map(|(r, _)| std::mem::take(r)).collect();
-                crate::exec::semijoin::attach_children(&self.ctx, residual, &mut rows).await?;
-                for ((slot, _), row) in batch.iter_mut().zip(rows) {
-                    *slot = row;
-                }
+            let mut rows: Vec<Row> = batch.iter_mut().map(|(r, _)| std::mem::take(r)).collect();
+            crate::exec::semijoin::attach_children(&self.ctx, residual, &mut rows).await?;
+            for ((slot, _), row) in batch.iter_mut().zip(rows) {
+                *slot = row;
             }
             let eval = Evaluator::new(&self.model);
             for (row, pos) in batch {
@@ -768,8 +783,8 @@ impl PageStream {
                     Some(r) => Some(r),
                     None => self.pull().await?,
                 };
-                item.map(|(row, pos)| {
-                    self.last_delivered = pos;
+                item.map(|(row, segment)| {
+                    self.last_delivered = Some((segment, row.clone()));
                     row
                 })
             }
@@ -799,12 +814,15 @@ impl PageStream {
                     offset: offset.saturating_add(self.delivered),
                 }))
             }
-            PageInner::Scan(_) => {
+            PageInner::Scan(scan) => {
                 if self.delivered < self.page_limit {
                     return Ok(None);
                 }
                 // Position after the last delivered row, before looking ahead.
-                let position = self.last_delivered.clone();
+                let position = self
+                    .last_delivered
+                    .as_ref()
+                    .map(|(segment, row)| (*segment, scan.sort_values(*segment, row)));
                 if self.lookahead.is_none() {
                     self.lookahead = self.pull().await?;
                 }

@@ -19,7 +19,7 @@ use serde_json::Value as Json;
 
 use crate::bind::expr::{ArithOp, BoundExpr, CmpOp, Func, Lambda, PathRoot, PropertyPath};
 use crate::edm::ServiceModel;
-use crate::upstream::Record;
+use crate::upstream::Fields;
 use crate::values::{civil, composite, from_upstream, DateTime, Number, Value};
 
 /// The key under which fetched children of a navigation property are kept
@@ -61,7 +61,7 @@ pub struct Evaluator<'m> {
 }
 
 /// Lambda range variables in scope, innermost last.
-type Vars<'r> = Vec<&'r Record>;
+type Vars<'r> = Vec<&'r dyn Fields>;
 
 impl<'m> Evaluator<'m> {
     /// An evaluator whose `now()` is the request's start time.
@@ -81,30 +81,30 @@ impl<'m> Evaluator<'m> {
 
     /// Whether the row satisfies a Boolean expression (null and false both
     /// exclude it, as OData specifies for `$filter`).
-    pub fn matches(&self, expr: &BoundExpr, row: &Record) -> Result<bool, EvalError> {
+    pub fn matches(&self, expr: &BoundExpr, row: &dyn Fields) -> Result<bool, EvalError> {
         Ok(self.eval(expr, row, &mut Vec::new())? == Value::Bool(true))
     }
 
     /// The value of an expression on a row.
-    pub fn value(&self, expr: &BoundExpr, row: &Record) -> Result<Value, EvalError> {
+    pub fn value(&self, expr: &BoundExpr, row: &dyn Fields) -> Result<Value, EvalError> {
         self.eval(expr, row, &mut Vec::new())
     }
 
     /// Whether an item of a collection of complex values satisfies an
     /// expression bound with the item as `$it` (range variable 0).
-    pub fn item_matches(&self, expr: &BoundExpr, item: &Record) -> Result<bool, EvalError> {
+    pub fn item_matches(&self, expr: &BoundExpr, item: &dyn Fields) -> Result<bool, EvalError> {
         Ok(self.eval(expr, item, &mut vec![item])? == Value::Bool(true))
     }
 
     /// The value of an expression on such an item.
-    pub fn item_value(&self, expr: &BoundExpr, item: &Record) -> Result<Value, EvalError> {
+    pub fn item_value(&self, expr: &BoundExpr, item: &dyn Fields) -> Result<Value, EvalError> {
         self.eval(expr, item, &mut vec![item])
     }
 
     fn eval<'r>(
         &self,
         expr: &BoundExpr,
-        it: &'r Record,
+        it: &'r dyn Fields,
         vars: &mut Vars<'r>,
     ) -> Result<Value, EvalError> {
         Ok(match expr {
@@ -167,13 +167,13 @@ impl<'m> Evaluator<'m> {
                     .copied()
                     .ok_or_else(|| EvalError::Type(p.text.clone()))?;
                 let prop = &self.model.complex_type(p.complex).properties[p.property];
-                match item.get(&prop.upstream) {
+                match item.field(&prop.upstream) {
                     None => Value::Null,
                     Some(json) => from_upstream(json, &prop.ty, prop.conversion)
                         .map_err(|e| EvalError::BadValue(format!("{}: {e}", p.text)))?,
                 }
             }
-            BoundExpr::Dynamic(d) => dynamic_value(it.get(&d.upstream)),
+            BoundExpr::Dynamic(d) => dynamic_value(it.field(&d.upstream)),
             BoundExpr::Has(a, b) => {
                 let a = self.eval(a, it, vars)?;
                 let b = self.eval(b, it, vars)?;
@@ -193,10 +193,10 @@ impl<'m> Evaluator<'m> {
     fn property<'r>(
         &self,
         path: &PropertyPath,
-        it: &'r Record,
+        it: &'r dyn Fields,
         vars: &Vars<'r>,
     ) -> Result<Value, EvalError> {
-        let row: &Record = match path.root {
+        let row: &dyn Fields = match path.root {
             PathRoot::It => it,
             PathRoot::Var(depth) => vars
                 .get(depth)
@@ -204,7 +204,7 @@ impl<'m> Evaluator<'m> {
                 .ok_or_else(|| EvalError::Type(path.text.clone()))?,
         };
         let prop = &self.model.entity_type(path.owner).properties[path.property];
-        match row.get(&path.upstream) {
+        match row.field(&path.upstream) {
             None => Ok(Value::Null),
             Some(json) => from_upstream(json, &prop.ty, prop.conversion)
                 .map_err(|e| EvalError::BadValue(format!("{}: {e}", path.text))),
@@ -214,17 +214,17 @@ impl<'m> Evaluator<'m> {
     fn lambda<'r>(
         &self,
         l: &Lambda,
-        it: &'r Record,
+        it: &'r dyn Fields,
         vars: &mut Vars<'r>,
     ) -> Result<Value, EvalError> {
-        let source: &'r Record = match l.root {
+        let source: &'r dyn Fields = match l.root {
             PathRoot::It => it,
             PathRoot::Var(depth) => vars
                 .get(depth)
                 .copied()
                 .ok_or_else(|| EvalError::Type(l.text.clone()))?,
         };
-        let children = match source.get(&children_key(&l.navigation)) {
+        let children = match source.field(&children_key(&l.navigation)) {
             Some(Json::Array(items)) => items,
             _ => return Err(EvalError::MissingChildren(l.text.clone())),
         };
@@ -259,10 +259,10 @@ impl<'m> Evaluator<'m> {
     fn items_lambda<'r>(
         &self,
         l: &crate::bind::expr::ItemsLambda,
-        it: &'r Record,
+        it: &'r dyn Fields,
         vars: &mut Vars<'r>,
     ) -> Result<Value, EvalError> {
-        let source: &'r Record = match l.collection.root {
+        let source: &'r dyn Fields = match l.collection.root {
             PathRoot::It => it,
             PathRoot::Var(depth) => vars
                 .get(depth)
@@ -270,7 +270,7 @@ impl<'m> Evaluator<'m> {
                 .ok_or_else(|| EvalError::Type(l.text.clone()))?,
         };
         // ZeyOS hands unexpanded composites over as JSON text.
-        let value = source.get(&l.collection.upstream).map(composite);
+        let value = source.field(&l.collection.upstream).map(composite);
         let items: Vec<&serde_json::Map<String, Json>> = match value.as_deref() {
             // A collection is never null: ZeyOS's null is the empty list
             // the response shows (`[]`), so any() is false and all() true.
@@ -283,7 +283,7 @@ impl<'m> Evaluator<'m> {
         };
         for item in items {
             // The range variable's rows live only for this evaluation.
-            let mut inner: Vec<&Record> = vars.clone();
+            let mut inner: Vec<&dyn Fields> = vars.clone();
             inner.truncate(l.depth);
             inner.push(item);
             let v = self.eval_with(predicate, it, &inner)?;
@@ -307,7 +307,7 @@ impl<'m> Evaluator<'m> {
         b: &BoundExpr,
         decisive: bool,
         expr: &BoundExpr,
-        it: &'r Record,
+        it: &'r dyn Fields,
         vars: &mut Vars<'r>,
     ) -> Result<Value, EvalError> {
         let a = truth(self.eval(a, it, vars)?, expr)?;
@@ -325,8 +325,8 @@ impl<'m> Evaluator<'m> {
     fn eval_with(
         &self,
         expr: &BoundExpr,
-        it: &Record,
-        vars: &[&Record],
+        it: &dyn Fields,
+        vars: &[&dyn Fields],
     ) -> Result<Value, EvalError> {
         let mut v: Vars<'_> = vars.to_vec();
         self.eval(expr, it, &mut v)

@@ -96,7 +96,7 @@ async fn expand_joined(
         }
     }
     for (row, child) in rows.iter_mut().zip(children) {
-        let child = child.map(|c| Json::Object(Row::unwrap_or_clone(c)));
+        let child = child.map(|c| Json::Object(Row::unwrap_or_clone(c).into_map()));
         Row::make_mut(row).insert(key.clone(), child.unwrap_or(Json::Null));
     }
     Ok(())
@@ -246,7 +246,7 @@ async fn expand_one(
             .get(&item.field)
             .and_then(json_i64)
             .and_then(|id| by_id.get(&id))
-            .map(|r| Json::Object(Record::clone(r)))
+            .map(|r| Json::Object(r.to_map()))
             .unwrap_or(Json::Null);
         Row::make_mut(row).insert(key.clone(), child);
     }
@@ -287,7 +287,7 @@ async fn expand_many(
             .into_iter()
             .skip(skip)
             .take(top)
-            .map(|r| Json::Object(Row::unwrap_or_clone(r)))
+            .map(|r| Json::Object(Row::unwrap_or_clone(r).into_map()))
             .collect();
         let row = Row::make_mut(row);
         if opts.count {

@@ -380,7 +380,7 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(
             by_parent
                 .entry(p)
                 .or_default()
-                .push(Json::Object(Row::unwrap_or_clone(c)));
+                .push(Json::Object(Row::unwrap_or_clone(c).into_map()));
         }
     }
     for r in rows.iter_mut() {

@@ -11,7 +11,7 @@ use crate::bind::query::{ExpandItem, QueryShape};
 use crate::edm::{ComplexTypeId, Conversion, EdmType, EntitySetId, Property, ServiceModel};
 use crate::exec::eval::children_key;
 use crate::server::negotiate::{JsonFormat, MetadataLevel};
-use crate::upstream::Record;
+use crate::upstream::Fields;
 use crate::values::json_i64;
 
 /// How entities of one entity set are written in one response.
@@ -123,23 +123,23 @@ impl<'a> EntityWriter<'a> {
     }
 
     /// The entity's ETag from its ZeyOS modification time, if it has one.
-    pub fn etag(&self, row: &Record) -> Option<String> {
+    pub fn etag(&self, row: &dyn Fields) -> Option<String> {
         Some(format!("W/\"{}\"", self.modified(row)?))
     }
 
     /// The ZeyOS modification time the ETag is made of.
-    fn modified(&self, row: &Record) -> Option<i64> {
-        row.get(self.modified_field?).and_then(json_i64)
+    fn modified(&self, row: &dyn Fields) -> Option<i64> {
+        row.field(self.modified_field?).and_then(json_i64)
     }
 
     /// The entity's canonical URL relative to the service root.
-    pub fn canonical_path(&self, row: &Record) -> Option<String> {
-        let id = row.get("ID").and_then(json_i64)?;
+    pub fn canonical_path(&self, row: &dyn Fields) -> Option<String> {
+        let id = row.field("ID").and_then(json_i64)?;
         Some(format!("{}({id})", self.model.set(self.set).name))
     }
 
     /// Writes one entity as a JSON object (without a context URL).
-    pub fn write(&self, out: &mut Vec<u8>, row: &Record) {
+    pub fn write(&self, out: &mut Vec<u8>, row: &dyn Fields) {
         out.push(b'{');
         let mut first = true;
         let mut sep = |out: &mut Vec<u8>| {
@@ -172,7 +172,7 @@ impl<'a> EntityWriter<'a> {
                 out.extend_from_slice(br#"\"""#);
             }
         }
-        let mut values = InOrder::new(row);
+        let mut values = row.cursor();
         for &(p, ref key) in &self.properties {
             let value = values.get(&p.upstream);
             if self.format.metadata == MetadataLevel::Full {
@@ -203,7 +203,7 @@ impl<'a> EntityWriter<'a> {
         for name in &self.dynamic {
             sep(out);
             write_key(out, name);
-            match row.get(&format!("extdata.{name}")) {
+            match row.field(&format!("extdata.{name}")) {
                 Some(v) => write_json(out, v),
                 None => out.extend_from_slice(b"null"),
             }
@@ -226,14 +226,14 @@ impl<'a> EntityWriter<'a> {
             }
         }
         for (name, collection, writer) in &self.expand {
-            let children = row.get(&children_key(name));
+            let children = row.field(&children_key(name));
             if *collection {
                 let items: &[Json] = match children {
                     Some(Json::Array(a)) => a,
                     _ => &[],
                 };
                 if let Some(n) = row
-                    .get(&format!("{}@count", children_key(name)))
+                    .field(&format!("{}@count", children_key(name)))
                     .and_then(json_i64)
                 {
                     sep(out);
@@ -443,40 +443,6 @@ fn by_property<'a>(properties: &[Property], map: &'a Map<String, Json>) -> Vec<O
     values
 }
 
-/// Reads an object's values in the order a writer asks for them.
-///
-/// ZeyOS answers with the fields in the order they were requested, and the
-/// planner requests them in property order, the order writers walk; so the
-/// wanted entry is nearly always the next one, or a few further on, and a
-/// string comparison replaces hashing the key for every value of every
-/// row (which was half of the time spent writing a page). Objects in any
-/// other order are still read correctly, through the map's lookup.
-struct InOrder<'a> {
-    map: &'a Map<String, Json>,
-    rest: serde_json::map::Iter<'a>,
-}
-
-impl<'a> InOrder<'a> {
-    fn new(map: &'a Map<String, Json>) -> Self {
-        InOrder {
-            map,
-            rest: map.iter(),
-        }
-    }
-
-    fn get(&mut self, key: &str) -> Option<&'a Json> {
-        let mut ahead = self.rest.clone();
-        while let Some((k, v)) = ahead.next() {
-            if k == key {
-                self.rest = ahead;
-                return Some(v);
-            }
-        }
-        // Behind the last entry read, or absent.
-        self.map.get(key)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,21 +473,6 @@ mod tests {
         assert_eq!(parsed[0]["Name"], "a\"b");
         assert_eq!(parsed[1]["SubIndex"], 1);
         assert_eq!(parsed.as_array().map(Vec::len), Some(3));
-    }
-
-    #[test]
-    fn in_order_reads_any_order_and_missing_keys() {
-        let row: Map<String, Json> = serde_json::from_str(r#"{"a":1,"b":2,"c":3,"d":4}"#).unwrap();
-        let mut r = InOrder::new(&row);
-        // In order, out of order, skipping, repeating, missing.
-        let got: Vec<Option<i64>> = ["a", "c", "b", "d", "d", "x", "a"]
-            .iter()
-            .map(|k| r.get(k).and_then(Json::as_i64))
-            .collect();
-        assert_eq!(
-            got,
-            vec![Some(1), Some(3), Some(2), Some(4), Some(4), None, Some(1)]
-        );
     }
 
     #[test]

@@ -14,13 +14,11 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use super::list_body::ListBody;
+use super::record::Record;
 use super::request::ListRequest;
-
-/// One record as ZeyOS returns it: its fields by ZeyOS name.
-pub type Record = Map<String, Json>;
 
 /// One row of a list or record read, shared: the cache keeps the rows it
 /// holds, and a request reads them without copying; the few places that

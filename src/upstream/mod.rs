@@ -5,12 +5,14 @@ pub mod auth;
 pub mod client;
 pub mod filter;
 pub mod list_body;
+pub mod record;
 pub mod request;
 pub mod rows;
 
 pub use auth::{Authenticator, Credential, CredentialError, Principal};
-pub use client::{GetResponse, Record, Row, UpstreamClient, UpstreamError, UpstreamSettings};
+pub use client::{GetResponse, Row, UpstreamClient, UpstreamError, UpstreamSettings};
 pub use filter::{escape_like, Filter, Op};
+pub use record::{FieldCursor, Fields, Record, Shape};
 pub use request::{ListRequest, SortKey};
 
 /// Gzips `data` as a web server in front of ZeyOS would (for tests of the

@@ -10,18 +10,21 @@
 //!
 //! A list answer is an array of objects that all carry the same fields,
 //! and their composite fields (line items) objects of a few recurring
-//! shapes. Decoded generically, every object's map starts empty and grows
-//! (and rehashes) several times; here each row's map is created at the
-//! size of the row before it, and each nested object's at the size of the
-//! nested object before it, so that they rarely have to grow. Bytes are
-//! checked to be UTF-8 once per batch, rather than string by string.
+//! shapes. Each record shares the [`Shape`] (its field names) of the record
+//! before it when its names are the same: a name is compared with the one
+//! expected at its position, not copied or hashed. Each nested object's
+//! map is created at the size of the nested object before it, so that it
+//! rarely has to grow. Bytes are checked to be UTF-8 once per batch,
+//! rather than string by string.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value as Json};
 
+use super::record::{Record, Shape};
 use super::Row;
 
 /// Decodes a whole list response body: a JSON array of objects.
@@ -62,6 +65,9 @@ pub struct RowDecoder {
     wait_for: usize,
     expect: Expect,
     rows: Vec<Row>,
+    /// The shape of the last record and the width of the last nested
+    /// object decoded: what the next ones are probably like.
+    hints: (Option<Arc<Shape>>, usize),
 }
 
 impl Default for RowDecoder {
@@ -78,6 +84,7 @@ impl RowDecoder {
             wait_for: MIN_BATCH,
             expect: Expect::Open,
             rows: Vec::new(),
+            hints: (None, 0),
         }
     }
 
@@ -128,6 +135,16 @@ impl RowDecoder {
     /// many bytes were used. At the end of the body (`last`), a record cut
     /// off is an error, not a reason to wait.
     fn decode(&mut self, bytes: &[u8], last: bool) -> serde_json::Result<usize> {
+        // The hints reach the record decoder through the thread (see
+        // `record`), for this batch only: decoders of other requests on
+        // this thread keep theirs.
+        HINTS.with(|h| h.install(std::mem::take(&mut self.hints)));
+        let used = self.decode_records(bytes, last);
+        self.hints = HINTS.with(Hints::take);
+        used
+    }
+
+    fn decode_records(&mut self, bytes: &[u8], last: bool) -> serde_json::Result<usize> {
         let text = match std::str::from_utf8(bytes) {
             Ok(t) => t,
             // A character split across chunks: decode up to it.
@@ -174,40 +191,164 @@ impl RowDecoder {
 /// bytes.
 fn record(text: &str) -> serde_json::Result<(Row, usize)> {
     // serde_json tells how far a value reached only through its stream
-    // deserializer, which builds values by type, not by seed: the widths
-    // reach the seed through a thread-local.
-    let mut records = serde_json::Deserializer::from_str(text).into_iter::<Record>();
+    // deserializer, which builds values by type, not by seed: the hints
+    // reach the decoder through a thread-local.
+    let mut records = serde_json::Deserializer::from_str(text).into_iter::<HintedRecord>();
     match records.next() {
-        Some(Ok(Record(r))) => Ok((Row::new(r), records.byte_offset())),
+        Some(Ok(HintedRecord(r))) => Ok((Row::new(r), records.byte_offset())),
         Some(Err(e)) => Err(e),
         None => Err(syntax_error("a record is missing")),
     }
 }
 
-thread_local! {
-    /// Width of the last row and of the last nested object decoded on this
-    /// thread (presizing hints; see the module documentation).
-    static WIDTHS: (Cell<usize>, Cell<usize>) = const { (Cell::new(0), Cell::new(0)) };
+/// The decoding hints of the batch being decoded on this thread.
+struct Hints {
+    /// The shape of the last record.
+    shape: RefCell<Option<Arc<Shape>>>,
+    /// The width of the last nested object.
+    nested: Cell<usize>,
 }
 
-/// One row, decoded with presized maps.
-struct Record(super::Record);
+impl Hints {
+    fn install(&self, (shape, nested): (Option<Arc<Shape>>, usize)) {
+        *self.shape.borrow_mut() = shape;
+        self.nested.set(nested);
+    }
 
-impl<'de> serde::Deserialize<'de> for Record {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = WIDTHS.with(|(width, nested)| {
-            ValueSeed {
-                width,
-                nested,
-                object_only: true,
-            }
-            .deserialize(d)
-        })?;
-        match value {
-            Json::Object(r) => Ok(Record(r)),
-            // `object_only` lets nothing else through.
-            _ => Err(serde::de::Error::custom("a record is not an object")),
+    fn take(&self) -> (Option<Arc<Shape>>, usize) {
+        (self.shape.borrow_mut().take(), self.nested.get())
+    }
+}
+
+thread_local! {
+    static HINTS: Hints = const {
+        Hints {
+            shape: RefCell::new(None),
+            nested: Cell::new(0),
         }
+    };
+}
+
+/// One row, decoded with the hints of the thread's batch.
+struct HintedRecord(Record);
+
+impl<'de> serde::Deserialize<'de> for HintedRecord {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        HINTS.with(|hints| {
+            let expected = hints.shape.borrow().clone();
+            let record = d.deserialize_map(RecordVisitor {
+                expected: expected.as_ref(),
+                nested: &hints.nested,
+            })?;
+            let shape = match expected {
+                Some(s) if Arc::ptr_eq(&s, record.shape()) => s,
+                _ => record.shape().clone(),
+            };
+            *hints.shape.borrow_mut() = Some(shape);
+            Ok(HintedRecord(record))
+        })
+    }
+}
+
+/// Decodes one record, sharing `expected` if its names are the same.
+struct RecordVisitor<'h> {
+    expected: Option<&'h Arc<Shape>>,
+    nested: &'h Cell<usize>,
+}
+
+impl<'de> Visitor<'de> for RecordVisitor<'_> {
+    type Value = Record;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a record object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
+        let expected = self.expected.map_or(&[][..], |s| s.names_slice());
+        let mut values: Vec<Json> = Vec::with_capacity(expected.len().min(MAX_PRESIZE));
+        // The names so far, once they differ from the expected ones.
+        let mut own: Option<Vec<Box<str>>> = None;
+        let seed = ValueSeed {
+            width: self.nested,
+            nested: self.nested,
+        };
+        loop {
+            let want = match own {
+                None => expected.get(values.len()).map(|n| &**n),
+                Some(_) => None,
+            };
+            let Some(key) = map.next_key_seed(KeySeed { want })? else {
+                break;
+            };
+            let value = map.next_value_seed(seed.inner())?;
+            match key {
+                Key::Expected => values.push(value),
+                Key::Other(name) => {
+                    let names = own.get_or_insert_with(|| expected[..values.len()].to_vec());
+                    // A repeated name keeps its first place and its last
+                    // value, as decoding into a map does.
+                    match names.iter().position(|n| *n == name) {
+                        Some(i) => values[i] = value,
+                        None => {
+                            names.push(name);
+                            values.push(value);
+                        }
+                    }
+                }
+            }
+        }
+        let shape = match (own, self.expected) {
+            (None, Some(shape)) if values.len() == shape.len() => {
+                return Ok(Record::from_parts_shared(shape, values));
+            }
+            (None, _) => Shape::new(expected[..values.len()].to_vec()),
+            (Some(names), _) => Shape::new(names),
+        };
+        Ok(Record::from_parts(Arc::new(shape), values))
+    }
+}
+
+/// A field name: the one the shape expects at this position, or another.
+enum Key {
+    Expected,
+    Other(Box<str>),
+}
+
+/// Reads a field name and compares it with the expected one, keeping a
+/// copy only when it differs.
+struct KeySeed<'a> {
+    want: Option<&'a str>,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Key;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+        Ok(if self.want == Some(v) {
+            Key::Expected
+        } else {
+            Key::Other(v.into())
+        })
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Key, E> {
+        Ok(if self.want == Some(v.as_str()) {
+            Key::Expected
+        } else {
+            Key::Other(v.into_boxed_str())
+        })
     }
 }
 
@@ -231,25 +372,20 @@ fn whitespace(text: &str) -> usize {
 /// that much.
 const MAX_PRESIZE: usize = 256;
 
-/// One JSON value; objects presized to `width`, which they then update.
+/// One JSON value inside a record; objects presized to `width`, which
+/// they then update.
 struct ValueSeed<'h> {
     /// Width of the last object decoded at this level.
     width: &'h Cell<usize>,
     /// Width of the last object decoded below this level.
     nested: &'h Cell<usize>,
-    /// Only an object is accepted (a row).
-    object_only: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     type Value = Json;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Json, D::Error> {
-        if self.object_only {
-            d.deserialize_map(self)
-        } else {
-            d.deserialize_any(self)
-        }
+        d.deserialize_any(self)
     }
 }
 
@@ -259,7 +395,6 @@ impl ValueSeed<'_> {
         ValueSeed {
             width: self.nested,
             nested: self.nested,
-            object_only: false,
         }
     }
 }
@@ -268,11 +403,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     type Value = Json;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(if self.object_only {
-            "a record object"
-        } else {
-            "a JSON value"
-        })
+        f.write_str("a JSON value")
     }
 
     fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
@@ -329,6 +460,45 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_with_the_same_names_share_one_shape() {
+        let body = br#"[{"ID":1,"a":"x"},{"ID":2,"a":"y"},{"a":"z","ID":3},{"ID":4},{"ID":5,"a":null,"b":1},{"ID":6,"a":"w","b":2},{"\u0049D":7,"a":"v","b":3}]"#;
+        let rows = parse_rows(body).unwrap();
+        let shared = |i: usize, j: usize| Arc::ptr_eq(rows[i].shape(), rows[j].shape());
+        assert!(shared(0, 1));
+        // Other order, fewer and more names: a shape of their own, which
+        // the records after them share when their names are the same.
+        assert!(!shared(1, 2) && !shared(2, 3) && !shared(3, 4));
+        assert!(shared(4, 5) && shared(5, 6));
+        let names = |i: usize| rows[i].shape().names().collect::<Vec<_>>();
+        assert_eq!(names(2), ["a", "ID"]);
+        assert_eq!(names(3), ["ID"]);
+        assert_eq!(names(4), ["ID", "a", "b"]);
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(row["ID"], i as i64 + 1);
+        }
+        assert_eq!(rows[2]["a"], "z");
+        assert_eq!(rows[4]["a"], Json::Null);
+        assert!(rows[4].contains_key("a") && !rows[3].contains_key("a"));
+        assert_eq!(rows[6]["b"], 3);
+    }
+
+    #[test]
+    fn a_repeated_name_keeps_its_place_and_last_value_after_a_shared_shape() {
+        let rows =
+            parse_rows(br#"[{"a":1,"b":2},{"a":3,"b":4,"a":5},{"a":6,"a":7,"b":8}]"#).unwrap();
+        assert_eq!(rows[1].shape().names().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            (rows[1]["a"].clone(), rows[1]["b"].clone()),
+            (5.into(), 4.into())
+        );
+        assert_eq!(rows[2].shape().names().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            (rows[2]["a"].clone(), rows[2]["b"].clone()),
+            (7.into(), 8.into())
+        );
+    }
 
     #[test]
     fn decodes_as_generic_decoding_does() {

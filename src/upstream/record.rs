@@ -1,0 +1,482 @@
+//! One ZeyOS record: its fields by ZeyOS name.
+//!
+//! Every record of a list answer carries the same fields in the same order
+//! (the request's `fields`). A generic JSON object would store and hash
+//! each field name again in every record; a [`Record`] instead points to
+//! the [`Shape`] (the field names) it shares with the records decoded
+//! before it, and holds only its values, in the shape's order. Decoding
+//! compares each name with the one the shape expects at that position and
+//! allocates nothing for it. Readers that visit every field of many
+//! records (the serializer) can ask for the positions once per shape
+//! ([`Shape::position`]) and then read by position ([`Record::value_at`]).
+//!
+//! Lookup by name is a scan of the shape's names; the names differ mostly
+//! in length and first bytes, so this costs about what hashing the name
+//! would, for the few dozen fields a ZeyOS entity has.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value as Json};
+
+/// The field names a run of records shares, in their order. No name occurs
+/// twice.
+#[derive(PartialEq, Eq)]
+pub struct Shape {
+    names: Vec<Box<str>>,
+}
+
+impl Shape {
+    /// A shape of the given names, which the caller has made unique.
+    pub(crate) fn new(names: Vec<Box<str>>) -> Shape {
+        Shape { names }
+    }
+
+    /// The names, for the decoder to compare against.
+    pub(crate) fn names_slice(&self) -> &[Box<str>] {
+        &self.names
+    }
+
+    /// The empty shape.
+    fn empty() -> Arc<Shape> {
+        Arc::new(Shape { names: Vec::new() })
+    }
+
+    /// Where `name` is, if it is a field of this shape.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| **n == *name)
+    }
+
+    /// The names, in order.
+    pub fn names(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.names.iter().map(|n| &**n)
+    }
+
+    /// How many fields.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Heap bytes of the names (for the cache's weigher).
+    fn heap_bytes(&self) -> usize {
+        self.names.capacity() * std::mem::size_of::<Box<str>>()
+            + self.names.iter().map(|n| n.len()).sum::<usize>()
+    }
+}
+
+impl fmt::Debug for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+/// One record as ZeyOS returns it: its fields by ZeyOS name.
+#[derive(Clone)]
+pub struct Record {
+    shape: Arc<Shape>,
+    /// One value per name of the shape, in its order.
+    values: Vec<Json>,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record::new()
+    }
+}
+
+impl Record {
+    /// A record without fields.
+    pub fn new() -> Record {
+        Record {
+            shape: Shape::empty(),
+            values: Vec::new(),
+        }
+    }
+
+    /// The names this record shares with others decoded alongside it.
+    pub fn shape(&self) -> &Arc<Shape> {
+        &self.shape
+    }
+
+    /// The value of the field at `position` of [`Record::shape`].
+    pub fn value_at(&self, position: usize) -> Option<&Json> {
+        self.values.get(position)
+    }
+
+    /// The value of field `name`.
+    pub fn get(&self, name: &str) -> Option<&Json> {
+        self.shape.position(name).and_then(|i| self.values.get(i))
+    }
+
+    /// The value of field `name`, to change it.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Json> {
+        self.shape
+            .position(name)
+            .and_then(|i| self.values.get_mut(i))
+    }
+
+    /// Whether the record has field `name`.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.shape.position(name).is_some()
+    }
+
+    /// Sets field `name`, returning its old value. A new name gives this
+    /// record a shape of its own.
+    pub fn insert(&mut self, name: String, value: Json) -> Option<Json> {
+        if let Some(i) = self.shape.position(&name) {
+            return self.values.get_mut(i).map(|v| std::mem::replace(v, value));
+        }
+        let mut names = Vec::with_capacity(self.shape.len() + 1);
+        names.extend(self.shape.names.iter().cloned());
+        names.push(name.into_boxed_str());
+        self.shape = Arc::new(Shape::new(names));
+        self.values.push(value);
+        None
+    }
+
+    /// How many fields.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Json)> {
+        self.shape.names().zip(self.values.iter())
+    }
+
+    /// The record as a generic JSON object (for nesting expanded records
+    /// inside another record).
+    pub fn to_map(&self) -> Map<String, Json> {
+        self.iter()
+            .map(|(k, v)| (k.to_owned(), v.clone()))
+            .collect()
+    }
+
+    /// [`Record::to_map`], moving the values.
+    pub fn into_map(self) -> Map<String, Json> {
+        self.into_iter().collect()
+    }
+
+    /// Heap bytes of the values (the shape is shared and counted apart):
+    /// what the cache weighs a held row by.
+    pub fn heap_bytes(&self, value_bytes: impl Fn(&Json) -> usize) -> usize {
+        self.values.capacity() * std::mem::size_of::<Json>()
+            + self.values.iter().map(value_bytes).sum::<usize>()
+    }
+
+    /// Heap bytes of the shape's names, for a record whose shape is its
+    /// own.
+    pub fn shape_heap_bytes(&self) -> usize {
+        self.shape.heap_bytes()
+    }
+
+    /// Builds a record from its parts; `shape` must have one name per
+    /// value (the decoder's contract).
+    pub(crate) fn from_parts(shape: Arc<Shape>, values: Vec<Json>) -> Record {
+        debug_assert_eq!(shape.len(), values.len());
+        Record { shape, values }
+    }
+
+    /// [`Record::from_parts`] with a shape shared with other records.
+    pub(crate) fn from_parts_shared(shape: &Arc<Shape>, values: Vec<Json>) -> Record {
+        Record::from_parts(shape.clone(), values)
+    }
+
+    /// A shape for `names`, deduplicated: the values of a repeated name
+    /// are merged into its first position with the last value winning
+    /// (as a JSON object decoder would).
+    pub(crate) fn from_pairs(pairs: Vec<(Box<str>, Json)>) -> Record {
+        let mut names: Vec<Box<str>> = Vec::with_capacity(pairs.len());
+        let mut values: Vec<Json> = Vec::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            match names.iter().position(|n| *n == name) {
+                Some(i) => values[i] = value,
+                None => {
+                    names.push(name);
+                    values.push(value);
+                }
+            }
+        }
+        Record {
+            shape: Arc::new(Shape::new(names)),
+            values,
+        }
+    }
+}
+
+impl<S: Into<String>> FromIterator<(S, Json)> for Record {
+    fn from_iter<I: IntoIterator<Item = (S, Json)>>(iter: I) -> Self {
+        Record::from_pairs(
+            iter.into_iter()
+                .map(|(k, v)| (k.into().into_boxed_str(), v))
+                .collect(),
+        )
+    }
+}
+
+impl IntoIterator for Record {
+    type Item = (String, Json);
+    type IntoIter = std::vec::IntoIter<(String, Json)>;
+
+    /// The fields in order, owned.
+    fn into_iter(self) -> Self::IntoIter {
+        let shape = self.shape;
+        shape
+            .names()
+            .map(str::to_owned)
+            .zip(self.values)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+}
+
+impl Extend<(String, Json)> for Record {
+    fn extend<I: IntoIterator<Item = (String, Json)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl From<Map<String, Json>> for Record {
+    fn from(map: Map<String, Json>) -> Self {
+        map.into_iter().collect()
+    }
+}
+
+impl std::ops::Index<&str> for Record {
+    type Output = Json;
+
+    /// The value of field `name`, or JSON null if there is no such field
+    /// (as indexing a `serde_json::Value` does).
+    fn index(&self, name: &str) -> &Json {
+        static NULL: Json = Json::Null;
+        self.get(name).unwrap_or(&NULL)
+    }
+}
+
+/// Records are equal when they have the same fields with the same values,
+/// in whatever order (as JSON objects are).
+impl PartialEq for Record {
+    fn eq(&self, other: &Self) -> bool {
+        if Arc::ptr_eq(&self.shape, &other.shape) || self.shape == other.shape {
+            return self.values == other.values;
+        }
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Record {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Map::<String, Json>::deserialize(d).map(Record::from)
+    }
+}
+
+/// Something whose fields can be read by ZeyOS name: a record, or an
+/// object nested in one (an expanded child, a line item). The evaluator
+/// and the serializer read both alike.
+pub trait Fields {
+    /// The value of field `name`.
+    fn field(&self, name: &str) -> Option<&Json>;
+
+    /// A reader for fields asked for in about the order they are stored.
+    fn cursor(&self) -> FieldCursor<'_>;
+}
+
+impl Fields for Record {
+    fn field(&self, name: &str) -> Option<&Json> {
+        self.get(name)
+    }
+
+    fn cursor(&self) -> FieldCursor<'_> {
+        FieldCursor::Record {
+            record: self,
+            next: 0,
+        }
+    }
+}
+
+impl<T: Fields + ?Sized> Fields for Arc<T> {
+    fn field(&self, name: &str) -> Option<&Json> {
+        (**self).field(name)
+    }
+
+    fn cursor(&self) -> FieldCursor<'_> {
+        (**self).cursor()
+    }
+}
+
+impl Fields for Map<String, Json> {
+    fn field(&self, name: &str) -> Option<&Json> {
+        self.get(name)
+    }
+
+    fn cursor(&self) -> FieldCursor<'_> {
+        FieldCursor::Map {
+            map: self,
+            rest: self.iter(),
+        }
+    }
+}
+
+/// Reads the fields of one object for a writer that walks properties in
+/// type order. Records hold their fields in the order the planner asked
+/// for them, which is that order; so the wanted field is nearly always the
+/// next one, and one string comparison finds it. Fields stored in any
+/// other order are still found, by name.
+pub enum FieldCursor<'a> {
+    /// Over a record: `next` is the position after the last field found.
+    Record {
+        /// The record read.
+        record: &'a Record,
+        /// Where the next wanted field probably is.
+        next: usize,
+    },
+    /// Over a generic object (kept in its decoded order).
+    Map {
+        /// The object read.
+        map: &'a Map<String, Json>,
+        /// The entries after the last one found.
+        rest: serde_json::map::Iter<'a>,
+    },
+}
+
+impl<'a> FieldCursor<'a> {
+    /// The value of field `name`.
+    pub fn get(&mut self, name: &str) -> Option<&'a Json> {
+        match self {
+            FieldCursor::Record { record, next } => {
+                let names = &record.shape.names;
+                let ahead = names
+                    .get(*next..)
+                    .unwrap_or_default()
+                    .iter()
+                    .position(|n| **n == *name);
+                match ahead {
+                    Some(offset) => {
+                        let at = *next + offset;
+                        *next = at + 1;
+                        record.values.get(at)
+                    }
+                    // Behind the last field found, or absent.
+                    None => record.get(name),
+                }
+            }
+            FieldCursor::Map { map, rest } => {
+                let mut ahead = rest.clone();
+                while let Some((k, v)) = ahead.next() {
+                    if k == name {
+                        *rest = ahead;
+                        return Some(v);
+                    }
+                }
+                map.get(name)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rec(v: Json) -> Record {
+        match v {
+            Json::Object(m) => Record::from(m),
+            _ => unreachable!("test records are objects"),
+        }
+    }
+
+    #[test]
+    fn reads_and_changes_fields_by_name() {
+        let mut r = rec(json!({"ID": 1, "name": "a"}));
+        let mut cursor = r.cursor();
+        assert_eq!(cursor.get("name"), Some(&json!("a")));
+        assert_eq!(cursor.get("ID"), Some(&json!(1)));
+        assert_eq!(cursor.get("nope"), None);
+        assert_eq!(r.get("name"), Some(&json!("a")));
+        assert_eq!(r["ID"], 1);
+        assert_eq!(r["missing"], Json::Null);
+        assert!(r.get("missing").is_none());
+        assert_eq!(r.insert("name".into(), json!("b")), Some(json!("a")));
+        assert_eq!(r.insert("city".into(), json!("K")), None);
+        assert_eq!(r.len(), 3);
+        let names: Vec<&str> = r.iter().map(|(k, _)| k).collect();
+        assert_eq!(names, ["ID", "name", "city"]);
+        *r.get_mut("ID").unwrap() = json!(2);
+        assert_eq!(
+            r.to_map(),
+            json!({"ID": 2, "name": "b", "city": "K"})
+                .as_object()
+                .unwrap()
+                .clone()
+        );
+    }
+
+    #[test]
+    fn cursors_read_any_order_and_missing_fields() {
+        let map: Map<String, Json> = serde_json::from_str(r#"{"a":1,"b":2,"c":3,"d":4}"#).unwrap();
+        let record = Record::from(map.clone());
+        for mut cursor in [map.cursor(), record.cursor()] {
+            // In order, out of order, skipping, repeating, missing.
+            let got: Vec<Option<i64>> = ["a", "c", "b", "d", "d", "x", "a"]
+                .iter()
+                .map(|k| cursor.get(k).and_then(Json::as_i64))
+                .collect();
+            assert_eq!(
+                got,
+                vec![Some(1), Some(3), Some(2), Some(4), Some(4), None, Some(1)]
+            );
+        }
+    }
+
+    #[test]
+    fn a_new_field_does_not_change_records_sharing_the_shape() {
+        let a = rec(json!({"ID": 1}));
+        let mut b = Record::from_parts(a.shape().clone(), vec![json!(2)]);
+        b.insert("x".into(), json!(true));
+        assert_eq!(a.shape().len(), 1);
+        assert_eq!(b.shape().len(), 2);
+        assert!(a.get("x").is_none());
+    }
+
+    #[test]
+    fn equality_ignores_field_order_and_a_repeated_name_keeps_its_last_value() {
+        assert_eq!(rec(json!({"a": 1, "b": 2})), rec(json!({"b": 2, "a": 1})));
+        assert_ne!(rec(json!({"a": 1, "b": 2})), rec(json!({"a": 1})));
+        assert_ne!(rec(json!({"a": 1})), rec(json!({"a": 2})));
+        let dup: Record = vec![("a", json!(1)), ("b", json!(2)), ("a", json!(3))]
+            .into_iter()
+            .collect();
+        assert_eq!(dup, rec(json!({"a": 3, "b": 2})));
+        assert_eq!(serde_json::to_value(&dup).unwrap(), json!({"a": 3, "b": 2}));
+    }
+}
