@@ -25,6 +25,17 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends `s` in quotes as it is; for strings known to need no escaping.
+/// The output buffer as a text sink, for formatters that write text
+/// needing no escaping (digits, `-`, `:`).
+struct TextOut<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for TextOut<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
 fn write_unescaped(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
@@ -75,17 +86,17 @@ pub fn write_property_value(
     match prop.conversion {
         Conversion::UnixTime => match json_i64(value) {
             Some(secs) => {
-                let mut s = String::with_capacity(20);
-                civil::format_unix_utc(secs, &mut s);
-                write_unescaped(out, &s);
+                out.push(b'"');
+                civil::format_unix_utc(secs, &mut TextOut(out));
+                out.push(b'"');
             }
             None => out.extend_from_slice(b"null"),
         },
         Conversion::UnixDate => match json_i64(value) {
             Some(secs) => {
-                let mut s = String::with_capacity(10);
-                civil::format_unix_date(secs, &mut s);
-                write_unescaped(out, &s);
+                out.push(b'"');
+                civil::format_unix_date(secs, &mut TextOut(out));
+                out.push(b'"');
             }
             None => out.extend_from_slice(b"null"),
         },

@@ -240,11 +240,7 @@ impl<'de> serde::Deserialize<'de> for HintedRecord {
                 expected: expected.as_ref(),
                 nested: &hints.nested,
             })?;
-            let shape = match expected {
-                Some(s) if Arc::ptr_eq(&s, record.shape()) => s,
-                _ => record.shape().clone(),
-            };
-            *hints.shape.borrow_mut() = Some(shape);
+            *hints.shape.borrow_mut() = Some(record.shape().clone());
             Ok(HintedRecord(record))
         })
     }

@@ -5,6 +5,8 @@
 //! into OData date/time values and back; they are exact for every date the
 //! types can hold, which is why no date-time crate is pulled in for them.
 
+use std::fmt::Write;
+
 /// Seconds in a day.
 pub const SECONDS_PER_DAY: i64 = 86_400;
 
@@ -51,43 +53,49 @@ pub fn days_in_month(year: i64, month: u32) -> Option<u32> {
 
 /// Formats Unix seconds as an ISO 8601 UTC time stamp, `2018-01-26T17:15:00Z`.
 ///
-/// Digits are pushed directly rather than through `format!`: every time
+/// Digits are pushed directly rather than through `format!`, and into any
+/// text sink (the serializer writes straight into its output): every time
 /// stamp of every row written goes through here.
-pub fn format_unix_utc(seconds: i64, out: &mut String) {
+pub fn format_unix_utc(seconds: i64, out: &mut impl Write) {
     let secs = seconds.rem_euclid(SECONDS_PER_DAY);
     format_unix_date(seconds, out);
-    out.push('T');
+    push(out, 'T');
     push_two_digits(secs / 3600, out);
-    out.push(':');
+    push(out, ':');
     push_two_digits(secs / 60 % 60, out);
-    out.push(':');
+    push(out, ':');
     push_two_digits(secs % 60, out);
-    out.push('Z');
+    push(out, 'Z');
 }
 
 /// Formats the UTC date of Unix seconds, `2018-01-26`.
-pub fn format_unix_date(seconds: i64, out: &mut String) {
+pub fn format_unix_date(seconds: i64, out: &mut impl Write) {
     let (y, m, d) = civil_from_days(seconds.div_euclid(SECONDS_PER_DAY));
     write_year(y, out);
-    out.push('-');
+    push(out, '-');
     push_two_digits(i64::from(m), out);
-    out.push('-');
+    push(out, '-');
     push_two_digits(i64::from(d), out);
 }
 
-/// Appends `0 <= n < 100` as two digits.
-fn push_two_digits(n: i64, out: &mut String) {
-    out.push(char::from(b'0' + (n / 10 % 10) as u8));
-    out.push(char::from(b'0' + (n % 10) as u8));
+/// Appends one character. The sinks used (`String`, the serializer's
+/// byte buffer) cannot fail.
+fn push(out: &mut impl Write, c: char) {
+    let _ = out.write_char(c);
 }
 
-fn write_year(y: i64, out: &mut String) {
+/// Appends `0 <= n < 100` as two digits.
+fn push_two_digits(n: i64, out: &mut impl Write) {
+    push(out, char::from(b'0' + (n / 10 % 10) as u8));
+    push(out, char::from(b'0' + (n % 10) as u8));
+}
+
+fn write_year(y: i64, out: &mut impl Write) {
     if (0..10_000).contains(&y) {
         push_two_digits(y / 100, out);
         push_two_digits(y % 100, out);
         return;
     }
-    use std::fmt::Write;
     if y < 0 {
         let _ = write!(out, "-{:04}", -y);
     } else {
