@@ -701,6 +701,7 @@ impl PageStream {
             return Ok(None);
         };
         let lambdas = self.residual.as_ref().is_some_and(BoundExpr::has_lambda);
+        let eval = Evaluator::new(&self.model);
         loop {
             while let Some(item) = self.ready.pop_front() {
                 if self.skip_left > 0 {
@@ -716,9 +717,7 @@ impl PageStream {
                 };
                 let passes = match &self.residual {
                     None => true,
-                    Some(residual) => Evaluator::new(&self.model)
-                        .matches(residual, &row)
-                        .map_err(eval_error)?,
+                    Some(residual) => eval.matches(residual, &row).map_err(eval_error)?,
                 };
                 if passes {
                     self.ready.push_back((row, scan.last_segment));
@@ -745,7 +744,6 @@ impl PageStream {
             for ((slot, _), row) in batch.iter_mut().zip(rows) {
                 *slot = row;
             }
-            let eval = Evaluator::new(&self.model);
             for (row, pos) in batch {
                 if eval.matches(residual, &row).map_err(eval_error)? {
                     self.ready.push_back((row, pos));

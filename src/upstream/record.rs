@@ -188,11 +188,6 @@ impl Record {
         Record { shape, values }
     }
 
-    /// [`Record::from_parts`] with a shape shared with other records.
-    pub(crate) fn from_parts_shared(shape: &Arc<Shape>, values: Vec<Json>) -> Record {
-        Record::from_parts(shape.clone(), values)
-    }
-
     /// A shape for `names`, deduplicated: the values of a repeated name
     /// are merged into its first position with the last value winning
     /// (as a JSON object decoder would).

@@ -262,14 +262,14 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
         let expected = self.expected.map_or(&[][..], |s| s.names_slice());
         let mut values: Vec<Json> = Vec::with_capacity(expected.len().min(MAX_PRESIZE));
-        // The names so far, once they differ from the expected ones.
-        let mut own: Option<Vec<Box<str>>> = None;
+        // All fields so far, once a name differs from the expected one.
+        let mut other: Option<Vec<(Box<str>, Json)>> = None;
         let seed = ValueSeed {
             width: self.nested,
             nested: self.nested,
         };
         loop {
-            let want = match own {
+            let want = match other {
                 None => expected.get(values.len()).map(|n| &**n),
                 Some(_) => None,
             };
@@ -279,28 +279,22 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
             let value = map.next_value_seed(seed.inner())?;
             match key {
                 Key::Expected => values.push(value),
-                Key::Other(name) => {
-                    let names = own.get_or_insert_with(|| expected[..values.len()].to_vec());
-                    // A repeated name keeps its first place and its last
-                    // value, as decoding into a map does.
-                    match names.iter().position(|n| *n == name) {
-                        Some(i) => values[i] = value,
-                        None => {
-                            names.push(name);
-                            values.push(value);
-                        }
-                    }
-                }
+                Key::Other(name) => other
+                    .get_or_insert_with(|| expected.iter().cloned().zip(values.drain(..)).collect())
+                    .push((name, value)),
             }
         }
-        let shape = match (own, self.expected) {
+        Ok(match (other, self.expected) {
+            // A repeated name is merged there, as decoding into a map does.
+            (Some(pairs), _) => Record::from_pairs(pairs),
             (None, Some(shape)) if values.len() == shape.len() => {
-                return Ok(Record::from_parts_shared(shape, values));
+                Record::from_parts(shape.clone(), values)
             }
-            (None, _) => Shape::new(expected[..values.len()].to_vec()),
-            (Some(names), _) => Shape::new(names),
-        };
-        Ok(Record::from_parts(Arc::new(shape), values))
+            (None, _) => Record::from_parts(
+                Arc::new(Shape::new(expected[..values.len()].to_vec())),
+                values,
+            ),
+        })
     }
 }
 
@@ -336,14 +330,6 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
             Key::Expected
         } else {
             Key::Other(v.into())
-        })
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Key, E> {
-        Ok(if self.want == Some(v.as_str()) {
-            Key::Expected
-        } else {
-            Key::Other(v.into_boxed_str())
         })
     }
 }
