@@ -65,6 +65,8 @@ pub struct ExecContext {
     /// The response cache for this request's reads; `None` when caching
     /// is off.
     pub cache: Option<crate::cache::CacheScope>,
+    /// The request's start time: what `now()` means for all its rows.
+    pub now: crate::values::DateTime,
 }
 
 impl ExecContext {
@@ -422,7 +424,7 @@ pub async fn start_page(
             }
             let items = items.clone();
             let mut rows = read_all(&ctx, &plan).await?;
-            let eval = Evaluator::new(&ctx.model);
+            let eval = Evaluator::new(&ctx.model, ctx.now);
             sort_rows(&eval, &items, &mut rows)?;
             let count = plan.count.then_some(rows.len() as u64);
             let start = if first_page {
@@ -614,7 +616,7 @@ async fn next_passing_batch(
     if residual.has_lambda() {
         crate::exec::semijoin::attach_children(ctx, residual, &mut batch).await?;
     }
-    let eval = Evaluator::new(&ctx.model);
+    let eval = Evaluator::new(&ctx.model, ctx.now);
     let mut out = Vec::with_capacity(batch.len());
     for row in batch {
         if eval.matches(residual, &row).map_err(eval_error)? {
@@ -701,7 +703,7 @@ impl PageStream {
             return Ok(None);
         };
         let lambdas = self.residual.as_ref().is_some_and(BoundExpr::has_lambda);
-        let eval = Evaluator::new(&self.model);
+        let eval = Evaluator::new(&self.model, self.ctx.now);
         loop {
             while let Some(item) = self.ready.pop_front() {
                 if self.skip_left > 0 {

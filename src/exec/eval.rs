@@ -64,19 +64,10 @@ pub struct Evaluator<'m> {
 type Vars<'r> = Vec<&'r dyn Fields>;
 
 impl<'m> Evaluator<'m> {
-    /// An evaluator whose `now()` is the request's start time.
-    pub fn new(model: &'m ServiceModel) -> Self {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        Evaluator {
-            model,
-            now: DateTime {
-                unix: now.as_secs() as i64,
-                nanos: now.subsec_nanos(),
-                offset_minutes: 0,
-            },
-        }
+    /// An evaluator whose `now()` is `now`: the request's start time, the
+    /// same for every row and page of the request.
+    pub fn new(model: &'m ServiceModel, now: DateTime) -> Self {
+        Evaluator { model, now }
     }
 
     /// Whether the row satisfies a Boolean expression (null and false both

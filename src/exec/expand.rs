@@ -174,7 +174,7 @@ async fn fetch_by(
                         super::semijoin::attach_children(&ctx, e, chunk).await?;
                     }
                 }
-                let eval = Evaluator::new(&ctx.model);
+                let eval = Evaluator::new(&ctx.model, ctx.now);
                 for r in got {
                     let keep = match &plan.residual {
                         Some(e) => eval.matches(e, &r).map_err(eval_error)?,
@@ -272,7 +272,7 @@ async fn expand_many(
         }
     }
     let opts = &item.options;
-    let eval = Evaluator::new(&ctx.model);
+    let eval = Evaluator::new(&ctx.model, ctx.now);
     let key = children_key(&item.navigation);
     for row in rows.iter_mut() {
         let id = row.get("ID").and_then(json_i64);

@@ -197,7 +197,8 @@ impl<'m> Translator<'m> {
         if reads_row {
             return None;
         }
-        let v = Evaluator::new(self.model)
+        // The expression reads no `now()` (above), so any instant serves.
+        let v = Evaluator::new(self.model, crate::values::DateTime::now_utc())
             .value(e, &serde_json::Map::new())
             .ok()?;
         matches!(v, Value::Bool(_) | Value::Null).then_some(v)

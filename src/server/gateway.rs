@@ -241,6 +241,7 @@ impl Gateway {
             raw_query,
             service_root: self.service_root(parts, &service.model),
             calls,
+            now: crate::values::DateTime::now_utc(),
         };
         match req.dispatch(&bound, principal.clone()).await {
             // A cached token ZeyOS no longer accepts: log in again once.

@@ -157,7 +157,7 @@ impl RequestCtx<'_> {
         let value = row.get(&prop.upstream).filter(|v| !v.is_null());
         if matches!(prop.ty, EdmType::Collection(_)) {
             // A collection is never null: no items is an empty collection.
-            let eval = Evaluator::new(self.model());
+            let eval = Evaluator::new(self.model(), self.now);
             let items = shape_items(&eval, &bound.shape, collection_items(value))?;
             if form == PropertyForm::Count {
                 return Ok(json_response(

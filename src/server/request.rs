@@ -23,7 +23,7 @@ use crate::exec::collection::ExecContext;
 use crate::exec::expand::ExpandSettings;
 use crate::plan::collection::Planner;
 use crate::upstream::{Filter, Op, Principal, Row};
-use crate::values::json_i64;
+use crate::values::{json_i64, DateTime};
 
 /// One request being answered.
 pub(super) struct RequestCtx<'g> {
@@ -34,6 +34,8 @@ pub(super) struct RequestCtx<'g> {
     pub(super) raw_query: Option<&'g str>,
     pub(super) service_root: String,
     pub(super) calls: Arc<AtomicU64>,
+    /// When the request arrived: `now()` in its expressions.
+    pub(super) now: DateTime,
 }
 
 impl RequestCtx<'_> {
@@ -59,6 +61,7 @@ impl RequestCtx<'_> {
             model: self.service.model.clone(),
             max_residual_scan: self.gateway.config.paging.max_residual_scan,
             calls: self.calls.clone(),
+            now: self.now,
             cache: self.gateway.cache.as_ref().map(|c| {
                 c.scope(
                     &self.service.model.name,

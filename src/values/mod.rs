@@ -28,6 +28,19 @@ pub struct DateTime {
 }
 
 impl DateTime {
+    /// The current instant in UTC. A request reads it once, so that every
+    /// `now()` it evaluates is the same instant.
+    pub fn now_utc() -> DateTime {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        DateTime {
+            unix: i64::try_from(now.as_secs()).unwrap_or(i64::MAX),
+            nanos: now.subsec_nanos(),
+            offset_minutes: 0,
+        }
+    }
+
     /// The instant as (seconds, nanoseconds) for comparison.
     pub fn instant(&self) -> (i64, u32) {
         (self.unix, self.nanos)
