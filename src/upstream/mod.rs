@@ -6,6 +6,7 @@ pub mod client;
 pub mod filter;
 pub mod list_body;
 pub mod record;
+mod record_reader;
 pub mod request;
 pub mod rows;
 

@@ -10,21 +10,14 @@
 //!
 //! A list answer is an array of objects that all carry the same fields,
 //! and their composite fields (line items) objects of a few recurring
-//! shapes. Each record shares the [`Shape`] (its field names) of the record
-//! before it when its names are the same: a name is compared with the one
-//! expected at its position, not copied or hashed. Each nested object's
-//! map is created at the size of the nested object before it, so that it
-//! rarely has to grow. Bytes are checked to be UTF-8 once per batch,
-//! rather than string by string.
+//! shapes. Each record shares the [`Shape`](super::Shape) (its field names)
+//! of the record before it when its names are the same: a name is compared
+//! with the one expected at its position, not copied or hashed (see
+//! `record_reader`). Each nested object's map is created at the size of the
+//! nested object before it, so that it rarely has to grow. Bytes are
+//! checked to be UTF-8 once per batch, rather than string by string.
 
-use std::cell::{Cell, RefCell};
-use std::fmt;
-use std::sync::Arc;
-
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value as Json};
-
-use super::record::{Record, Shape};
+use super::record_reader::{read_record, Hints, ReadError};
 use super::Row;
 
 /// Decodes a whole list response body: a JSON array of objects.
@@ -65,9 +58,8 @@ pub struct RowDecoder {
     wait_for: usize,
     expect: Expect,
     rows: Vec<Row>,
-    /// The shape of the last record and the width of the last nested
-    /// object decoded: what the next ones are probably like.
-    hints: (Option<Arc<Shape>>, usize),
+    /// What the records decoded so far suggest about the next ones.
+    hints: Hints,
 }
 
 impl Default for RowDecoder {
@@ -84,7 +76,7 @@ impl RowDecoder {
             wait_for: MIN_BATCH,
             expect: Expect::Open,
             rows: Vec::new(),
-            hints: (None, 0),
+            hints: Hints::default(),
         }
     }
 
@@ -135,16 +127,6 @@ impl RowDecoder {
     /// many bytes were used. At the end of the body (`last`), a record cut
     /// off is an error, not a reason to wait.
     fn decode(&mut self, bytes: &[u8], last: bool) -> serde_json::Result<usize> {
-        // The hints reach the record decoder through the thread (see
-        // `record`), for this batch only: decoders of other requests on
-        // this thread keep theirs.
-        HINTS.with(|h| h.install(std::mem::take(&mut self.hints)));
-        let used = self.decode_records(bytes, last);
-        self.hints = HINTS.with(Hints::take);
-        used
-    }
-
-    fn decode_records(&mut self, bytes: &[u8], last: bool) -> serde_json::Result<usize> {
         let text = match std::str::from_utf8(bytes) {
             Ok(t) => t,
             // A character split across chunks: decode up to it.
@@ -164,16 +146,21 @@ impl RowDecoder {
                 (Expect::Open, b'[') => self.expect = Expect::First,
                 (Expect::First, b']') | (Expect::Separator, b']') => self.expect = Expect::End,
                 (Expect::Separator, b',') => self.expect = Expect::Element,
-                (Expect::First | Expect::Element, _) => match record(&text[at..]) {
-                    Ok((row, len)) => {
-                        self.rows.push(row);
-                        self.expect = Expect::Separator;
-                        at += len;
-                        continue;
+                (Expect::First | Expect::Element, _) => {
+                    match read_record(&text[at..], &mut self.hints) {
+                        Ok((record, len)) => {
+                            self.rows.push(Row::new(record));
+                            self.expect = Expect::Separator;
+                            at += len;
+                            continue;
+                        }
+                        Err(ReadError::Incomplete) if !last => return Ok(at),
+                        Err(ReadError::Incomplete) => {
+                            return Err(syntax_error("the list answer ends inside a record"))
+                        }
+                        Err(ReadError::Invalid(e)) => return Err(e),
                     }
-                    Err(e) if e.is_eof() && !last => return Ok(at),
-                    Err(e) => return Err(e),
-                },
+                }
                 (Expect::Open, _) => return Err(syntax_error("a list answer is not an array")),
                 (Expect::End, _) => {
                     return Err(syntax_error("trailing characters after the list answer"))
@@ -184,153 +171,6 @@ impl RowDecoder {
             }
             at += 1;
         }
-    }
-}
-
-/// Decodes the record at the start of `text`: the row and its length in
-/// bytes.
-fn record(text: &str) -> serde_json::Result<(Row, usize)> {
-    // serde_json tells how far a value reached only through its stream
-    // deserializer, which builds values by type, not by seed: the hints
-    // reach the decoder through a thread-local.
-    let mut records = serde_json::Deserializer::from_str(text).into_iter::<HintedRecord>();
-    match records.next() {
-        Some(Ok(HintedRecord(r))) => Ok((Row::new(r), records.byte_offset())),
-        Some(Err(e)) => Err(e),
-        None => Err(syntax_error("a record is missing")),
-    }
-}
-
-/// The decoding hints of the batch being decoded on this thread.
-struct Hints {
-    /// The shape of the last record.
-    shape: RefCell<Option<Arc<Shape>>>,
-    /// The width of the last nested object.
-    nested: Cell<usize>,
-}
-
-impl Hints {
-    fn install(&self, (shape, nested): (Option<Arc<Shape>>, usize)) {
-        *self.shape.borrow_mut() = shape;
-        self.nested.set(nested);
-    }
-
-    fn take(&self) -> (Option<Arc<Shape>>, usize) {
-        (self.shape.borrow_mut().take(), self.nested.get())
-    }
-}
-
-thread_local! {
-    static HINTS: Hints = const {
-        Hints {
-            shape: RefCell::new(None),
-            nested: Cell::new(0),
-        }
-    };
-}
-
-/// One row, decoded with the hints of the thread's batch.
-struct HintedRecord(Record);
-
-impl<'de> serde::Deserialize<'de> for HintedRecord {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        HINTS.with(|hints| {
-            let expected = hints.shape.borrow().clone();
-            let record = d.deserialize_map(RecordVisitor {
-                expected: expected.as_ref(),
-                nested: &hints.nested,
-            })?;
-            *hints.shape.borrow_mut() = Some(record.shape().clone());
-            Ok(HintedRecord(record))
-        })
-    }
-}
-
-/// Decodes one record, sharing `expected` if its names are the same.
-struct RecordVisitor<'h> {
-    expected: Option<&'h Arc<Shape>>,
-    nested: &'h Cell<usize>,
-}
-
-impl<'de> Visitor<'de> for RecordVisitor<'_> {
-    type Value = Record;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a record object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
-        let expected = self.expected.map_or(&[][..], |s| s.names_slice());
-        let mut values: Vec<Json> = Vec::with_capacity(expected.len().min(MAX_PRESIZE));
-        // All fields so far, once a name differs from the expected one.
-        let mut other: Option<Vec<(Box<str>, Json)>> = None;
-        let seed = ValueSeed {
-            width: self.nested,
-            nested: self.nested,
-        };
-        loop {
-            let want = match other {
-                None => expected.get(values.len()).map(|n| &**n),
-                Some(_) => None,
-            };
-            let Some(key) = map.next_key_seed(KeySeed { want })? else {
-                break;
-            };
-            let value = map.next_value_seed(seed.inner())?;
-            match key {
-                Key::Expected => values.push(value),
-                Key::Other(name) => other
-                    .get_or_insert_with(|| expected.iter().cloned().zip(values.drain(..)).collect())
-                    .push((name, value)),
-            }
-        }
-        Ok(match (other, self.expected) {
-            // A repeated name is merged there, as decoding into a map does.
-            (Some(pairs), _) => Record::from_pairs(pairs),
-            (None, Some(shape)) if values.len() == shape.len() => {
-                Record::from_parts(shape.clone(), values)
-            }
-            (None, _) => Record::from_parts(
-                Arc::new(Shape::new(expected[..values.len()].to_vec())),
-                values,
-            ),
-        })
-    }
-}
-
-/// A field name: the one the shape expects at this position, or another.
-enum Key {
-    Expected,
-    Other(Box<str>),
-}
-
-/// Reads a field name and compares it with the expected one, keeping a
-/// copy only when it differs.
-struct KeySeed<'a> {
-    want: Option<&'a str>,
-}
-
-impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = Key;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed<'_> {
-    type Value = Key;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a field name")
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Key, E> {
-        Ok(if self.want == Some(v) {
-            Key::Expected
-        } else {
-            Key::Other(v.into())
-        })
     }
 }
 
@@ -349,98 +189,12 @@ fn whitespace(text: &str) -> usize {
         .count()
 }
 
-/// The most fields a map is presized for: one odd object (a ZeyOS entity
-/// has at most a few dozen fields) must not make every later one reserve
-/// that much.
-const MAX_PRESIZE: usize = 256;
-
-/// One JSON value inside a record; objects presized to `width`, which
-/// they then update.
-struct ValueSeed<'h> {
-    /// Width of the last object decoded at this level.
-    width: &'h Cell<usize>,
-    /// Width of the last object decoded below this level.
-    nested: &'h Cell<usize>,
-}
-
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
-    type Value = Json;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Json, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl ValueSeed<'_> {
-    /// The seed for values inside this one.
-    fn inner(&self) -> ValueSeed<'_> {
-        ValueSeed {
-            width: self.nested,
-            nested: self.nested,
-        }
-    }
-}
-
-impl<'de> Visitor<'de> for ValueSeed<'_> {
-    type Value = Json;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
-        Ok(Json::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
-        Ok(Json::from(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
-        Ok(Json::from(v))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
-        Ok(Json::from(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
-        Ok(Json::String(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Json, E> {
-        Ok(Json::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
-        let mut items = Vec::new();
-        while let Some(v) = seq.next_element_seed(self.inner())? {
-            items.push(v);
-        }
-        Ok(Json::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-        let mut object = Map::with_capacity(self.width.get().min(MAX_PRESIZE));
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(self.inner())?;
-            object.insert(key, value);
-        }
-        self.width.set(object.len());
-        Ok(Json::Object(object))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use serde_json::Value as Json;
+
     use super::*;
 
     #[test]
