@@ -11,7 +11,9 @@
 //! time against (a) the simulator with the ZeyOS list request the gateway
 //! sends and (b) the gateway with the OData URL, and prints latency
 //! percentiles and throughput. Everything shares the machine's cores, so
-//! absolute numbers depend on it; the ratios are the point. `SCENARIO=N`
+//! absolute numbers depend on it; the ratios are the point. Each run also
+//! reports how busy every CPU was: a throughput ratio says something about
+//! capacity only where a CPU was saturated. `SCENARIO=N`
 //! runs only the Nth overhead scenario (from 0): 100 accounts, 1,000 wide
 //! transactions, one account by key, 100 wide transactions.
 //!
@@ -67,6 +69,42 @@ struct Stats {
     latencies: Vec<Duration>,
     elapsed: Duration,
     bytes: u64,
+    /// How busy each CPU was during the run (empty where `/proc/stat`
+    /// cannot be read): a run measures throughput only where a CPU was
+    /// saturated; otherwise the clients were too few to keep the pipeline
+    /// full and the rate is set by latency instead.
+    cpu_busy: Vec<(String, f64)>,
+}
+
+/// Busy and total jiffies per CPU, from `/proc/stat`.
+fn cpu_times() -> Vec<(String, u64, u64)> {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return Vec::new();
+    };
+    stat.lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .filter_map(|l| {
+            let mut fields = l.split_whitespace();
+            let name = fields.next()?.to_string();
+            let t: Vec<u64> = fields.filter_map(|f| f.parse().ok()).collect();
+            let total: u64 = t.iter().take(8).sum();
+            // idle and iowait
+            let idle = t.get(3)? + t.get(4)?;
+            Some((name, total - idle, total))
+        })
+        .collect()
+}
+
+/// The busy fraction of each CPU between two `cpu_times` readings.
+fn cpu_busy(before: &[(String, u64, u64)], after: &[(String, u64, u64)]) -> Vec<(String, f64)> {
+    before
+        .iter()
+        .zip(after)
+        .map(|((name, b0, t0), (_, b1, t1))| {
+            let total = t1.saturating_sub(*t0).max(1);
+            (name.clone(), b1.saturating_sub(*b0) as f64 / total as f64)
+        })
+        .collect()
 }
 
 impl Stats {
@@ -113,6 +151,7 @@ async fn drive(client: &HttpClient, target: &Target, seconds: u64, concurrency: 
     }
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
+    let cpu_before = cpu_times();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let client = client.clone();
@@ -144,6 +183,7 @@ async fn drive(client: &HttpClient, target: &Target, seconds: u64, concurrency: 
         latencies,
         elapsed: start.elapsed(),
         bytes,
+        cpu_busy: cpu_busy(&cpu_before, &cpu_times()),
     }
 }
 
@@ -158,19 +198,25 @@ fn basic() -> String {
 fn report(name: &str, direct: &Stats, gateway: &Stats) {
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     println!("\n## {name}");
-    println!("| | requests | req/s | p50 µs | p99 µs | bytes/resp |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("| | requests | req/s | p50 µs | p99 µs | bytes/resp | CPUs busy |");
+    println!("|---|---:|---:|---:|---:|---:|---|");
     for (label, s) in [
         ("zeyos-sim direct", direct),
         ("through the gateway", gateway),
     ] {
+        let busy: Vec<String> = s
+            .cpu_busy
+            .iter()
+            .map(|(cpu, b)| format!("{cpu} {:.0} %", b * 100.0))
+            .collect();
         println!(
-            "| {label} | {} | {:.0} | {:.0} | {:.0} | {} |",
+            "| {label} | {} | {:.0} | {:.0} | {:.0} | {} | {} |",
             s.latencies.len(),
             s.rps(),
             us(s.pct(0.5)),
             us(s.pct(0.99)),
-            s.bytes / s.latencies.len().max(1) as u64
+            s.bytes / s.latencies.len().max(1) as u64,
+            busy.join(", ")
         );
     }
     println!(
