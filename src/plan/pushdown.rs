@@ -197,8 +197,14 @@ impl<'m> Translator<'m> {
         if reads_row {
             return None;
         }
-        // The expression reads no `now()` (above), so any instant serves.
-        let v = Evaluator::new(self.model, crate::values::DateTime::now_utc())
+        // The expression reads no `now()` (above), so any instant serves;
+        // a fixed one spares planning a clock read.
+        let any_instant = crate::values::DateTime {
+            unix: 0,
+            nanos: 0,
+            offset_minutes: 0,
+        };
+        let v = Evaluator::new(self.model, any_instant)
             .value(e, &serde_json::Map::new())
             .ok()?;
         matches!(v, Value::Bool(_) | Value::Null).then_some(v)
