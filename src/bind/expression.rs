@@ -584,6 +584,20 @@ impl Binder<'_> {
             let ty = self.model.entity_type(ty_id);
             text.push(n.name.clone());
             if let Some(idx) = ty.property_index.get(&n.name) {
+                // The path to this property, for a lambda's collection and
+                // for a plain property alike.
+                let property_path = || {
+                    let mut upstream = upstream_prefix.clone();
+                    upstream.push(ty.properties[*idx].upstream.clone());
+                    PropertyPath {
+                        root,
+                        navigation: navigation.clone(),
+                        owner: ty_id,
+                        property: *idx,
+                        text: text.join("/"),
+                        upstream: upstream.join("."),
+                    }
+                };
                 if let (Some(next), EdmType::Collection(inner)) =
                     (segs.get(i + 1), &ty.properties[*idx].ty)
                 {
@@ -596,17 +610,7 @@ impl Binder<'_> {
                                 Some(target.to_string()),
                             ));
                         }
-                        let prop = &ty.properties[*idx];
-                        let mut upstream = upstream_prefix.clone();
-                        upstream.push(prop.upstream.clone());
-                        let collection = PropertyPath {
-                            root,
-                            navigation: navigation.clone(),
-                            owner: ty_id,
-                            property: *idx,
-                            text: text.join("/"),
-                            upstream: upstream.join("."),
-                        };
+                        let collection = property_path();
                         let depth = scope.vars.len();
                         let predicate =
                             self.lambda_predicate(l, scope, VarKind::Complex(*cid), target)?;
@@ -648,16 +652,7 @@ impl Binder<'_> {
                         Some(target.to_string()),
                     ));
                 }
-                let mut upstream = upstream_prefix.clone();
-                upstream.push(prop.upstream.clone());
-                let path = PropertyPath {
-                    root,
-                    navigation: navigation.clone(),
-                    owner: ty_id,
-                    property: *idx,
-                    text: text.join("/"),
-                    upstream: upstream.join("."),
-                };
+                let path = property_path();
                 return Ok((BoundExpr::Property(path), ExprType::Edm(prop.ty.clone())));
             }
             if let Some(nav) = ty.navigation_property(&n.name) {

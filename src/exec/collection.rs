@@ -357,7 +357,6 @@ pub struct PageStream {
     top: Option<u64>,
     residual: Option<crate::bind::expr::BoundExpr>,
     skip_left: u64,
-    model: Arc<ServiceModel>,
     done: bool,
     /// A row read ahead to learn whether more exist.
     lookahead: Option<Positioned>,
@@ -440,7 +439,6 @@ pub async fn start_page(
                 .take(end.saturating_sub(start) as usize)
                 .collect();
             let more = end < total && remaining_top.is_none_or(|r| page_limit < r);
-            let model = ctx.model.clone();
             let mut stream = PageStream {
                 inner: PageInner::Sorted {
                     rows: page.into_iter(),
@@ -452,7 +450,6 @@ pub async fn start_page(
                 top: plan.top,
                 residual: None,
                 skip_left: 0,
-                model,
                 done: false,
                 lookahead: None,
                 ready: VecDeque::new(),
@@ -530,7 +527,6 @@ pub async fn start_page(
                 top: plan.top,
                 residual: plan.residual.clone(),
                 skip_left,
-                model: ctx.model.clone(),
                 done: false,
                 lookahead: None,
                 ready: VecDeque::new(),
@@ -703,7 +699,7 @@ impl PageStream {
             return Ok(None);
         };
         let lambdas = self.residual.as_ref().is_some_and(BoundExpr::has_lambda);
-        let eval = Evaluator::new(&self.model, self.ctx.now);
+        let eval = Evaluator::new(&self.ctx.model, self.ctx.now);
         loop {
             while let Some(item) = self.ready.pop_front() {
                 if self.skip_left > 0 {

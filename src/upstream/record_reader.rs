@@ -63,6 +63,23 @@ pub(super) fn read_record(text: &str, hints: &mut Hints) -> Result<(Record, usiz
     Ok((record, reader.at))
 }
 
+/// A serde_json error carrying `message`: the list decoder reports its own
+/// syntax errors and this reader's alike, as serde_json errors.
+pub(super) fn json_error(message: impl fmt::Display) -> serde_json::Error {
+    <serde_json::Error as serde::de::Error>::custom(message)
+}
+
+/// The position of the first byte at or after `at` that is not JSON
+/// whitespace: both the list decoder and this reader skip it between
+/// tokens.
+#[inline]
+pub(super) fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(at) {
+        at += 1;
+    }
+    at
+}
+
 /// Nesting deeper than this is refused, as serde_json refuses it, so that
 /// a hostile answer cannot exhaust the stack.
 const MAX_DEPTH: usize = 128;
@@ -85,9 +102,7 @@ struct Reader<'t> {
 impl<'t> Reader<'t> {
     /// The next byte after whitespace, not consumed.
     fn next_token(&mut self) -> Result<u8, ReadError> {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
-            self.at += 1;
-        }
+        self.at = skip_whitespace(self.bytes, self.at);
         self.bytes
             .get(self.at)
             .copied()
@@ -105,9 +120,10 @@ impl<'t> Reader<'t> {
     }
 
     fn invalid(&self, expected: impl fmt::Display) -> ReadError {
-        ReadError::Invalid(<serde_json::Error as serde::de::Error>::custom(
-            format_args!("expected {expected} at byte {} of a record", self.at),
-        ))
+        ReadError::Invalid(json_error(format_args!(
+            "expected {expected} at byte {} of a record",
+            self.at
+        )))
     }
 
     fn record(&mut self, expected: Option<&Arc<Shape>>) -> Result<Record, ReadError> {

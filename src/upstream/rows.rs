@@ -17,7 +17,7 @@
 //! nested object before it, so that it rarely has to grow. Bytes are
 //! checked to be UTF-8 once per batch, rather than string by string.
 
-use super::record_reader::{read_record, Hints, ReadError};
+use super::record_reader::{json_error, read_record, skip_whitespace, Hints, ReadError};
 use super::Row;
 
 /// Decodes a whole list response body: a JSON array of objects.
@@ -109,7 +109,7 @@ impl RowDecoder {
         let pending = std::mem::take(&mut self.pending);
         let used = self.decode(&pending, true)?;
         if used < pending.len() || self.expect != Expect::End {
-            return Err(syntax_error("the list answer ends early"));
+            return Err(json_error("the list answer ends early"));
         }
         Ok(self.rows)
     }
@@ -138,7 +138,7 @@ impl RowDecoder {
         };
         let mut at = 0;
         loop {
-            at += whitespace(&text[at..]);
+            at = skip_whitespace(text.as_bytes(), at);
             let Some(next) = text.as_bytes().get(at).copied() else {
                 return Ok(at);
             };
@@ -156,17 +156,17 @@ impl RowDecoder {
                         }
                         Err(ReadError::Incomplete) if !last => return Ok(at),
                         Err(ReadError::Incomplete) => {
-                            return Err(syntax_error("the list answer ends inside a record"))
+                            return Err(json_error("the list answer ends inside a record"))
                         }
                         Err(ReadError::Invalid(e)) => return Err(e),
                     }
                 }
-                (Expect::Open, _) => return Err(syntax_error("a list answer is not an array")),
+                (Expect::Open, _) => return Err(json_error("a list answer is not an array")),
                 (Expect::End, _) => {
-                    return Err(syntax_error("trailing characters after the list answer"))
+                    return Err(json_error("trailing characters after the list answer"))
                 }
                 (Expect::Separator, _) => {
-                    return Err(syntax_error("expected `,` or `]` in the list answer"))
+                    return Err(json_error("expected `,` or `]` in the list answer"))
                 }
             }
             at += 1;
@@ -174,19 +174,8 @@ impl RowDecoder {
     }
 }
 
-fn syntax_error(message: &str) -> serde_json::Error {
-    <serde_json::Error as serde::de::Error>::custom(message)
-}
-
 fn not_utf8(e: std::str::Utf8Error) -> serde_json::Error {
-    <serde_json::Error as serde::de::Error>::custom(format_args!("not UTF-8: {e}"))
-}
-
-/// The length of the JSON whitespace `text` starts with.
-fn whitespace(text: &str) -> usize {
-    text.bytes()
-        .take_while(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
-        .count()
+    json_error(format_args!("not UTF-8: {e}"))
 }
 
 #[cfg(test)]
