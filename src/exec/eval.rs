@@ -222,28 +222,22 @@ impl<'m> Evaluator<'m> {
         let Some(predicate) = &l.predicate else {
             return Ok(Value::Bool(l.any && !children.is_empty()));
         };
-        // any: true if some member is true; all: false if some member is
-        // not true. Empty collections: any → false, all → true.
-        for child in children {
-            let Json::Object(child) = child else {
-                return Err(EvalError::BadValue(format!(
-                    "{}: child is not an object",
-                    l.text
-                )));
-            };
-            vars.truncate(l.depth);
-            vars.push(child);
-            let v = self.eval(predicate, it, vars)?;
-            vars.truncate(l.depth);
-            let holds = v == Value::Bool(true);
-            if l.any && holds {
-                return Ok(Value::Bool(true));
-            }
-            if !l.any && !holds {
-                return Ok(Value::Bool(false));
-            }
-        }
-        Ok(Value::Bool(!l.any))
+        quantify(
+            l.any,
+            children.iter().map(|child| {
+                let Json::Object(child) = child else {
+                    return Err(EvalError::BadValue(format!(
+                        "{}: child is not an object",
+                        l.text
+                    )));
+                };
+                vars.truncate(l.depth);
+                vars.push(child);
+                let v = self.eval(predicate, it, vars)?;
+                vars.truncate(l.depth);
+                Ok(v)
+            }),
+        )
     }
 
     /// `any`/`all` over the complex values of a composite field.
@@ -272,21 +266,16 @@ impl<'m> Evaluator<'m> {
         let Some(predicate) = &l.predicate else {
             return Ok(Value::Bool(l.any && !items.is_empty()));
         };
-        for item in items {
-            // The range variable's rows live only for this evaluation.
-            let mut inner: Vec<&dyn Fields> = vars.clone();
-            inner.truncate(l.depth);
-            inner.push(item);
-            let v = self.eval_with(predicate, it, &inner)?;
-            let holds = v == Value::Bool(true);
-            if l.any && holds {
-                return Ok(Value::Bool(true));
-            }
-            if !l.any && !holds {
-                return Ok(Value::Bool(false));
-            }
-        }
-        Ok(Value::Bool(!l.any))
+        quantify(
+            l.any,
+            items.into_iter().map(|item| {
+                // The range variable's rows live only for this evaluation.
+                let mut inner: Vec<&dyn Fields> = vars.clone();
+                inner.truncate(l.depth);
+                inner.push(item);
+                self.eval_with(predicate, it, &inner)
+            }),
+        )
     }
 
     /// `and` (`decisive` false) or `or` (`decisive` true): the decisive
@@ -495,6 +484,24 @@ fn dynamic_value(json: Option<&Json>) -> Value {
 fn local_date(t: &DateTime) -> (i64, u32, u32) {
     let local = t.unix + i64::from(t.offset_minutes) * 60;
     civil::civil_from_days(local.div_euclid(civil::SECONDS_PER_DAY))
+}
+
+/// `any` (`any` true) or `all` over the predicate's value per member, so
+/// navigation and complex-collection lambdas share one rule: any is true
+/// if some member is true, all is false if some member is not true, and
+/// empty collections give any → false, all → true. Members are evaluated
+/// lazily: the first decisive value or the first error ends the loop.
+fn quantify(
+    any: bool,
+    members: impl Iterator<Item = Result<Value, EvalError>>,
+) -> Result<Value, EvalError> {
+    for v in members {
+        // A member decides when it holds under any or fails under all.
+        if (v? == Value::Bool(true)) == any {
+            return Ok(Value::Bool(any));
+        }
+    }
+    Ok(Value::Bool(!any))
 }
 
 fn truth(v: Value, expr: &BoundExpr) -> Result<Option<bool>, EvalError> {

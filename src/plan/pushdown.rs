@@ -599,6 +599,17 @@ impl<'m> Translator<'m> {
         }
     }
 
+    /// The column of a date part function's argument (`year(P)`,
+    /// `date(P)`), when it is a property ZeyOS stores as Unix seconds or
+    /// days, so that the part can become a range of stored values.
+    fn time_stamp_column<'e>(&'e self, args: &'e [BoundExpr]) -> Option<Column<'e>> {
+        let BoundExpr::Property(p) = args.first()? else {
+            return None;
+        };
+        let col = self.column(p)?;
+        matches!(col.conversion, Conversion::UnixTime | Conversion::UnixDate).then_some(col)
+    }
+
     /// `year(P) op Y` as a range of time stamps (UTC, as ZeyOS stores them).
     fn compare_year(
         &self,
@@ -607,13 +618,7 @@ impl<'m> Translator<'m> {
         lit: &Value,
         truth: bool,
     ) -> Option<Filter> {
-        let BoundExpr::Property(p) = args.first()? else {
-            return None;
-        };
-        let col = self.column(p)?;
-        if !matches!(col.conversion, Conversion::UnixTime | Conversion::UnixDate) {
-            return None;
-        }
+        let col = self.time_stamp_column(args)?;
         let year = match lit {
             Value::Int(y) => *y,
             Value::Null => return self.compare_column(&col, op, lit, truth),
@@ -640,13 +645,7 @@ impl<'m> Translator<'m> {
         lit: &Value,
         truth: bool,
     ) -> Option<Filter> {
-        let BoundExpr::Property(p) = args.first()? else {
-            return None;
-        };
-        let col = self.column(p)?;
-        if !matches!(col.conversion, Conversion::UnixTime | Conversion::UnixDate) {
-            return None;
-        }
+        let col = self.time_stamp_column(args)?;
         match lit {
             Value::Date(d) => {
                 let bounds = Bounds::Days {
