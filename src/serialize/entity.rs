@@ -383,9 +383,20 @@ pub fn write_complex(
     let ct = model.complex_type(id);
     out.push(b'{');
     let mut first = true;
-    let values = by_property(&ct.properties, map);
+    // Line items are written by the thousand per page: their property
+    // slots live on the stack unless a type is unusually wide.
+    let n = ct.properties.len();
+    let mut on_stack = [None; STACK_SLOTS];
+    let mut on_heap = Vec::new();
+    let values: &mut [Option<&Json>] = if n <= STACK_SLOTS {
+        &mut on_stack[..n]
+    } else {
+        on_heap.resize(n, None);
+        &mut on_heap
+    };
+    by_property(&ct.properties, map, values);
     let type_keys = keys.get(id);
-    for (i, (p, value)) in ct.properties.iter().zip(values).enumerate() {
+    for (i, (p, value)) in ct.properties.iter().zip(values.iter().copied()).enumerate() {
         if only.is_some_and(|o| !o.contains(&i)) {
             continue;
         }
@@ -427,9 +438,15 @@ pub fn write_complex(
 /// scanning on from the property matched before, which compares a few
 /// lengths per entry where looking every property up would hash or scan
 /// the object once per property.
-fn by_property<'a>(properties: &[Property], map: &'a Map<String, Json>) -> Vec<Option<&'a Json>> {
-    let mut values = vec![None; properties.len()];
-    let n = properties.len();
+///
+/// `values` has one slot per property and is filled in place, so that
+/// writing a line item allocates nothing.
+fn by_property<'a>(
+    properties: &[Property],
+    map: &'a Map<String, Json>,
+    values: &mut [Option<&'a Json>],
+) {
+    let n = properties.len().min(values.len());
     let mut next = 0;
     for (k, v) in map {
         if let Some(i) = (next..n)
@@ -440,8 +457,11 @@ fn by_property<'a>(properties: &[Property], map: &'a Map<String, Json>) -> Vec<O
             next = i + 1;
         }
     }
-    values
 }
+
+/// Property slots [`write_complex`] keeps on the stack; wider complex
+/// types use the heap.
+const STACK_SLOTS: usize = 64;
 
 #[cfg(test)]
 mod tests {
@@ -502,7 +522,9 @@ mod tests {
             ),
         ] {
             let map: Map<String, Json> = serde_json::from_str(object).unwrap();
-            let got: Vec<Option<i64>> = by_property(&props, &map)
+            let mut values = [None; 5];
+            by_property(&props, &map, &mut values);
+            let got: Vec<Option<i64>> = values
                 .into_iter()
                 .map(|v| v.and_then(Json::as_i64))
                 .collect();
