@@ -138,7 +138,9 @@ pub fn json_heap_bytes(v: &Json) -> usize {
 /// Heap bytes of a shared row: its allocation (two reference counts and
 /// the record) and the values it holds (its shape is counted apart).
 fn row_bytes(r: &Record) -> usize {
-    2 * std::mem::size_of::<usize>() + std::mem::size_of::<Record>() + r.heap_bytes(json_heap_bytes)
+    2 * std::mem::size_of::<usize>()
+        + std::mem::size_of::<Record>()
+        + r.heap_bytes(&json_heap_bytes)
 }
 
 fn map_heap_bytes(m: &Map<String, Json>) -> usize {

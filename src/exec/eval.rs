@@ -19,7 +19,7 @@ use serde_json::Value as Json;
 
 use crate::bind::expr::{ArithOp, BoundExpr, CmpOp, Func, Lambda, PathRoot, PropertyPath};
 use crate::edm::ServiceModel;
-use crate::upstream::Fields;
+use crate::upstream::{FieldRef, Fields};
 use crate::values::{civil, composite, from_upstream, DateTime, Number, Value};
 
 /// The key under which fetched children of a navigation property are kept
@@ -254,14 +254,26 @@ impl<'m> Evaluator<'m> {
                 .copied()
                 .ok_or_else(|| EvalError::Type(l.text.clone()))?,
         };
+        let field = source.field_ref(&l.collection.upstream);
         // ZeyOS hands unexpanded composites over as JSON text.
-        let value = source.field(&l.collection.upstream).map(composite);
-        let items: Vec<&serde_json::Map<String, Json>> = match value.as_deref() {
+        let value = match field {
+            Some(FieldRef::Json(json)) => Some(composite(json)),
+            _ => None,
+        };
+        let items: Vec<&dyn Fields> = match (field, value.as_deref()) {
+            // Line items read as records are evaluated as they are.
+            (Some(FieldRef::List(list)), _) => {
+                list.items().iter().map(|r| r as &dyn Fields).collect()
+            }
             // A collection is never null: ZeyOS's null is the empty list
             // the response shows (`[]`), so any() is false and all() true.
-            None | Some(Json::Null) => Vec::new(),
-            Some(Json::Array(a)) => a.iter().filter_map(Json::as_object).collect(),
-            Some(_) => return Err(EvalError::BadValue(format!("{}: not a list", l.text))),
+            (_, None | Some(Json::Null)) => Vec::new(),
+            (_, Some(Json::Array(a))) => a
+                .iter()
+                .filter_map(Json::as_object)
+                .map(|m| m as &dyn Fields)
+                .collect(),
+            (_, Some(_)) => return Err(EvalError::BadValue(format!("{}: not a list", l.text))),
         };
         let Some(predicate) = &l.predicate else {
             return Ok(Value::Bool(l.any && !items.is_empty()));

@@ -11,7 +11,7 @@ use crate::bind::query::{ExpandItem, QueryShape};
 use crate::edm::{ComplexTypeId, Conversion, EdmType, EntitySetId, Property, ServiceModel};
 use crate::exec::eval::children_key;
 use crate::server::negotiate::{JsonFormat, MetadataLevel};
-use crate::upstream::Fields;
+use crate::upstream::{FieldRef, Fields, RecordList};
 use crate::values::json_i64;
 
 /// How entities of one entity set are written in one response.
@@ -174,7 +174,7 @@ impl<'a> EntityWriter<'a> {
         }
         let mut values = row.cursor();
         for &(p, ref key) in &self.properties {
-            let value = values.get(&p.upstream);
+            let field = values.get_field(&p.upstream);
             if self.format.metadata == MetadataLevel::Full {
                 if let Some(t) = type_annotation(self.model, &p.ty) {
                     sep(out);
@@ -184,20 +184,34 @@ impl<'a> EntityWriter<'a> {
             }
             sep(out);
             out.extend_from_slice(key);
-            match (&p.ty, p.conversion) {
-                (EdmType::Complex(_) | EdmType::Collection(_), Conversion::Json) => {
+            match (&p.ty, p.conversion, field) {
+                (EdmType::Collection(inner), Conversion::Json, Some(FieldRef::List(list))) => {
+                    write_record_list(
+                        out,
+                        self.model,
+                        &self.complex_keys,
+                        inner,
+                        list,
+                        self.format.ieee754_compatible,
+                    )
+                }
+                (EdmType::Complex(_) | EdmType::Collection(_), Conversion::Json, _) => {
                     write_structured(
                         out,
                         self.model,
                         &self.complex_keys,
                         &p.ty,
-                        value,
+                        field.map(FieldRef::json),
                         self.format.ieee754_compatible,
                     )
                 }
-                _ => {
-                    write_property_value(out, self.model, p, value, self.format.ieee754_compatible)
-                }
+                _ => write_property_value(
+                    out,
+                    self.model,
+                    p,
+                    field.map(FieldRef::json),
+                    self.format.ieee754_compatible,
+                ),
             }
         }
         for name in &self.dynamic {
@@ -367,6 +381,39 @@ pub fn write_structured(
     }
 }
 
+/// Writes a collection from a list of records (line items decoded
+/// without a map each), as [`write_structured`] writes the same array.
+fn write_record_list(
+    out: &mut Vec<u8>,
+    model: &ServiceModel,
+    keys: &ComplexKeys,
+    inner: &EdmType,
+    list: &RecordList,
+    ieee754: bool,
+) {
+    let EdmType::Complex(id) = inner else {
+        return write_structured(
+            out,
+            model,
+            keys,
+            &EdmType::Collection(Box::new(inner.clone())),
+            Some(list.json()),
+            ieee754,
+        );
+    };
+    if model.complex_type(*id).properties.is_empty() {
+        return write_json(out, list.json());
+    }
+    out.push(b'[');
+    for (i, item) in list.items().iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_complex_entries(out, model, keys, *id, item.iter(), None, ieee754);
+    }
+    out.push(b']');
+}
+
 /// Writes one complex value from its upstream object: all of the type's
 /// properties, or with `only` (a `$select` over the items of a collection)
 /// just those, by index into the type's properties. An open type's
@@ -377,6 +424,21 @@ pub fn write_complex(
     keys: &ComplexKeys,
     id: ComplexTypeId,
     map: &Map<String, Json>,
+    only: Option<&[usize]>,
+    ieee754: bool,
+) {
+    let entries = map.iter().map(|(k, v)| (k.as_str(), v));
+    write_complex_entries(out, model, keys, id, entries, only, ieee754);
+}
+
+/// [`write_complex`] from the object's entries, whether a map's or a
+/// record's.
+fn write_complex_entries<'e>(
+    out: &mut Vec<u8>,
+    model: &ServiceModel,
+    keys: &ComplexKeys,
+    id: ComplexTypeId,
+    entries: impl Iterator<Item = (&'e str, &'e Json)> + Clone,
     only: Option<&[usize]>,
     ieee754: bool,
 ) {
@@ -394,7 +456,7 @@ pub fn write_complex(
         on_heap.resize(n, None);
         &mut on_heap
     };
-    by_property(&ct.properties, map, values);
+    by_property(&ct.properties, entries.clone(), values);
     let type_keys = keys.get(id);
     for (i, (p, value)) in ct.properties.iter().zip(values.iter().copied()).enumerate() {
         if only.is_some_and(|o| !o.contains(&i)) {
@@ -416,8 +478,8 @@ pub fn write_complex(
         }
     }
     if ct.open && only.is_none() {
-        for (k, v) in map {
-            if !ct.properties.iter().any(|p| p.upstream == *k) {
+        for (k, v) in entries {
+            if !ct.properties.iter().any(|p| p.upstream == k) {
                 if !first {
                     out.push(b',');
                 }
@@ -430,7 +492,8 @@ pub fn write_complex(
     out.push(b'}');
 }
 
-/// The values of `map` for each of `properties`, by upstream name.
+/// The values of an object's `entries` for each of `properties`, by
+/// upstream name.
 ///
 /// Composite values (line items) carry only some of their type's
 /// properties, in the type's order with gaps, and the writer needs all of
@@ -443,12 +506,12 @@ pub fn write_complex(
 /// writing a line item allocates nothing.
 fn by_property<'a>(
     properties: &[Property],
-    map: &'a Map<String, Json>,
+    entries: impl Iterator<Item = (&'a str, &'a Json)>,
     values: &mut [Option<&'a Json>],
 ) {
     let n = properties.len().min(values.len());
     let mut next = 0;
-    for (k, v) in map {
+    for (k, v) in entries {
         if let Some(i) = (next..n)
             .chain(0..next)
             .find(|&i| properties[i].upstream == *k)
@@ -496,6 +559,40 @@ mod tests {
     }
 
     #[test]
+    fn line_items_read_as_records_write_what_their_json_writes() {
+        let config = crate::config::Config::default_for_demo("http://127.0.0.1:1").unwrap();
+        let models = config.service_models().unwrap();
+        let model = models.iter().find(|m| m.name == "odata").unwrap();
+        let (set, _) = model.entity_set("Transactions").unwrap();
+        let ty = model.entity_type(model.set(set).entity_type);
+        let items = ty.properties.iter().find(|p| p.name == "Items").unwrap();
+        let EdmType::Collection(inner) = &items.ty else {
+            panic!("Items is a collection");
+        };
+        let value = serde_json::json!([
+            {"item": 1, "name": "a\"b", "amount": 2.5, "unknown": true},
+            {"amount": 3, "item": 2},
+            {}
+        ]);
+        let records = value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| crate::upstream::Record::from(v.as_object().unwrap().clone()))
+            .collect();
+        let list = RecordList::new(records);
+        let keys = ComplexKeys::for_types(model, std::iter::once(&items.ty));
+        let mut from_json = Vec::new();
+        write_structured(&mut from_json, model, &keys, &items.ty, Some(&value), false);
+        let mut from_records = Vec::new();
+        write_record_list(&mut from_records, model, &keys, inner, &list, false);
+        assert_eq!(
+            String::from_utf8(from_records).unwrap(),
+            String::from_utf8(from_json).unwrap()
+        );
+    }
+
+    #[test]
     fn by_property_matches_keys_in_any_order_with_gaps() {
         let property = |upstream: &str| {
             Property::plain(
@@ -523,7 +620,11 @@ mod tests {
         ] {
             let map: Map<String, Json> = serde_json::from_str(object).unwrap();
             let mut values = [None; 5];
-            by_property(&props, &map, &mut values);
+            by_property(
+                &props,
+                map.iter().map(|(k, v)| (k.as_str(), v)),
+                &mut values,
+            );
             let got: Vec<Option<i64>> = values
                 .into_iter()
                 .map(|v| v.and_then(Json::as_i64))

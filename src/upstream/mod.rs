@@ -13,7 +13,7 @@ pub mod rows;
 pub use auth::{Authenticator, Credential, CredentialError, Principal};
 pub use client::{GetResponse, Row, UpstreamClient, UpstreamError, UpstreamSettings};
 pub use filter::{escape_like, Filter, Op};
-pub use record::{FieldCursor, Fields, Record, Shape};
+pub use record::{FieldCursor, FieldRef, Fields, Record, RecordList, Shape};
 pub use request::{ListRequest, SortKey};
 
 /// Gzips `data` as a web server in front of ZeyOS would (for tests of the

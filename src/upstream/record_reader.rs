@@ -7,9 +7,11 @@
 //! one; reading records by hand compares a name in place, scans strings
 //! eight bytes at a time, and takes plain strings and integers, nearly
 //! every value ZeyOS sends, straight out of the text. For the 100-account
-//! answer that is a fifth less time (26 to 21 µs); the 1,000-transaction
-//! page, dominated by its line items' maps and its decimals, decodes in
-//! the same time as before.
+//! answer that is a fifth less time (26 to 21 µs). A record's arrays of
+//! objects (a transaction's line items) are read the same way, as records
+//! that share their names ([`RecordList`]), instead of a map per object
+//! that allocates and hashes every name: the 1,000-transaction page then
+//! decodes in 28 % less time.
 //!
 //! Numbers with a fraction or an exponent are read by the standard
 //! library, correctly rounded (as serde_json reads them with its
@@ -26,7 +28,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value as Json};
 
-use super::record::{Record, Shape};
+use super::record::{Record, RecordList, Shape};
 
 /// Why no record could be read.
 #[derive(Debug)]
@@ -46,6 +48,9 @@ pub(super) struct Hints {
     /// The width of the last nested object: the next one's map is created
     /// at that size, so that it rarely has to grow.
     pub nested: usize,
+    /// The field names of the last object in an array of objects (a line
+    /// item), which the next one shares when its names are the same.
+    pub item_shape: Option<Arc<Shape>>,
 }
 
 /// Reads the record object `text` starts with (after optional
@@ -56,9 +61,11 @@ pub(super) fn read_record(text: &str, hints: &mut Hints) -> Result<(Record, usiz
         bytes: text.as_bytes(),
         at: 0,
         nested: hints.nested,
+        item_shape: hints.item_shape.clone(),
     };
-    let record = reader.record(hints.shape.as_ref())?;
+    let record = reader.record(hints.shape.as_ref(), 1)?;
     hints.nested = reader.nested;
+    hints.item_shape = reader.item_shape;
     hints.shape = Some(record.shape().clone());
     Ok((record, reader.at))
 }
@@ -97,6 +104,14 @@ struct Reader<'t> {
     bytes: &'t [u8],
     at: usize,
     nested: usize,
+    item_shape: Option<Arc<Shape>>,
+}
+
+/// A record's field as read: generic JSON, or an array of objects read as
+/// records.
+enum FieldRead {
+    Json(Json),
+    List(RecordList),
 }
 
 impl<'t> Reader<'t> {
@@ -126,20 +141,38 @@ impl<'t> Reader<'t> {
         )))
     }
 
-    fn record(&mut self, expected: Option<&Arc<Shape>>) -> Result<Record, ReadError> {
+    /// The object at `self.at` as a record, sharing `expected` when its
+    /// names are those. `depth` is the number of objects and arrays its
+    /// values are inside: 1 for a record of the list, whose arrays of
+    /// objects are read as lists of records; deeper records (the objects
+    /// of such a list) hold only JSON.
+    fn record(&mut self, expected: Option<&Arc<Shape>>, depth: usize) -> Result<Record, ReadError> {
         self.eat(b'{', "a record object")?;
         let names = expected.map_or(&[][..], |s| s.names_slice());
         let mut values: Vec<Json> = Vec::with_capacity(names.len().min(MAX_PRESIZE));
         // All fields so far, once a name differs from the expected one.
         let mut other: Option<Vec<(Box<str>, Json)>> = None;
+        // Lists of records, by the position of their field.
+        let mut lists: Vec<(usize, RecordList)> = Vec::new();
         if self.next_token()? == b'}' {
             self.at += 1;
         } else {
             loop {
                 let name = self.key()?;
                 self.eat(b':', "`:`")?;
-                // The record is the first level.
-                let value = self.value(1)?;
+                let value = if depth == 1 && self.next_token()? == b'[' {
+                    match self.field_array(depth)? {
+                        FieldRead::Json(value) => value,
+                        FieldRead::List(list) => {
+                            let position = other.as_ref().map_or(values.len(), Vec::len);
+                            lists.push((position, list));
+                            // A placeholder: the record reads it from `lists`.
+                            Json::Null
+                        }
+                    }
+                } else {
+                    self.value(depth)?
+                };
                 match &mut other {
                     None if names.get(values.len()).is_some_and(|n| **n == *name) => {
                         values.push(value);
@@ -158,15 +191,67 @@ impl<'t> Reader<'t> {
             }
         }
         Ok(match (other, expected) {
-            // A repeated name is merged there, as decoding into a map does.
-            (Some(pairs), _) => Record::from_pairs(pairs),
+            // A repeated name is merged there, as decoding into a map does;
+            // merging moves positions, so lists then become JSON first.
+            (Some(mut pairs), _) => {
+                let repeated = !lists.is_empty()
+                    && pairs
+                        .iter()
+                        .enumerate()
+                        .any(|(i, (name, _))| pairs[..i].iter().any(|(n, _)| n == name));
+                if repeated {
+                    for (position, list) in lists.drain(..) {
+                        if let Some((_, slot)) = pairs.get_mut(position) {
+                            *slot = list.into_json();
+                        }
+                    }
+                }
+                Record::from_pairs(pairs).with_lists(lists)
+            }
             (None, Some(shape)) if values.len() == shape.len() => {
-                Record::from_parts(shape.clone(), values)
+                Record::from_parts(shape.clone(), values).with_lists(lists)
             }
             (None, _) => {
                 Record::from_parts(Arc::new(Shape::new(names[..values.len()].to_vec())), values)
+                    .with_lists(lists)
             }
         })
+    }
+
+    /// The array at `self.at`, a field of a record whose values are
+    /// inside `depth` containers: a list of records if every element is
+    /// an object (and there is at least one), generic JSON otherwise.
+    fn field_array(&mut self, depth: usize) -> Result<FieldRead, ReadError> {
+        self.enter(depth + 1)?;
+        let mut items: Vec<Record> = Vec::new();
+        if self.next_token()? == b']' {
+            self.at += 1;
+            return Ok(FieldRead::Json(Json::Array(Vec::new())));
+        }
+        loop {
+            if self.next_token()? != b'{' {
+                // Not all objects: this element and the rest as JSON.
+                let mut elements: Vec<Json> = items
+                    .into_iter()
+                    .map(|r| Json::Object(r.into_map()))
+                    .collect();
+                loop {
+                    elements.push(self.value(depth + 1)?);
+                    if self.end_of(b']', "`,` or `]`")? {
+                        return Ok(FieldRead::Json(Json::Array(elements)));
+                    }
+                }
+            }
+            // The object is inside the array, its values one level deeper.
+            self.check_depth(depth + 2)?;
+            let expected = self.item_shape.take();
+            let item = self.record(expected.as_ref(), depth + 2)?;
+            self.item_shape = Some(item.shape().clone());
+            items.push(item);
+            if self.end_of(b']', "`,` or `]`")? {
+                return Ok(FieldRead::List(RecordList::new(items)));
+            }
+        }
     }
 
     /// After a member or element: consumes `,` (more follow: false) or
@@ -245,10 +330,16 @@ impl<'t> Reader<'t> {
 
     /// Consumes the `{` or `[` of a container at `depth`.
     fn enter(&mut self, depth: usize) -> Result<(), ReadError> {
+        self.check_depth(depth)?;
+        self.at += 1;
+        Ok(())
+    }
+
+    /// Refuses a container at `depth` if that is too deep.
+    fn check_depth(&self, depth: usize) -> Result<(), ReadError> {
         if depth >= MAX_DEPTH {
             return Err(self.invalid(format_args!("at most {MAX_DEPTH} levels of nesting")));
         }
-        self.at += 1;
         Ok(())
     }
 
@@ -446,6 +537,7 @@ fn plain_integer(token: &str) -> Option<Json> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream::record::FieldRef;
 
     /// The record as a map and the bytes it took, `None` when it needs
     /// more, or the error.
@@ -602,6 +694,56 @@ mod tests {
         }
     }
 
+    #[test]
+    fn arrays_of_objects_are_read_as_records_sharing_their_names() {
+        let text =
+            r#"{"ID":1,"items":[{"a":1,"b":"x"},{"a":2,"b":"y"}],"tags":[1,{"a":3}],"none":[]}"#;
+        let mut hints = Hints::default();
+        let (first, _) = read_record(text, &mut hints).unwrap();
+        let Some(FieldRef::List(list)) = first.field_at(1) else {
+            panic!("the line items are a list of records");
+        };
+        assert_eq!(list.items().len(), 2);
+        assert!(Arc::ptr_eq(
+            list.items()[0].shape(),
+            list.items()[1].shape()
+        ));
+        // Arrays that are not all objects, and empty ones, stay JSON.
+        assert!(matches!(
+            first.field_at(2),
+            Some(FieldRef::Json(Json::Array(_)))
+        ));
+        assert!(matches!(first.field_at(3), Some(FieldRef::Json(Json::Array(a))) if a.is_empty()));
+        assert_eq!(first.clone().into_map(), serde(text).unwrap());
+        assert_eq!(first.get("items"), serde(text).unwrap().get("items"));
+        // The next record's items share the shape of this one's.
+        let (second, _) = read_record(text, &mut hints).unwrap();
+        let Some(FieldRef::List(next)) = second.field_at(1) else {
+            panic!("the line items are a list of records");
+        };
+        assert!(Arc::ptr_eq(
+            next.items()[0].shape(),
+            list.items()[0].shape()
+        ));
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn a_list_of_records_under_a_repeated_or_unexpected_name_is_kept() {
+        // The second record's names differ from the first's, so its fields
+        // are gathered by name; the repeated name keeps its last value.
+        let mut hints = Hints::default();
+        read_record(r#"{"x":1,"items":[{"a":1}]}"#, &mut hints).unwrap();
+        for text in [
+            r#"{"items":[{"a":1}],"x":2}"#,
+            r#"{"x":1,"items":[{"a":1}],"items":[{"a":2},{"b":3}]}"#,
+            r#"{"x":1,"items":[{"a":1}],"items":4}"#,
+        ] {
+            let (record, _) = read_record(text, &mut hints).unwrap();
+            assert_eq!(record.into_map(), serde(text).unwrap(), "{text}");
+        }
+    }
+
     mod generated {
         use super::*;
         use proptest::prelude::*;
@@ -629,6 +771,19 @@ mod tests {
 
         fn record() -> impl Strategy<Value = Map<String, Json>> {
             prop::collection::vec(("[a-zA-Z_\"\\\\é]{0,6}", json()), 0..8)
+                .prop_map(|kv| kv.into_iter().collect())
+        }
+
+        /// Records whose fields are often arrays of objects (line items),
+        /// with names that repeat within and across objects.
+        fn record_with_items() -> impl Strategy<Value = Map<String, Json>> {
+            let object = prop::collection::vec(("[ab\"]{0,2}", json()), 0..4)
+                .prop_map(|kv| Json::Object(kv.into_iter().collect()));
+            let value = prop_oneof![
+                json(),
+                prop::collection::vec(object, 1..4).prop_map(Json::Array),
+            ];
+            prop::collection::vec(("[xy]{0,2}", value), 0..5)
                 .prop_map(|kv| kv.into_iter().collect())
         }
 
@@ -680,6 +835,21 @@ mod tests {
                 let (map, used) = read(&text).unwrap().unwrap();
                 prop_assert_eq!(used, text.len());
                 prop_assert_eq!(map, serde(&text).unwrap());
+            }
+
+            #[test]
+            fn reads_line_items_as_serde_json_does(
+                records in prop::collection::vec(record_with_items(), 1..4),
+            ) {
+                // One after another, as a page's records are read, so that
+                // later ones meet the names the earlier ones left as hints.
+                let mut hints = Hints::default();
+                for r in records {
+                    let text = serde_json::to_string(&r).unwrap();
+                    let (record, used) = read_record(&text, &mut hints).unwrap();
+                    prop_assert_eq!(used, text.len());
+                    prop_assert_eq!(record.into_map(), serde(&text).unwrap());
+                }
             }
         }
 
