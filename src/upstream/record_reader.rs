@@ -48,10 +48,14 @@ pub(super) struct Hints {
     /// The width of the last nested object: the next one's map is created
     /// at that size, so that it rarely has to grow.
     pub nested: usize,
-    /// The field names of the last object in an array of objects (a line
-    /// item), which the next one shares when its names are the same.
-    pub item_shape: Option<Arc<Shape>>,
+    /// The field names of the last few kinds of objects in arrays of
+    /// objects (line items: products, texts, vouchers), most recent first,
+    /// which later ones share when their names are the same.
+    pub item_shapes: Vec<Arc<Shape>>,
 }
+
+/// How many kinds of line items are remembered.
+const ITEM_SHAPES: usize = 8;
 
 /// Reads the record object `text` starts with (after optional
 /// whitespace): the record and the number of bytes it took.
@@ -61,11 +65,12 @@ pub(super) fn read_record(text: &str, hints: &mut Hints) -> Result<(Record, usiz
         bytes: text.as_bytes(),
         at: 0,
         nested: hints.nested,
-        item_shape: hints.item_shape.clone(),
+        item_shapes: std::mem::take(&mut hints.item_shapes),
     };
-    let record = reader.record(hints.shape.as_ref(), 1)?;
+    let read = reader.record(hints.shape.as_slice(), 1);
+    hints.item_shapes = reader.item_shapes;
+    let record = read?;
     hints.nested = reader.nested;
-    hints.item_shape = reader.item_shape;
     hints.shape = Some(record.shape().clone());
     Ok((record, reader.at))
 }
@@ -104,7 +109,7 @@ struct Reader<'t> {
     bytes: &'t [u8],
     at: usize,
     nested: usize,
-    item_shape: Option<Arc<Shape>>,
+    item_shapes: Vec<Arc<Shape>>,
 }
 
 /// A record's field as read: generic JSON, or an array of objects read as
@@ -141,16 +146,18 @@ impl<'t> Reader<'t> {
         )))
     }
 
-    /// The object at `self.at` as a record, sharing `expected` when its
-    /// names are those. `depth` is the number of objects and arrays its
-    /// values are inside: 1 for a record of the list, whose arrays of
-    /// objects are read as lists of records; deeper records (the objects
-    /// of such a list) hold only JSON.
-    fn record(&mut self, expected: Option<&Arc<Shape>>, depth: usize) -> Result<Record, ReadError> {
+    /// The object at `self.at` as a record, sharing one of the `known`
+    /// shapes (the likeliest first) when its names are those. `depth` is
+    /// the number of objects and arrays its values are inside: 1 for a
+    /// record of the list, whose arrays of objects are read as lists of
+    /// records; deeper records (the objects of such a list) hold only
+    /// JSON.
+    fn record(&mut self, known: &[Arc<Shape>], depth: usize) -> Result<Record, ReadError> {
         self.eat(b'{', "a record object")?;
-        let names = expected.map_or(&[][..], |s| s.names_slice());
-        let mut values: Vec<Json> = Vec::with_capacity(names.len().min(MAX_PRESIZE));
-        // All fields so far, once a name differs from the expected one.
+        let mut expected: Option<&Arc<Shape>> = known.first();
+        let mut values: Vec<Json> =
+            Vec::with_capacity(expected.map_or(0, |s| s.len()).min(MAX_PRESIZE));
+        // All fields so far, once the names match no known shape.
         let mut other: Option<Vec<(Box<str>, Json)>> = None;
         // Lists of records, by the position of their field.
         let mut lists: Vec<(usize, RecordList)> = Vec::new();
@@ -173,17 +180,25 @@ impl<'t> Reader<'t> {
                 } else {
                     self.value(depth)?
                 };
+                if other.is_none() {
+                    let at = values.len();
+                    let fits =
+                        |s: &&Arc<Shape>| s.names_slice().get(at).is_some_and(|n| **n == *name);
+                    if !expected.as_ref().is_some_and(fits) {
+                        // Another known shape with the names read so far
+                        // and this one; with none, the fields go by name.
+                        let read = expected.map_or(&[][..], |s| &s.names_slice()[..at]);
+                        expected = known
+                            .iter()
+                            .find(|s| fits(s) && s.names_slice()[..at] == *read);
+                        if expected.is_none() {
+                            other = Some(read.iter().cloned().zip(values.drain(..)).collect());
+                        }
+                    }
+                }
                 match &mut other {
-                    None if names.get(values.len()).is_some_and(|n| **n == *name) => {
-                        values.push(value);
-                    }
-                    None => {
-                        let mut pairs: Vec<_> =
-                            names.iter().cloned().zip(values.drain(..)).collect();
-                        pairs.push((name.into(), value));
-                        other = Some(pairs);
-                    }
                     Some(pairs) => pairs.push((name.into(), value)),
+                    None => values.push(value),
                 }
                 if self.end_of(b'}', "`,` or `}`")? {
                     break;
@@ -211,9 +226,16 @@ impl<'t> Reader<'t> {
             (None, Some(shape)) if values.len() == shape.len() => {
                 Record::from_parts(shape.clone(), values).with_lists(lists)
             }
-            (None, _) => {
-                Record::from_parts(Arc::new(Shape::new(names[..values.len()].to_vec())), values)
-                    .with_lists(lists)
+            // The first names of a known shape: another known shape with
+            // just those, or a new one.
+            (None, expected) => {
+                let read = expected.map_or(&[][..], |s| &s.names_slice()[..values.len()]);
+                let shape = known
+                    .iter()
+                    .find(|s| s.names_slice() == read)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(Shape::new(read.to_vec())));
+                Record::from_parts(shape, values).with_lists(lists)
             }
         })
     }
@@ -244,9 +266,11 @@ impl<'t> Reader<'t> {
             }
             // The object is inside the array, its values one level deeper.
             self.check_depth(depth + 2)?;
-            let expected = self.item_shape.take();
-            let item = self.record(expected.as_ref(), depth + 2)?;
-            self.item_shape = Some(item.shape().clone());
+            let known = std::mem::take(&mut self.item_shapes);
+            let item = self.record(&known, depth + 2);
+            self.item_shapes = known;
+            let item = item?;
+            self.remember_item_shape(item.shape());
             items.push(item);
             if self.end_of(b']', "`,` or `]`")? {
                 return Ok(FieldRead::List(RecordList::new(items)));
@@ -326,6 +350,19 @@ impl<'t> Reader<'t> {
             }
         }
         Ok(Json::Array(items))
+    }
+
+    /// Puts `shape` first among the known kinds of line items, forgetting
+    /// the least recent beyond [`ITEM_SHAPES`].
+    fn remember_item_shape(&mut self, shape: &Arc<Shape>) {
+        match self.item_shapes.iter().position(|s| Arc::ptr_eq(s, shape)) {
+            Some(0) => {}
+            Some(i) => self.item_shapes[..=i].rotate_right(1),
+            None => {
+                self.item_shapes.truncate(ITEM_SHAPES - 1);
+                self.item_shapes.insert(0, shape.clone());
+            }
+        }
     }
 
     /// Consumes the `{` or `[` of a container at `depth`.
@@ -726,6 +763,32 @@ mod tests {
             list.items()[0].shape()
         ));
         assert_eq!(first, second);
+    }
+
+    #[test]
+    fn kinds_of_line_items_keep_their_shapes_when_they_alternate() {
+        let text = r#"{"items":[{"type":0,"amount":1},{"type":1,"text":"x"},{"type":0}]}"#;
+        let mut hints = Hints::default();
+        let shapes = |hints: &mut Hints| {
+            let (record, _) = read_record(text, hints).unwrap();
+            assert_eq!(record.clone().into_map(), serde(text).unwrap());
+            let Some(FieldRef::List(list)) = record.field_at(0) else {
+                panic!("the line items are a list of records");
+            };
+            list.items()
+                .iter()
+                .map(|r| r.shape().clone())
+                .collect::<Vec<_>>()
+        };
+        let first = shapes(&mut hints);
+        let second = shapes(&mut hints);
+        // A product item after a text item, and the next record's items,
+        // take the shapes already made; the shorter one is its own.
+        for (a, b) in first.iter().zip(&second) {
+            assert!(Arc::ptr_eq(a, b));
+        }
+        assert!(!Arc::ptr_eq(&first[0], &first[2]));
+        assert_eq!(first[2].names().collect::<Vec<_>>(), ["type"]);
     }
 
     #[test]
