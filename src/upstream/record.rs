@@ -94,9 +94,12 @@ pub struct Record {
 /// hashes it (on a page of 1,000 transactions, with 2,000 line items of
 /// some twenty fields, that was about a quarter of the gateway's CPU).
 ///
-/// The writer reads the records directly. Whoever asks for the field as
-/// JSON (the evaluator, `$filter` over the items, the items' own URL)
-/// gets the generic array, built once on first use.
+/// The writer and the evaluator's `any`/`all` read the records directly.
+/// Whoever asks for the field as JSON (the items' own URL,
+/// `Transactions(1)/Items`, with its query options) gets the generic
+/// array, built once on first use and kept with the record; the cache
+/// weighs a row when it stores it, so such an array built later is not
+/// counted against its size.
 #[derive(Clone)]
 pub struct RecordList {
     items: Vec<Record>,
