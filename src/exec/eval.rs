@@ -215,22 +215,23 @@ impl<'m> Evaluator<'m> {
                 .copied()
                 .ok_or_else(|| EvalError::Type(l.text.clone()))?,
         };
-        let children = match source.field(&children_key(&l.navigation)) {
-            Some(Json::Array(items)) => items,
-            _ => return Err(EvalError::MissingChildren(l.text.clone())),
-        };
+        let children: Vec<&'r dyn Fields> = source
+            .field_ref(&children_key(&l.navigation))
+            .and_then(FieldRef::objects)
+            .ok_or_else(|| EvalError::MissingChildren(l.text.clone()))?
+            .into_iter()
+            .map(|child| {
+                child.ok_or_else(|| {
+                    EvalError::BadValue(format!("{}: child is not an object", l.text))
+                })
+            })
+            .collect::<Result<_, _>>()?;
         let Some(predicate) = &l.predicate else {
             return Ok(Value::Bool(l.any && !children.is_empty()));
         };
         quantify(
             l.any,
-            children.iter().map(|child| {
-                let Json::Object(child) = child else {
-                    return Err(EvalError::BadValue(format!(
-                        "{}: child is not an object",
-                        l.text
-                    )));
-                };
+            children.into_iter().map(|child| {
                 vars.truncate(l.depth);
                 vars.push(child);
                 let v = self.eval(predicate, it, vars)?;

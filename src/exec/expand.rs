@@ -20,7 +20,7 @@ use crate::bind::query::{ExpandItem, QueryShape};
 use crate::error::GatewayError;
 use crate::plan::collection::{OrderPlan, Planner};
 use crate::plan::pushdown::FilterCapabilities;
-use crate::upstream::{Filter, ListRequest, Op, Record, Row, SortKey};
+use crate::upstream::{Filter, ListRequest, Op, Record, RecordList, Row, SortKey};
 use crate::values::json_i64;
 
 /// How expands are executed.
@@ -283,17 +283,17 @@ async fn expand_many(
         let total = list.len();
         let skip = opts.skip.unwrap_or(0) as usize;
         let top = opts.top.map_or(usize::MAX, |t| t as usize);
-        let page: Vec<Json> = list
+        let page: Vec<Record> = list
             .into_iter()
             .skip(skip)
             .take(top)
-            .map(|r| Json::Object(Row::unwrap_or_clone(r).into_map()))
+            .map(Row::unwrap_or_clone)
             .collect();
         let row = Row::make_mut(row);
         if opts.count {
             row.insert(format!("{key}@count"), Json::from(total));
         }
-        row.insert(key.clone(), Json::Array(page));
+        row.insert_list(key.clone(), RecordList::new(page));
     }
     Ok(())
 }

@@ -23,7 +23,7 @@ use crate::bind::expr::{BoundExpr, Lambda, PathRoot, PropertyPath};
 use crate::edm::{EntitySetId, EntityTypeId};
 use crate::error::GatewayError;
 use crate::plan::pushdown::{FilterCapabilities, Translator};
-use crate::upstream::{Filter, ListRequest, Op, Row, SortKey};
+use crate::upstream::{Filter, ListRequest, Op, Record, RecordList, Row, SortKey};
 use crate::values::{json_i64, Value};
 
 /// The most parent keys a semi-join may turn into an `in` list.
@@ -297,7 +297,7 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(
     let key = children_key(&l.navigation);
     if ids.is_empty() {
         for r in rows.iter_mut() {
-            Row::make_mut(r).insert(key.clone(), Json::Array(Vec::new()));
+            Row::make_mut(r).insert_list(key.clone(), RecordList::new(Vec::new()));
         }
         return Ok(());
     }
@@ -374,13 +374,14 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(
         rerooted.root = PathRoot::It;
         Box::pin(attach_one(ctx, &rerooted, &mut children)).await?;
     }
-    let mut by_parent: std::collections::HashMap<i64, Vec<Json>> = std::collections::HashMap::new();
+    let mut by_parent: std::collections::HashMap<i64, Vec<Record>> =
+        std::collections::HashMap::new();
     for c in children {
         if let Some(p) = c.get(&l.child_field).and_then(json_i64) {
             by_parent
                 .entry(p)
                 .or_default()
-                .push(Json::Object(Row::unwrap_or_clone(c).into_map()));
+                .push(Row::unwrap_or_clone(c));
         }
     }
     for r in rows.iter_mut() {
@@ -389,7 +390,7 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(
             .and_then(json_i64)
             .and_then(|id| by_parent.remove(&id))
             .unwrap_or_default();
-        Row::make_mut(r).insert(key.clone(), Json::Array(list));
+        Row::make_mut(r).insert_list(key.clone(), RecordList::new(list));
     }
     Ok(())
 }

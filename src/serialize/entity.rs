@@ -240,16 +240,13 @@ impl<'a> EntityWriter<'a> {
             }
         }
         for (name, collection, writer) in &self.expand {
-            let children = row.field(&children_key(name));
+            let key = children_key(name);
             if *collection {
-                let items: &[Json] = match children {
-                    Some(Json::Array(a)) => a,
-                    _ => &[],
-                };
-                if let Some(n) = row
-                    .field(&format!("{}@count", children_key(name)))
-                    .and_then(json_i64)
-                {
+                let children = row
+                    .field_ref(&key)
+                    .and_then(FieldRef::objects)
+                    .unwrap_or_default();
+                if let Some(n) = row.field(&format!("{key}@count")).and_then(json_i64) {
                     sep(out);
                     write_key(out, &format!("{name}@odata.count"));
                     out.extend_from_slice(n.to_string().as_bytes());
@@ -257,21 +254,17 @@ impl<'a> EntityWriter<'a> {
                 sep(out);
                 write_key(out, name);
                 out.push(b'[');
-                let mut first_child = true;
-                for item in items {
-                    if let Json::Object(child) = item {
-                        if !first_child {
-                            out.push(b',');
-                        }
-                        first_child = false;
-                        writer.write(out, child);
+                for (i, child) in children.into_iter().flatten().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
                     }
+                    writer.write(out, child);
                 }
                 out.push(b']');
             } else {
                 sep(out);
                 write_key(out, name);
-                match children {
+                match row.field(&key) {
                     Some(Json::Object(child)) => writer.write(out, child),
                     _ => out.extend_from_slice(b"null"),
                 }
