@@ -523,66 +523,70 @@ const STACK_SLOTS: usize = 64;
 mod tests {
     use super::*;
 
-    #[test]
-    fn keys_escaped_once_write_what_escaping_as_it_goes_writes() {
+    /// Runs `check` with the demo model and its `Transactions.Items`
+    /// property (a collection of line items).
+    fn with_line_items(check: impl FnOnce(&ServiceModel, &Property)) {
         let config = crate::config::Config::default_for_demo("http://127.0.0.1:1").unwrap();
         let models = config.service_models().unwrap();
         let model = models.iter().find(|m| m.name == "odata").unwrap();
         let (set, _) = model.entity_set("Transactions").unwrap();
         let ty = model.entity_type(model.set(set).entity_type);
         let items = ty.properties.iter().find(|p| p.name == "Items").unwrap();
-        let value = serde_json::json!([
-            {"item": 1, "name": "a\"b", "amount": 2, "unknown": true},
-            {"subindex": 1},
-            {}
-        ]);
-        let write = |keys: &ComplexKeys| {
-            let mut out = Vec::new();
-            write_structured(&mut out, model, keys, &items.ty, Some(&value), false);
-            String::from_utf8(out).unwrap()
-        };
-        let once = ComplexKeys::for_types(model, std::iter::once(&items.ty));
-        assert!(!once.by_type.is_empty());
-        let written = write(&once);
-        assert_eq!(written, write(&ComplexKeys::default()));
-        let parsed: Json = serde_json::from_str(&written).unwrap();
-        assert_eq!(parsed[0]["Name"], "a\"b");
-        assert_eq!(parsed[1]["SubIndex"], 1);
-        assert_eq!(parsed.as_array().map(Vec::len), Some(3));
+        check(model, items);
+    }
+
+    #[test]
+    fn keys_escaped_once_write_what_escaping_as_it_goes_writes() {
+        with_line_items(|model, items| {
+            let value = serde_json::json!([
+                {"item": 1, "name": "a\"b", "amount": 2, "unknown": true},
+                {"subindex": 1},
+                {}
+            ]);
+            let write = |keys: &ComplexKeys| {
+                let mut out = Vec::new();
+                write_structured(&mut out, model, keys, &items.ty, Some(&value), false);
+                String::from_utf8(out).unwrap()
+            };
+            let once = ComplexKeys::for_types(model, std::iter::once(&items.ty));
+            assert!(!once.by_type.is_empty());
+            let written = write(&once);
+            assert_eq!(written, write(&ComplexKeys::default()));
+            let parsed: Json = serde_json::from_str(&written).unwrap();
+            assert_eq!(parsed[0]["Name"], "a\"b");
+            assert_eq!(parsed[1]["SubIndex"], 1);
+            assert_eq!(parsed.as_array().map(Vec::len), Some(3));
+        });
     }
 
     #[test]
     fn line_items_read_as_records_write_what_their_json_writes() {
-        let config = crate::config::Config::default_for_demo("http://127.0.0.1:1").unwrap();
-        let models = config.service_models().unwrap();
-        let model = models.iter().find(|m| m.name == "odata").unwrap();
-        let (set, _) = model.entity_set("Transactions").unwrap();
-        let ty = model.entity_type(model.set(set).entity_type);
-        let items = ty.properties.iter().find(|p| p.name == "Items").unwrap();
-        let EdmType::Collection(inner) = &items.ty else {
-            panic!("Items is a collection");
-        };
-        let value = serde_json::json!([
-            {"item": 1, "name": "a\"b", "amount": 2.5, "unknown": true},
-            {"amount": 3, "item": 2},
-            {}
-        ]);
-        let records = value
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| crate::upstream::Record::from(v.as_object().unwrap().clone()))
-            .collect();
-        let list = RecordList::new(records);
-        let keys = ComplexKeys::for_types(model, std::iter::once(&items.ty));
-        let mut from_json = Vec::new();
-        write_structured(&mut from_json, model, &keys, &items.ty, Some(&value), false);
-        let mut from_records = Vec::new();
-        write_record_list(&mut from_records, model, &keys, inner, &list, false);
-        assert_eq!(
-            String::from_utf8(from_records).unwrap(),
-            String::from_utf8(from_json).unwrap()
-        );
+        with_line_items(|model, items| {
+            let EdmType::Collection(inner) = &items.ty else {
+                panic!("Items is a collection");
+            };
+            let value = serde_json::json!([
+                {"item": 1, "name": "a\"b", "amount": 2.5, "unknown": true},
+                {"amount": 3, "item": 2},
+                {}
+            ]);
+            let records = value
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| crate::upstream::Record::from(v.as_object().unwrap().clone()))
+                .collect();
+            let list = RecordList::new(records);
+            let keys = ComplexKeys::for_types(model, std::iter::once(&items.ty));
+            let mut from_json = Vec::new();
+            write_structured(&mut from_json, model, &keys, &items.ty, Some(&value), false);
+            let mut from_records = Vec::new();
+            write_record_list(&mut from_records, model, &keys, inner, &list, false);
+            assert_eq!(
+                String::from_utf8(from_records).unwrap(),
+                String::from_utf8(from_json).unwrap()
+            );
+        });
     }
 
     #[test]
