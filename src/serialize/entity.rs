@@ -11,7 +11,7 @@ use crate::bind::query::{ExpandItem, QueryShape};
 use crate::edm::{ComplexTypeId, Conversion, EdmType, EntitySetId, Property, ServiceModel};
 use crate::exec::eval::children_key;
 use crate::server::negotiate::{JsonFormat, MetadataLevel};
-use crate::upstream::{FieldRef, Fields, RecordList};
+use crate::upstream::{FieldRef, Fields, RecordList, ShapePositions};
 use crate::values::json_i64;
 
 /// How entities of one entity set are written in one response.
@@ -24,6 +24,9 @@ pub struct EntityWriter<'a> {
     complex_keys: ComplexKeys,
     /// The ZeyOS field holding the modification time ETags are made of.
     modified_field: Option<&'a str>,
+    /// Where the properties' fields, then the modification time, are in
+    /// records of each shape met.
+    positions: ShapePositions,
     format: JsonFormat,
     /// Absolute service root with trailing slash, for ids and links.
     service_root: &'a str,
@@ -70,6 +73,12 @@ impl<'a> EntityWriter<'a> {
         let modified_field = ty
             .property_for_upstream("lastmodified")
             .map(|p| p.upstream.as_str());
+        let positions = ShapePositions::new(
+            properties
+                .iter()
+                .map(|(p, _)| p.upstream.as_str())
+                .chain(modified_field),
+        );
         let expand = expand
             .iter()
             .map(|item| {
@@ -86,6 +95,7 @@ impl<'a> EntityWriter<'a> {
             properties,
             complex_keys,
             modified_field,
+            positions,
             format,
             service_root,
             expand,
@@ -163,8 +173,25 @@ impl<'a> EntityWriter<'a> {
                 write_str(out, &path);
             }
         }
+        let mut lookup = self.positions.lookup();
+        // Fields of a record are found once per shape; other objects are
+        // read in property order by a cursor.
+        let by_position = row
+            .record()
+            .map(|record| (record, lookup.positions(record.shape())));
         if self.format.metadata != MetadataLevel::None {
-            if let Some(modified) = self.modified(row) {
+            let modified = match (&by_position, self.modified_field) {
+                (Some((record, at)), Some(_)) => at
+                    .get(self.properties.len())
+                    .copied()
+                    .flatten()
+                    .and_then(|k| record.value_at(k))
+                    .and_then(json_i64),
+                // By name, not through the cursor, which would then look
+                // for the properties after it.
+                _ => self.modified(row),
+            };
+            if let Some(modified) = modified {
                 sep(out);
                 // `"W/\"123\""`, the weak tag written as a JSON string.
                 out.extend_from_slice(br#""@odata.etag":"W/\""#);
@@ -172,9 +199,16 @@ impl<'a> EntityWriter<'a> {
                 out.extend_from_slice(br#"\"""#);
             }
         }
-        let mut values = row.cursor();
-        for &(p, ref key) in &self.properties {
-            let field = values.get_field(&p.upstream);
+        let mut cursor = row.cursor();
+        for (i, &(p, ref key)) in self.properties.iter().enumerate() {
+            let field = match &by_position {
+                Some((record, at)) => at
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .and_then(|k| record.field_at(k)),
+                None => cursor.get_field(&p.upstream),
+            };
             if self.format.metadata == MetadataLevel::Full {
                 if let Some(t) = type_annotation(self.model, &p.ty) {
                     sep(out);
@@ -214,6 +248,7 @@ impl<'a> EntityWriter<'a> {
                 ),
             }
         }
+        drop(lookup);
         for name in &self.dynamic {
             sep(out);
             write_key(out, name);
@@ -294,8 +329,13 @@ fn type_annotation(model: &ServiceModel, ty: &EdmType) -> Option<String> {
 /// 2,000 line items of about twenty properties each.
 #[derive(Debug, Default)]
 pub struct ComplexKeys {
-    by_type: Vec<(ComplexTypeId, Vec<Box<[u8]>>)>,
+    /// Each type's keys, and where its properties' fields are in the
+    /// records of each kind of line item.
+    by_type: Vec<(ComplexTypeId, TypeKeys, ShapePositions)>,
 }
+
+/// One complex type's property keys, `"Name":`, in property order.
+type TypeKeys = Vec<Box<[u8]>>;
 
 impl ComplexKeys {
     /// The keys of every complex type values of `types` can hold, nested
@@ -311,6 +351,7 @@ impl ComplexKeys {
                     keys.by_type.push((
                         *id,
                         ct.properties.iter().map(|p| key_bytes(&p.name)).collect(),
+                        ShapePositions::new(ct.properties.iter().map(|p| &p.upstream)),
                     ));
                     pending.extend(ct.properties.iter().map(|p| &p.ty));
                 }
@@ -323,8 +364,16 @@ impl ComplexKeys {
     fn get(&self, id: ComplexTypeId) -> Option<&[Box<[u8]>]> {
         self.by_type
             .iter()
-            .find(|(t, _)| *t == id)
-            .map(|(_, k)| k.as_slice())
+            .find(|(t, _, _)| *t == id)
+            .map(|(_, k, _)| k.as_slice())
+    }
+
+    /// Where the properties of type `id` are in records of a shape.
+    fn positions(&self, id: ComplexTypeId) -> Option<&ShapePositions> {
+        self.by_type
+            .iter()
+            .find(|(t, _, _)| *t == id)
+            .map(|(_, _, p)| p)
     }
 }
 
@@ -376,12 +425,14 @@ pub fn write_structured(
 
 /// Writes a collection from a list of records (line items decoded
 /// without a map each), as [`write_structured`] writes the same array.
-fn write_record_list(
+/// Each item's fields are found once per kind of item (its shape), not by
+/// name in every item.
+fn write_record_list<'l>(
     out: &mut Vec<u8>,
     model: &ServiceModel,
     keys: &ComplexKeys,
     inner: &EdmType,
-    list: &RecordList,
+    list: &'l RecordList,
     ieee754: bool,
 ) {
     let EdmType::Complex(id) = inner else {
@@ -397,12 +448,23 @@ fn write_record_list(
     if model.complex_type(*id).properties.is_empty() {
         return write_json(out, list.json());
     }
+    // Writing an item's values never writes another list of records, so
+    // nothing else asks for these positions while they are locked.
+    let mut lookup = keys.positions(*id).map(ShapePositions::lookup);
     out.push(b'[');
     for (i, item) in list.items().iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_complex_entries(out, model, keys, *id, item.iter(), None, ieee754);
+        let fill = |values: &mut [Option<&'l Json>]| match lookup.as_mut() {
+            Some(lookup) => {
+                for (slot, at) in values.iter_mut().zip(lookup.positions(item.shape())) {
+                    *slot = at.and_then(|k| item.field_at(k)).map(FieldRef::json);
+                }
+            }
+            None => by_property(&model.complex_type(*id).properties, item.iter(), values),
+        };
+        write_complex_with(out, model, keys, *id, fill, item.iter(), None, ieee754);
     }
     out.push(b']');
 }
@@ -411,27 +473,32 @@ fn write_record_list(
 /// properties, or with `only` (a `$select` over the items of a collection)
 /// just those, by index into the type's properties. An open type's
 /// dynamic properties are written only when nothing was selected.
-pub fn write_complex(
+pub fn write_complex<'m>(
     out: &mut Vec<u8>,
     model: &ServiceModel,
     keys: &ComplexKeys,
     id: ComplexTypeId,
-    map: &Map<String, Json>,
+    map: &'m Map<String, Json>,
     only: Option<&[usize]>,
     ieee754: bool,
 ) {
     let entries = map.iter().map(|(k, v)| (k.as_str(), v));
-    write_complex_entries(out, model, keys, id, entries, only, ieee754);
+    let properties = &model.complex_type(id).properties;
+    let fill = |values: &mut [Option<&'m Json>]| by_property(properties, entries.clone(), values);
+    write_complex_with(out, model, keys, id, fill, entries.clone(), only, ieee754);
 }
 
-/// [`write_complex`] from the object's entries, whether a map's or a
-/// record's.
-fn write_complex_entries<'e>(
+/// [`write_complex`] with the object's values found by `fill`, which puts
+/// each property's value into its slot, and its `entries` for the dynamic
+/// properties of an open type.
+#[allow(clippy::too_many_arguments)]
+fn write_complex_with<'e>(
     out: &mut Vec<u8>,
     model: &ServiceModel,
     keys: &ComplexKeys,
     id: ComplexTypeId,
-    entries: impl Iterator<Item = (&'e str, &'e Json)> + Clone,
+    fill: impl FnOnce(&mut [Option<&'e Json>]),
+    entries: impl Iterator<Item = (&'e str, &'e Json)>,
     only: Option<&[usize]>,
     ieee754: bool,
 ) {
@@ -449,7 +516,7 @@ fn write_complex_entries<'e>(
         on_heap.resize(n, None);
         &mut on_heap
     };
-    by_property(&ct.properties, entries.clone(), values);
+    fill(values);
     let type_keys = keys.get(id);
     for (i, (p, value)) in ct.properties.iter().zip(values.iter().copied()).enumerate() {
         if only.is_some_and(|o| !o.contains(&i)) {
@@ -522,6 +589,7 @@ const STACK_SLOTS: usize = 64;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     /// Runs `check` with the demo model and its `Transactions.Items`
     /// property (a collection of line items).
@@ -586,6 +654,45 @@ mod tests {
                 String::from_utf8(from_records).unwrap(),
                 String::from_utf8(from_json).unwrap()
             );
+        });
+    }
+
+    #[test]
+    fn records_write_what_their_maps_write_whatever_their_shapes() {
+        with_line_items(|model, _| {
+            let (set, _) = model.entity_set("Transactions").unwrap();
+            // Fields in the planner's order, in another order, missing,
+            // unknown; line items of alternating kinds. Decoded as a page,
+            // so that records and items share shapes.
+            let page = r#"[
+                {"ID":1,"transactionnum":"T-1","date":872838840,"lastmodified":5,
+                 "items":[{"item":1,"name":"a"},{"subindex":2,"text":"x"},{"item":3,"name":"c"}]},
+                {"ID":2,"transactionnum":"T-2","date":872838841,"lastmodified":6,
+                 "items":[{"subindex":1,"text":"y"},{"item":2,"name":"b"}]},
+                {"lastmodified":7,"date":1,"ID":3,"extra":true,
+                 "items":[{"name":"d","item":4}]},
+                {"ID":4},
+                {"ID":5,"transactionnum":"T-5","date":2,"lastmodified":8,"items":[]}
+            ]"#;
+            let rows = crate::upstream::rows::parse_rows(page.as_bytes()).unwrap();
+            assert!(Arc::ptr_eq(rows[0].shape(), rows[1].shape()));
+            for metadata in [MetadataLevel::Minimal, MetadataLevel::Full] {
+                let format = JsonFormat {
+                    metadata,
+                    ieee754_compatible: false,
+                };
+                let writer = EntityWriter::new(model, set, None, &[], format, "http://h/");
+                for row in &rows {
+                    let mut from_record = Vec::new();
+                    writer.write(&mut from_record, row);
+                    let mut from_map = Vec::new();
+                    writer.write(&mut from_map, &row.to_map());
+                    assert_eq!(
+                        String::from_utf8(from_record).unwrap(),
+                        String::from_utf8(from_map).unwrap()
+                    );
+                }
+            }
         });
     }
 

@@ -9,12 +9,14 @@ pub mod record;
 mod record_reader;
 pub mod request;
 pub mod rows;
+pub mod shape_positions;
 
 pub use auth::{Authenticator, Credential, CredentialError, Principal};
 pub use client::{GetResponse, Row, UpstreamClient, UpstreamError, UpstreamSettings};
 pub use filter::{escape_like, Filter, Op};
 pub use record::{FieldCursor, FieldRef, Fields, Record, RecordList, Shape};
 pub use request::{ListRequest, SortKey};
+pub use shape_positions::{PositionLookup, ShapePositions};
 
 /// Gzips `data` as a web server in front of ZeyOS would (for tests of the
 /// inflating paths).

@@ -15,22 +15,68 @@
 //! would, for the few dozen fields a ZeyOS entity has.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value as Json};
 
 /// The field names a run of records shares, in their order. No name occurs
 /// twice.
-#[derive(PartialEq, Eq)]
 pub struct Shape {
     names: Vec<Box<str>>,
+    /// Whether no name has a character JSON escapes (quotes, backslashes,
+    /// control characters), so that each is written in a record's text
+    /// exactly as it is and can be compared there in place.
+    plain: bool,
+    /// The last shape made from this one by adding a name, with that
+    /// name: records that shared this shape and get the same field added
+    /// (the children `$expand` attaches to every row of a page) then share
+    /// the new shape too, instead of each copying the names.
+    extended: Mutex<Option<(Box<str>, Arc<Shape>)>>,
 }
+
+impl PartialEq for Shape {
+    fn eq(&self, other: &Self) -> bool {
+        self.names == other.names
+    }
+}
+
+impl Eq for Shape {}
 
 impl Shape {
     /// A shape of the given names, which the caller has made unique.
     pub(crate) fn new(names: Vec<Box<str>>) -> Shape {
-        Shape { names }
+        let plain = names
+            .iter()
+            .all(|n| n.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
+        Shape {
+            names,
+            plain,
+            extended: Mutex::new(None),
+        }
+    }
+
+    /// Whether every name appears in JSON text as it is, unescaped.
+    pub(crate) fn plain(&self) -> bool {
+        self.plain
+    }
+
+    /// This shape with `name` (not one of its names) added at the end,
+    /// shared with every record of this shape that gets the same name
+    /// added next.
+    fn with_name(&self, name: &str) -> Arc<Shape> {
+        let mut extended = self.extended.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((added, shape)) = extended.as_ref() {
+            if **added == *name {
+                return shape.clone();
+            }
+        }
+        let mut names = Vec::with_capacity(self.names.len() + 1);
+        names.extend(self.names.iter().cloned());
+        names.push(name.into());
+        let shape = Arc::new(Shape::new(names));
+        *extended = Some((name.into(), shape.clone()));
+        shape
     }
 
     /// The names, for the decoder to compare against.
@@ -40,7 +86,7 @@ impl Shape {
 
     /// The empty shape.
     fn empty() -> Arc<Shape> {
-        Arc::new(Shape { names: Vec::new() })
+        Arc::new(Shape::new(Vec::new()))
     }
 
     /// Where `name` is, if it is a field of this shape.
@@ -261,16 +307,14 @@ impl Record {
     }
 
     /// Sets field `name`, returning its old value. A new name gives this
-    /// record a shape of its own.
+    /// record a new shape, which the records that shared its old one
+    /// share again when they get the same name added.
     pub fn insert(&mut self, name: String, value: Json) -> Option<Json> {
         if let Some(i) = self.shape.position(&name) {
             self.settle(i);
             return self.values.get_mut(i).map(|v| std::mem::replace(v, value));
         }
-        let mut names = Vec::with_capacity(self.shape.len() + 1);
-        names.extend(self.shape.names.iter().cloned());
-        names.push(name.into_boxed_str());
-        self.shape = Arc::new(Shape::new(names));
+        self.shape = self.shape.with_name(&name);
         self.values.push(value);
         None
     }
@@ -505,6 +549,12 @@ pub trait Fields {
 
     /// A reader for fields asked for in about the order they are stored.
     fn cursor(&self) -> FieldCursor<'_>;
+
+    /// The record, if this is one: readers of many records of a shape
+    /// find their fields once per shape ([`super::ShapePositions`]).
+    fn record(&self) -> Option<&Record> {
+        None
+    }
 }
 
 impl Fields for Record {
@@ -522,6 +572,10 @@ impl Fields for Record {
             next: 0,
         }
     }
+
+    fn record(&self) -> Option<&Record> {
+        Some(self)
+    }
 }
 
 impl<T: Fields + ?Sized> Fields for Arc<T> {
@@ -535,6 +589,10 @@ impl<T: Fields + ?Sized> Fields for Arc<T> {
 
     fn cursor(&self) -> FieldCursor<'_> {
         (**self).cursor()
+    }
+
+    fn record(&self) -> Option<&Record> {
+        (**self).record()
     }
 }
 
@@ -719,6 +777,26 @@ mod tests {
             Some(json!([{"a": 1}, {"a": 2}]))
         );
         assert_eq!(r["items"], json!(3));
+    }
+
+    #[test]
+    fn records_sharing_a_shape_share_it_again_with_the_same_field_added() {
+        let mut a = rec(json!({"x": 1}));
+        let mut b = a.clone();
+        let mut c = a.clone();
+        a.insert("y".into(), json!(2));
+        b.insert("y".into(), json!(3));
+        c.insert("z".into(), json!(4));
+        assert!(Arc::ptr_eq(a.shape(), b.shape()));
+        assert!(!Arc::ptr_eq(a.shape(), c.shape()));
+        assert_eq!(a.get("y"), Some(&json!(2)));
+        assert_eq!(b.get("y"), Some(&json!(3)));
+        assert_eq!(c.get("z"), Some(&json!(4)));
+        assert_eq!(c.get("y"), None);
+        // A record of another shape gets a shape of its own names.
+        let mut d = rec(json!({"x": 1}));
+        d.insert("y".into(), json!(6));
+        assert_eq!(d.shape().names().collect::<Vec<_>>(), ["x", "y"]);
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub(super) enum ReadError {
 }
 
 /// What the records read so far suggest about the next one.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct Hints {
     /// The field names of the last record, which the next one shares when
     /// its names are the same.
@@ -165,21 +165,26 @@ impl<'t> Reader<'t> {
             self.at += 1;
         } else {
             loop {
+                // Nearly always the name the expected shape has next:
+                // compared where it is in the text.
+                let at = values.len();
+                let in_place = other.is_none()
+                    && expected.is_some_and(|s| {
+                        s.plain()
+                            && s.names_slice()
+                                .get(at)
+                                .is_some_and(|name| self.eat_key(name))
+                    });
+                if in_place {
+                    self.eat(b':', "`:`")?;
+                    self.push_field(depth, &mut values, &mut lists)?;
+                    if self.end_of(b'}', "`,` or `}`")? {
+                        break;
+                    }
+                    continue;
+                }
                 let name = self.key()?;
                 self.eat(b':', "`:`")?;
-                let value = if depth == 1 && self.next_token()? == b'[' {
-                    match self.field_array(depth)? {
-                        FieldRead::Json(value) => value,
-                        FieldRead::List(list) => {
-                            let position = other.as_ref().map_or(values.len(), Vec::len);
-                            lists.push((position, list));
-                            // A placeholder: the record reads it from `lists`.
-                            Json::Null
-                        }
-                    }
-                } else {
-                    self.value(depth)?
-                };
                 if other.is_none() {
                     let at = values.len();
                     let fits =
@@ -197,8 +202,20 @@ impl<'t> Reader<'t> {
                     }
                 }
                 match &mut other {
-                    Some(pairs) => pairs.push((name.into(), value)),
-                    None => values.push(value),
+                    None => self.push_field(depth, &mut values, &mut lists)?,
+                    Some(pairs) if depth == 1 && self.next_token()? == b'[' => {
+                        let value = match self.field_array(depth)? {
+                            FieldRead::Json(value) => value,
+                            FieldRead::List(list) => {
+                                lists.push((pairs.len(), list));
+                                // A placeholder: the record reads it from
+                                // `lists`.
+                                Json::Null
+                            }
+                        };
+                        pairs.push((name.into(), value));
+                    }
+                    Some(pairs) => pairs.push((name.into(), self.value(depth)?)),
                 }
                 if self.end_of(b'}', "`,` or `}`")? {
                     break;
@@ -316,6 +333,78 @@ impl<'t> Reader<'t> {
         }
     }
 
+    /// Consumes the field name `name` (after whitespace) if it is next in
+    /// the text, written as it is; `name` must have no character JSON
+    /// escapes.
+    #[inline]
+    fn eat_key(&mut self, name: &str) -> bool {
+        let start = skip_whitespace(self.bytes, self.at) + 1;
+        let end = start + name.len();
+        let here = self.bytes.get(start - 1) == Some(&b'"')
+            && self
+                .bytes
+                .get(start..end)
+                .is_some_and(|text| same_bytes(text, name.as_bytes()))
+            && self.bytes.get(end) == Some(&b'"');
+        if here {
+            self.at = end + 1;
+        }
+        here
+    }
+
+    /// Reads a record's field value onto `values`, an array of objects in
+    /// a record of the list onto `lists` (with a placeholder in
+    /// `values`).
+    #[inline]
+    fn push_field(
+        &mut self,
+        depth: usize,
+        values: &mut Vec<Json>,
+        lists: &mut Vec<(usize, RecordList)>,
+    ) -> Result<(), ReadError> {
+        if depth == 1 && self.next_token()? == b'[' {
+            match self.field_array(depth)? {
+                FieldRead::Json(value) => values.push(value),
+                FieldRead::List(list) => {
+                    lists.push((values.len(), list));
+                    // A placeholder: the record reads it from `lists`.
+                    values.push(Json::Null);
+                }
+            }
+            Ok(())
+        } else {
+            self.push_value(depth, values)
+        }
+    }
+
+    /// [`Reader::value`] pushed onto `out`. A record's plain strings and
+    /// numbers, nearly all its values, are built where they are kept:
+    /// returned from a call, each value went through memory and was read
+    /// back at once, a stall that was about a tenth of decoding.
+    #[inline]
+    fn push_value(&mut self, depth: usize, out: &mut Vec<Json>) -> Result<(), ReadError> {
+        match self.next_token()? {
+            b'"' => {
+                let start = self.at + 1;
+                let end = special_byte(self.bytes, start);
+                if self.bytes.get(end) == Some(&b'"') {
+                    // Both ends are ASCII quotes, so character boundaries.
+                    self.at = end + 1;
+                    out.push(Json::String(self.text[start..end].to_owned()));
+                } else {
+                    let text = self.string()?;
+                    out.push(Json::String(text.into_owned()));
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let number = self.number()?;
+                out.push(number);
+            }
+            _ => out.push(self.value(depth)?),
+        }
+        Ok(())
+    }
+
     fn object(&mut self, depth: usize) -> Result<Json, ReadError> {
         self.enter(depth)?;
         let mut map = Map::with_capacity(self.nested.min(MAX_PRESIZE));
@@ -421,7 +510,12 @@ impl<'t> Reader<'t> {
     }
 
     /// The number at `self.at`.
+    #[inline(always)]
     fn number(&mut self) -> Result<Json, ReadError> {
+        if let Some((value, end)) = short_number(self.bytes, self.at) {
+            self.at = end;
+            return Ok(value);
+        }
         let start = self.at;
         let mut end = start;
         while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.bytes.get(end) {
@@ -466,6 +560,42 @@ impl<'t> Reader<'t> {
     }
 }
 
+/// Whether `a` and `b`, of the same length, are equal: compared a word at
+/// a time, without the call `memcmp` is for the short field names a
+/// record has dozens of.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn word(s: &[u8], at: usize) -> u64 {
+        let mut w = [0; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    }
+    fn half(s: &[u8], at: usize) -> u32 {
+        let mut w = [0; 4];
+        w.copy_from_slice(&s[at..at + 4]);
+        u32::from_le_bytes(w)
+    }
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 4 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    if n < 8 {
+        return half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4);
+    }
+    // Whole words, then the last eight bytes (overlapping the words).
+    let mut at = 0;
+    while at + 8 < n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
+}
+
 /// The position of the first byte from `from` on that ends or interrupts
 /// a plain string: a quote, a backslash or a control character
 /// (`bytes.len()` if there is none). Eight bytes at a time, as serde_json
@@ -496,6 +626,73 @@ fn special_byte(bytes: &[u8], from: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// The most digits of a fraction [`short_number`] reads: their value
+/// cannot overflow a `u64`.
+const FRACTION_DIGITS: usize = 19;
+
+/// The largest integer below which every integer is an exact double.
+const EXACT_MANTISSA: u64 = 1 << 53;
+
+/// The powers of ten up to `FRACTION_DIGITS`, all exact doubles.
+const POWERS_OF_TEN: [f64; FRACTION_DIGITS + 1] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19,
+];
+
+/// The number at `start` and where it ends, if it has a form nearly all
+/// of ZeyOS's numbers have, read in one pass: an integer of at most
+/// [`SAFE_DIGITS`] digits, or a decimal fraction (an amount) without an
+/// exponent whose digits, read as an integer, are an exact double. `None` for anything else
+/// (also for a number the text may not have all of yet), which is then
+/// read the general way.
+#[inline(always)]
+fn short_number(bytes: &[u8], start: usize) -> Option<(Json, usize)> {
+    let negative = bytes.get(start) == Some(&b'-');
+    let first = start + usize::from(negative);
+    let mut mantissa: u64 = 0;
+    let mut digits_from = |mut i: usize| {
+        while let Some(&d @ b'0'..=b'9') = bytes.get(i) {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+            i += 1;
+        }
+        i
+    };
+    let mut end = digits_from(first);
+    let integer_digits = end - first;
+    if integer_digits == 0 || (integer_digits > 1 && bytes.get(first) == Some(&b'0')) {
+        return None;
+    }
+    let mut fraction_digits = 0;
+    if bytes.get(end) == Some(&b'.') {
+        let from = end + 1;
+        end = digits_from(from);
+        fraction_digits = end - from;
+        if fraction_digits == 0 {
+            return None;
+        }
+    }
+    // The number ends here, within the text, and has no exponent.
+    if let None | Some(b'.' | b'e' | b'E' | b'+' | b'-') = bytes.get(end) {
+        return None;
+    }
+    if fraction_digits == 0 {
+        // `-0` is the float −0.0 to serde_json.
+        if integer_digits > SAFE_DIGITS || (negative && mantissa == 0) {
+            return None;
+        }
+        let n = i64::try_from(mantissa).ok()?;
+        return Some((Json::from(if negative { -n } else { n }), end));
+    }
+    if integer_digits + fraction_digits > FRACTION_DIGITS || mantissa > EXACT_MANTISSA {
+        return None;
+    }
+    // The digits and the power of ten are both exact doubles, so one
+    // correctly rounded division gives the correctly rounded value, as
+    // parsing the text does (Clinger's fast path).
+    let value = mantissa as f64 / POWERS_OF_TEN[fraction_digits];
+    Some((Json::from(if negative { -value } else { value }), end))
 }
 
 /// What a JSON number token holds.
@@ -732,6 +929,94 @@ mod tests {
     }
 
     #[test]
+    fn short_numbers_are_read_as_serde_json_reads_them() {
+        for token in [
+            "0",
+            "7",
+            "-7",
+            "10",
+            "999999999999999999",
+            "0.5",
+            "-0.5",
+            "0.0",
+            "-0.0",
+            "19.99",
+            "1.10",
+            "0.1",
+            "0.3",
+            "123456789.12345",
+            "999999999999999",
+            "0.000000000000001",
+            "99999999999999.9",
+            "0.000000000000000001",
+            "9007199254740.992",
+            "-1234.5678",
+        ] {
+            let text = format!("{token},");
+            let (value, end) = short_number(text.as_bytes(), 0).expect(token);
+            assert_eq!(end, token.len(), "{token}");
+            let want: Json = serde_json::from_str(token).unwrap();
+            assert_eq!(value, want, "{token}");
+            // The same variant: an integer stays one, a fraction a float.
+            assert_eq!(value.is_f64(), want.is_f64(), "{token}");
+        }
+        // Left to the general reading: more digits, exponents, `-0`,
+        // leading zeros, malformed numbers, and numbers that may go on.
+        for text in [
+            "-0,",
+            "1e5,",
+            "1.5E2,",
+            "1234567890123456789,",
+            "9007199254740.993,",
+            "0.12345678901234567890,",
+            "01,",
+            "1.,",
+            ".5,",
+            "-,",
+            "1.5.5,",
+            "1-2,",
+            "12",
+            "1.5",
+            "-",
+            "1+,",
+        ] {
+            assert_eq!(short_number(text.as_bytes(), 0), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn bytes_compare_equal_only_when_equal() {
+        for n in 0..40 {
+            let a: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same_bytes(&a, &a.clone()), "{n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "{n} at {at}");
+            }
+            assert!(!same_bytes(&a, &a[..n.saturating_sub(1)]) || n == 0);
+        }
+    }
+
+    #[test]
+    fn names_needing_escapes_are_read_by_name_after_a_record_of_them() {
+        let text = r#"{"a\"b":1,"c\\d":2,"e":3}"#;
+        let mut hints = Hints::default();
+        let (first, _) = read_record(text, &mut hints).unwrap();
+        assert!(!first.shape().plain());
+        let (second, _) = read_record(text, &mut hints).unwrap();
+        assert!(Arc::ptr_eq(first.shape(), second.shape()));
+        assert_eq!(second.into_map(), serde(text).unwrap());
+        // Escaped in the text, a plain name is still the same name.
+        let plain = r#"{"ab":1}"#;
+        let escaped = r#"{"\u0061b":2}"#;
+        let mut hints = Hints::default();
+        read_record(plain, &mut hints).unwrap();
+        let (record, _) = read_record(escaped, &mut hints).unwrap();
+        assert_eq!(record.into_map(), serde(escaped).unwrap());
+    }
+
+    #[test]
     fn arrays_of_objects_are_read_as_records_sharing_their_names() {
         let text =
             r#"{"ID":1,"items":[{"a":1,"b":"x"},{"a":2,"b":"y"}],"tags":[1,{"a":3}],"none":[]}"#;
@@ -869,9 +1154,20 @@ mod tests {
                 .prop_map(|kv| kv.into_iter().collect())
         }
 
-        /// The reader accepts `text` only as serde_json does.
-        fn check_against_serde(text: &str) -> Result<(), TestCaseError> {
-            match read(text) {
+        /// The reader accepts `text` only as serde_json does, whether it
+        /// expects the names of the record before (`hints`) or none.
+        fn check_against_serde(text: &str, hints: &Hints) -> Result<(), TestCaseError> {
+            check_outcome(text, read(text))?;
+            let primed = match read_record(text, &mut hints.clone()) {
+                Ok((r, used)) => Ok(Some((r.into_map(), used))),
+                Err(ReadError::Incomplete) => Ok(None),
+                Err(ReadError::Invalid(e)) => Err(e.to_string()),
+            };
+            check_outcome(text, primed)
+        }
+
+        fn check_outcome(text: &str, outcome: Outcome) -> Result<(), TestCaseError> {
+            match outcome {
                 // Accepted: the same as serde_json, with only whitespace
                 // after it.
                 Ok(Some((map, used))) if text[used..].trim().is_empty() => {
@@ -901,6 +1197,23 @@ mod tests {
             }
 
             #[test]
+            fn short_numbers_are_the_doubles_serde_json_reads(
+                negative in any::<bool>(),
+                integer in prop_oneof![Just(0u64), 0u64..100_000, any::<u64>()],
+                fraction in "[0-9]{0,19}",
+            ) {
+                let sign = if negative { "-" } else { "" };
+                let dot = if fraction.is_empty() { "" } else { "." };
+                let token = format!("{sign}{integer}{dot}{fraction}");
+                if let Some((value, end)) = short_number(format!("{token}}}").as_bytes(), 0) {
+                    prop_assert_eq!(end, token.len());
+                    let want: Json = serde_json::from_str(&token).unwrap();
+                    prop_assert_eq!(value.is_f64(), want.is_f64(), "{}", token);
+                    prop_assert_eq!(value, want, "{}", token);
+                }
+            }
+
+            #[test]
             fn reads_line_items_as_serde_json_does(
                 records in prop::collection::vec(record_with_items(), 1..4),
             ) {
@@ -924,6 +1237,8 @@ mod tests {
                 // Every single-byte deletion, and every insertion of a byte
                 // that means something in JSON, at every position.
                 let text = serde_json::to_string(&r).unwrap();
+                let mut hints = Hints::default();
+                read_record(&text, &mut hints).unwrap();
                 for at in 0..=text.len() {
                     let mut variants = Vec::new();
                     if at < text.len() {
@@ -938,7 +1253,7 @@ mod tests {
                     }
                     for bytes in variants {
                         let Ok(broken) = String::from_utf8(bytes) else { continue };
-                        check_against_serde(&broken)?;
+                        check_against_serde(&broken, &hints)?;
                     }
                 }
             }
