@@ -181,10 +181,7 @@ impl<'a> EntityWriter<'a> {
             .map(|record| (record, lookup.positions(record.shape())));
         if self.format.metadata != MetadataLevel::None {
             let modified = match (&by_position, self.modified_field) {
-                (Some((record, at)), Some(_)) => at
-                    .get(self.properties.len())
-                    .copied()
-                    .flatten()
+                (Some((record, at)), Some(_)) => found(at, self.properties.len())
                     .and_then(|k| record.value_at(k))
                     .and_then(json_i64),
                 // By name, not through the cursor, which would then look
@@ -202,11 +199,7 @@ impl<'a> EntityWriter<'a> {
         let mut cursor = row.cursor();
         for (i, &(p, ref key)) in self.properties.iter().enumerate() {
             let field = match &by_position {
-                Some((record, at)) => at
-                    .get(i)
-                    .copied()
-                    .flatten()
-                    .and_then(|k| record.field_at(k)),
+                Some((record, at)) => found(at, i).and_then(|k| record.field_at(k)),
                 None => cursor.get_field(&p.upstream),
             };
             if self.format.metadata == MetadataLevel::Full {
@@ -324,6 +317,12 @@ fn type_annotation(model: &ServiceModel, ty: &EdmType) -> Option<String> {
     }
 }
 
+/// Where the `i`th of the names a [`ShapePositions`] was made for is in
+/// records of a shape, from that shape's positions.
+fn found(at: &[Option<usize>], i: usize) -> Option<usize> {
+    at.get(i).copied().flatten()
+}
+
 /// The property keys (`"Name":`) of complex types, escaped once per
 /// writer rather than once per value: a page of transactions carries some
 /// 2,000 line items of about twenty properties each.
@@ -331,7 +330,15 @@ fn type_annotation(model: &ServiceModel, ty: &EdmType) -> Option<String> {
 pub struct ComplexKeys {
     /// Each type's keys, and where its properties' fields are in the
     /// records of each kind of line item.
-    by_type: Vec<(ComplexTypeId, TypeKeys, ShapePositions)>,
+    by_type: Vec<ComplexEntry>,
+}
+
+/// One complex type's escaped keys and field positions.
+#[derive(Debug)]
+struct ComplexEntry {
+    id: ComplexTypeId,
+    keys: TypeKeys,
+    positions: ShapePositions,
 }
 
 /// One complex type's property keys, `"Name":`, in property order.
@@ -348,11 +355,11 @@ impl ComplexKeys {
                 EdmType::Collection(inner) => pending.push(inner),
                 EdmType::Complex(id) if keys.get(*id).is_none() => {
                     let ct = model.complex_type(*id);
-                    keys.by_type.push((
-                        *id,
-                        ct.properties.iter().map(|p| key_bytes(&p.name)).collect(),
-                        ShapePositions::new(ct.properties.iter().map(|p| &p.upstream)),
-                    ));
+                    keys.by_type.push(ComplexEntry {
+                        id: *id,
+                        keys: ct.properties.iter().map(|p| key_bytes(&p.name)).collect(),
+                        positions: ShapePositions::new(ct.properties.iter().map(|p| &p.upstream)),
+                    });
                     pending.extend(ct.properties.iter().map(|p| &p.ty));
                 }
                 _ => {}
@@ -361,19 +368,18 @@ impl ComplexKeys {
         keys
     }
 
+    /// The keys and field positions of type `id`, if it was met.
+    fn entry(&self, id: ComplexTypeId) -> Option<&ComplexEntry> {
+        self.by_type.iter().find(|e| e.id == id)
+    }
+
     fn get(&self, id: ComplexTypeId) -> Option<&[Box<[u8]>]> {
-        self.by_type
-            .iter()
-            .find(|(t, _, _)| *t == id)
-            .map(|(_, k, _)| k.as_slice())
+        self.entry(id).map(|e| e.keys.as_slice())
     }
 
     /// Where the properties of type `id` are in records of a shape.
     fn positions(&self, id: ComplexTypeId) -> Option<&ShapePositions> {
-        self.by_type
-            .iter()
-            .find(|(t, _, _)| *t == id)
-            .map(|(_, _, p)| p)
+        self.entry(id).map(|e| &e.positions)
     }
 }
 

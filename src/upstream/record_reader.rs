@@ -529,11 +529,10 @@ impl<'t> Reader<'t> {
         match number_form(token.as_bytes()) {
             None => Err(self.invalid("a number")),
             Some(NumberForm::Integer) => {
+                // What `short_number` leaves: `-0` and integers of more
+                // than 18 digits, which serde_json reads as it always does.
                 self.at = end;
-                match plain_integer(token) {
-                    Some(n) => Ok(n),
-                    None => serde_json::from_str::<Json>(token).map_err(ReadError::Invalid),
-                }
+                serde_json::from_str::<Json>(token).map_err(ReadError::Invalid)
             }
             Some(NumberForm::Fraction) => match token.parse::<f64>() {
                 // Correctly rounded, as serde_json with `float_roundtrip`
@@ -743,31 +742,6 @@ fn number_form(token: &[u8]) -> Option<NumberForm> {
     (i == token.len()).then_some(form)
 }
 
-/// An integer without sign trouble, leading zeros or overflow, as
-/// serde_json would read it; `None` for anything else (including `-0`,
-/// which serde_json reads as the float −0.0).
-fn plain_integer(token: &str) -> Option<Json> {
-    let (negative, digits) = match token.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, token),
-    };
-    let plain = !digits.is_empty()
-        && digits.len() <= SAFE_DIGITS
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (digits.len() == 1 || !digits.starts_with('0'));
-    if !plain {
-        return None;
-    }
-    let n = digits
-        .bytes()
-        .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
-    match (negative, n) {
-        (true, 0) => None,
-        (true, n) => Some(Json::from(-n)),
-        (false, n) => Some(Json::from(n)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -912,19 +886,6 @@ mod tests {
             ("--1", None),
         ] {
             assert_eq!(number_form(token.as_bytes()), form, "{token}");
-        }
-    }
-
-    #[test]
-    fn plain_integers_are_read_without_serde_json() {
-        assert_eq!(plain_integer("0"), Some(Json::from(0)));
-        assert_eq!(plain_integer("-7"), Some(Json::from(-7)));
-        assert_eq!(
-            plain_integer("999999999999999999"),
-            Some(Json::from(999_999_999_999_999_999_i64))
-        );
-        for other in ["-0", "01", "", "-", "1.0", "1e2", "1234567890123456789"] {
-            assert_eq!(plain_integer(other), None, "{other}");
         }
     }
 
