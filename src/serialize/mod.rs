@@ -1,4 +1,5 @@
 //! OData JSON output.
 
 pub mod entity;
+mod number;
 pub mod value;

@@ -8,6 +8,7 @@
 
 use serde_json::Value as Json;
 
+use super::number::write_number;
 use crate::edm::{Conversion, EdmType, Property, ServiceModel};
 use crate::values::{civil, json_i64};
 
@@ -144,7 +145,7 @@ fn write_plain(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: &Js
             None => out.extend_from_slice(b"null"),
         },
         EdmType::Decimal | EdmType::Double => match value {
-            Json::Number(_) => write_json(out, value),
+            Json::Number(n) => write_number(out, n),
             Json::String(s) => match s.trim().parse::<f64>() {
                 Ok(f) if f.is_finite() => write_json(out, &Json::from(f)),
                 _ => write_str(out, s),
@@ -169,7 +170,12 @@ fn write_plain(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: &Js
 
 /// Appends any JSON value as is.
 pub fn write_json(out: &mut Vec<u8>, value: &Json) {
-    let _ = serde_json::to_writer(&mut *out, value);
+    match value {
+        Json::Number(n) => write_number(out, n),
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
+    }
 }
 
 #[cfg(test)]
