@@ -138,6 +138,9 @@ impl RequestCtx<'_> {
             }
             out.extend_from_slice(b"\"value\":[");
             let mut first = true;
+            // The page's chunks written but not sent yet, and their size.
+            let mut held: Vec<Bytes> = Vec::new();
+            let mut held_len = 0;
             let result: Result<(), GatewayError> = async {
                 loop {
                     let mut batch_rows = Vec::with_capacity(batch);
@@ -166,9 +169,16 @@ impl RequestCtx<'_> {
                         writer.write(&mut out, r);
                     }
                     if out.len() >= 32 * 1024 {
+                        // A chunk is done: kept while the page may still
+                        // end whole, sent once it streams. Either way the
+                        // buffer starts afresh rather than growing (and
+                        // copying what it holds).
+                        held_len += out.len();
+                        held.push(Bytes::from(std::mem::take(&mut out)));
+                        out.reserve(64 * 1024);
                         let streaming = match head_tx.take() {
                             None => true,
-                            Some(h) if out.len() >= ETAG_BUFFER_LIMIT => {
+                            Some(h) if held_len >= ETAG_BUFFER_LIMIT => {
                                 let _ = h.send(PageHead::Streaming);
                                 true
                             }
@@ -178,11 +188,11 @@ impl RequestCtx<'_> {
                             }
                         };
                         if streaming {
-                            let chunk = Bytes::from(std::mem::take(&mut out));
-                            if tx.send(Ok(chunk)).await.is_err() {
-                                return Ok(());
+                            for chunk in held.drain(..) {
+                                if tx.send(Ok(chunk)).await.is_err() {
+                                    return Ok(());
+                                }
                             }
-                            out.reserve(64 * 1024);
                         }
                     }
                 }
@@ -201,7 +211,8 @@ impl RequestCtx<'_> {
             .await;
             match (result, head_tx.take()) {
                 (Ok(()), Some(h)) => {
-                    let _ = h.send(PageHead::Complete(Bytes::from(out)));
+                    held.push(Bytes::from(out));
+                    let _ = h.send(PageHead::Complete(held));
                 }
                 (Ok(()), None) => {
                     let _ = tx.send(Ok(Bytes::from(out))).await;
@@ -229,11 +240,11 @@ impl RequestCtx<'_> {
         }
         let mut r = match head {
             Ok(PageHead::Complete(page)) => {
-                let etag = conditional::strong_etag(&page);
+                let etag = conditional::strong_etag_of_parts(page.iter().map(|c| &c[..]));
                 if conditional::none_match(&self.parts.headers, &etag) {
                     return Ok(not_modified(&etag));
                 }
-                let mut r = Response::new(body::full(page));
+                let mut r = Response::new(body::chunks(page));
                 if let Ok(v) = HeaderValue::from_str(&etag) {
                     r.headers_mut().insert(header::ETAG, v);
                 }
