@@ -25,7 +25,6 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// Appends `s` in quotes as it is; for strings known to need no escaping.
 /// The output buffer as a text sink, for formatters that write text
 /// needing no escaping (digits, `-`, `:`).
 struct TextOut<'a>(&'a mut Vec<u8>);
@@ -37,6 +36,7 @@ impl std::fmt::Write for TextOut<'_> {
     }
 }
 
+/// Appends `s` in quotes as it is; for strings known to need no escaping.
 fn write_unescaped(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
