@@ -112,6 +112,9 @@ fn bench(c: &mut Criterion) {
     for r in &rows {
         writer.write(&mut written, r);
     }
+    if let Ok(p) = std::env::var("DUMP") {
+        std::fs::write(format!("{p}.odata"), &written).unwrap();
+    }
     eprintln!(
         "page: {} rows, {} bytes from ZeyOS, {} bytes of OData JSON",
         rows.len(),

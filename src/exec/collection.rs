@@ -248,7 +248,10 @@ impl Scan {
         self.segments[segment]
             .sort
             .iter()
-            .map(|c| row.get(&c.field).cloned().unwrap_or(Json::Null))
+            .map(|c| {
+                row.get(&c.field)
+                    .map_or(Json::Null, crate::upstream::FieldRef::to_json)
+            })
             .collect()
     }
 
@@ -635,7 +638,10 @@ pub fn sort_rows(
         for item in items {
             values.push(eval.value(&item.expr, row).map_err(eval_error)?);
         }
-        let id = row.get("ID").and_then(crate::values::json_i64).unwrap_or(0);
+        let id = row
+            .get("ID")
+            .and_then(crate::values::field_i64)
+            .unwrap_or(0);
         keyed.push((values, id, i));
     }
     keyed.sort_by(|a, b| order_by_keys(items, &a.0, &b.0).then(a.1.cmp(&b.1)));

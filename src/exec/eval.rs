@@ -160,7 +160,7 @@ impl<'m> Evaluator<'m> {
                 let prop = &self.model.complex_type(p.complex).properties[p.property];
                 match item.field(&prop.upstream) {
                     None => Value::Null,
-                    Some(json) => from_upstream(json, &prop.ty, prop.conversion)
+                    Some(field) => from_upstream(field, &prop.ty, prop.conversion)
                         .map_err(|e| EvalError::BadValue(format!("{}: {e}", p.text)))?,
                 }
             }
@@ -197,7 +197,7 @@ impl<'m> Evaluator<'m> {
         let prop = &self.model.entity_type(path.owner).properties[path.property];
         match row.field(&path.upstream) {
             None => Ok(Value::Null),
-            Some(json) => from_upstream(json, &prop.ty, prop.conversion)
+            Some(field) => from_upstream(field, &prop.ty, prop.conversion)
                 .map_err(|e| EvalError::BadValue(format!("{}: {e}", path.text))),
         }
     }
@@ -216,7 +216,7 @@ impl<'m> Evaluator<'m> {
                 .ok_or_else(|| EvalError::Type(l.text.clone()))?,
         };
         let children: Vec<&'r dyn Fields> = source
-            .field_ref(&children_key(&l.navigation))
+            .field(&children_key(&l.navigation))
             .and_then(FieldRef::objects)
             .ok_or_else(|| EvalError::MissingChildren(l.text.clone()))?
             .into_iter()
@@ -255,11 +255,16 @@ impl<'m> Evaluator<'m> {
                 .copied()
                 .ok_or_else(|| EvalError::Type(l.text.clone()))?,
         };
-        let field = source.field_ref(&l.collection.upstream);
+        let field = source.field(&l.collection.upstream);
         // ZeyOS hands unexpanded composites over as JSON text.
+        let owned: Json;
         let value = match field {
+            None | Some(FieldRef::List(_)) => None,
             Some(FieldRef::Json(json)) => Some(composite(json)),
-            _ => None,
+            Some(other) => {
+                owned = other.to_json();
+                Some(composite(&owned))
+            }
         };
         let items: Vec<&dyn Fields> = match (field, value.as_deref()) {
             // Line items read as records are evaluated as they are.
@@ -480,16 +485,18 @@ impl<'m> Evaluator<'m> {
 }
 
 /// The value of a dynamic (extdata) property as ZeyOS stores it.
-fn dynamic_value(json: Option<&Json>) -> Value {
-    match json {
-        None | Some(Json::Null) => Value::Null,
-        Some(Json::Bool(b)) => Value::Bool(*b),
-        Some(Json::String(s)) => Value::String(s.clone()),
-        Some(n @ Json::Number(_)) => match crate::values::json_decimal(n) {
-            Some(d) => Value::Decimal(d),
-            None => Value::Json(n.clone()),
-        },
-        Some(other) => Value::Json(other.clone()),
+fn dynamic_value(field: Option<FieldRef<'_>>) -> Value {
+    match field {
+        None | Some(FieldRef::Null) => Value::Null,
+        Some(FieldRef::Bool(b)) => Value::Bool(b),
+        Some(FieldRef::Str(s)) => Value::String(s.to_owned()),
+        Some(n @ (FieldRef::Int(_) | FieldRef::Float(_) | FieldRef::Json(Json::Number(_)))) => {
+            match crate::values::field_decimal(n) {
+                Some(d) => Value::Decimal(d),
+                None => Value::Json(n.to_json()),
+            }
+        }
+        Some(other) => Value::Json(other.to_json()),
     }
 }
 

@@ -21,7 +21,7 @@ use crate::error::GatewayError;
 use crate::plan::collection::{OrderPlan, Planner};
 use crate::plan::pushdown::FilterCapabilities;
 use crate::upstream::{Filter, ListRequest, Op, Record, RecordList, Row, SortKey};
-use crate::values::json_i64;
+use crate::values::field_i64;
 
 /// How expands are executed.
 #[derive(Debug, Clone, Copy)]
@@ -71,11 +71,11 @@ async fn expand_joined(
             let mut child = Record::new();
             for (k, v) in row.iter() {
                 if let Some(field) = k.strip_prefix(&prefix) {
-                    child.insert(field.to_string(), v.clone());
+                    child.insert(field.to_string(), v.to_json());
                 }
             }
             // No related row: the join yields nulls, the key included.
-            child.get("ID").and_then(json_i64).map(|_| Row::new(child))
+            child.get("ID").and_then(field_i64).map(|_| Row::new(child))
         })
         .collect();
     if !item.options.expand.is_empty() {
@@ -90,7 +90,11 @@ async fn expand_joined(
         .await?;
         let mut it = present.into_iter();
         for (row, slot) in rows.iter().zip(children.iter_mut()) {
-            if row.get(&format!("{prefix}ID")).and_then(json_i64).is_some() {
+            if row
+                .get(&format!("{prefix}ID"))
+                .and_then(field_i64)
+                .is_some()
+            {
                 *slot = it.next();
             }
         }
@@ -217,7 +221,7 @@ async fn fetch_by(
 fn distinct_ids(rows: &[Row], field: &str) -> Vec<i64> {
     let mut ids: Vec<i64> = rows
         .iter()
-        .filter_map(|r| r.get(field).and_then(json_i64))
+        .filter_map(|r| r.get(field).and_then(field_i64))
         .collect();
     ids.sort_unstable();
     ids.dedup();
@@ -238,13 +242,13 @@ async fn expand_one(
     };
     let by_id: HashMap<i64, Row> = targets
         .into_iter()
-        .filter_map(|r| r.get("ID").and_then(json_i64).map(|id| (id, r)))
+        .filter_map(|r| r.get("ID").and_then(field_i64).map(|id| (id, r)))
         .collect();
     let key = children_key(&item.navigation);
     for row in rows.iter_mut() {
         let child = row
             .get(&item.field)
-            .and_then(json_i64)
+            .and_then(field_i64)
             .and_then(|id| by_id.get(&id))
             .map(|r| Json::Object(r.to_map()))
             .unwrap_or(Json::Null);
@@ -267,7 +271,7 @@ async fn expand_many(
     };
     let mut by_parent: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
     for c in children {
-        if let Some(p) = c.get(&item.field).and_then(json_i64) {
+        if let Some(p) = c.get(&item.field).and_then(field_i64) {
             by_parent.entry(p).or_default().push(c);
         }
     }
@@ -275,7 +279,7 @@ async fn expand_many(
     let eval = Evaluator::new(&ctx.model, ctx.now);
     let key = children_key(&item.navigation);
     for row in rows.iter_mut() {
-        let id = row.get("ID").and_then(json_i64);
+        let id = row.get("ID").and_then(field_i64);
         let mut list = id.and_then(|i| by_parent.remove(&i)).unwrap_or_default();
         if !opts.orderby.is_empty() {
             sort_rows(&eval, &opts.orderby, &mut list)?;

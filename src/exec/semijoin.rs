@@ -24,7 +24,7 @@ use crate::edm::{EntitySetId, EntityTypeId};
 use crate::error::GatewayError;
 use crate::plan::pushdown::{FilterCapabilities, Translator};
 use crate::upstream::{Filter, ListRequest, Op, Record, RecordList, Row, SortKey};
-use crate::values::{json_i64, Value};
+use crate::values::{field_i64, Value};
 
 /// The most parent keys a semi-join may turn into an `in` list.
 pub const MAX_SEMIJOIN_KEYS: usize = 10_000;
@@ -173,7 +173,7 @@ async fn parent_keys(
         let rows = ctx.list(req).await?;
         let n = rows.len() as u64;
         for r in &rows {
-            if let Some(k) = r.get(field).and_then(json_i64) {
+            if let Some(k) = r.get(field).and_then(field_i64) {
                 keys.insert(k);
                 after = Some(after.map_or(k, |a: i64| a.max(k)));
             }
@@ -292,7 +292,7 @@ pub async fn attach_children(
 async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(), GatewayError> {
     let ids: BTreeSet<i64> = rows
         .iter()
-        .filter_map(|r| r.get("ID").and_then(json_i64))
+        .filter_map(|r| r.get("ID").and_then(field_i64))
         .collect();
     let key = children_key(&l.navigation);
     if ids.is_empty() {
@@ -351,7 +351,7 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(
         after = got
             .last()
             .and_then(|r| r.get("ID"))
-            .and_then(json_i64)
+            .and_then(field_i64)
             .or(after);
         children.extend(got);
         if children.len() as u64 > ctx.max_residual_scan {
@@ -377,7 +377,7 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(
     let mut by_parent: std::collections::HashMap<i64, Vec<Record>> =
         std::collections::HashMap::new();
     for c in children {
-        if let Some(p) = c.get(&l.child_field).and_then(json_i64) {
+        if let Some(p) = c.get(&l.child_field).and_then(field_i64) {
             by_parent
                 .entry(p)
                 .or_default()
@@ -387,7 +387,7 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(
     for r in rows.iter_mut() {
         let list = r
             .get("ID")
-            .and_then(json_i64)
+            .and_then(field_i64)
             .and_then(|id| by_parent.remove(&id))
             .unwrap_or_default();
         Row::make_mut(r).insert_list(key.clone(), RecordList::new(list));

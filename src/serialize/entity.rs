@@ -6,13 +6,15 @@ use serde_json::{Map, Value as Json};
 
 use crate::values::composite;
 
-use super::value::{key_bytes, write_int, write_json, write_key, write_property_value, write_str};
+use super::value::{
+    key_bytes, write_field, write_int, write_json, write_key, write_property_value, write_str,
+};
 use crate::bind::query::{ExpandItem, QueryShape};
 use crate::edm::{ComplexTypeId, Conversion, EdmType, EntitySetId, Property, ServiceModel};
 use crate::exec::eval::children_key;
 use crate::server::negotiate::{JsonFormat, MetadataLevel};
 use crate::upstream::{FieldRef, Fields, RecordList, ShapePositions};
-use crate::values::json_i64;
+use crate::values::field_i64;
 
 /// How entities of one entity set are written in one response.
 pub struct EntityWriter<'a> {
@@ -139,12 +141,12 @@ impl<'a> EntityWriter<'a> {
 
     /// The ZeyOS modification time the ETag is made of.
     fn modified(&self, row: &dyn Fields) -> Option<i64> {
-        row.field(self.modified_field?).and_then(json_i64)
+        row.field(self.modified_field?).and_then(field_i64)
     }
 
     /// The entity's canonical URL relative to the service root.
     pub fn canonical_path(&self, row: &dyn Fields) -> Option<String> {
-        let id = row.field("ID").and_then(json_i64)?;
+        let id = row.field("ID").and_then(field_i64)?;
         Some(format!("{}({id})", self.model.set(self.set).name))
     }
 
@@ -182,8 +184,8 @@ impl<'a> EntityWriter<'a> {
         if self.format.metadata != MetadataLevel::None {
             let modified = match (&by_position, self.modified_field) {
                 (Some((record, at)), Some(_)) => found(at, self.properties.len())
-                    .and_then(|k| record.value_at(k))
-                    .and_then(json_i64),
+                    .and_then(|k| record.field_at(k))
+                    .and_then(field_i64),
                 // By name, not through the cursor, which would then look
                 // for the properties after it.
                 _ => self.modified(row),
@@ -200,7 +202,7 @@ impl<'a> EntityWriter<'a> {
         for (i, &(p, ref key)) in self.properties.iter().enumerate() {
             let field = match &by_position {
                 Some((record, at)) => found(at, i).and_then(|k| record.field_at(k)),
-                None => cursor.get_field(&p.upstream),
+                None => cursor.get(&p.upstream),
             };
             if self.format.metadata == MetadataLevel::Full {
                 if let Some(t) = type_annotation(self.model, &p.ty) {
@@ -228,17 +230,13 @@ impl<'a> EntityWriter<'a> {
                         self.model,
                         &self.complex_keys,
                         &p.ty,
-                        field.map(FieldRef::json),
+                        field,
                         self.format.ieee754_compatible,
                     )
                 }
-                _ => write_property_value(
-                    out,
-                    self.model,
-                    p,
-                    field.map(FieldRef::json),
-                    self.format.ieee754_compatible,
-                ),
+                _ => {
+                    write_property_value(out, self.model, p, field, self.format.ieee754_compatible)
+                }
             }
         }
         drop(lookup);
@@ -246,7 +244,7 @@ impl<'a> EntityWriter<'a> {
             sep(out);
             write_key(out, name);
             match row.field(&format!("extdata.{name}")) {
-                Some(v) => write_json(out, v),
+                Some(v) => write_field(out, v),
                 None => out.extend_from_slice(b"null"),
             }
         }
@@ -271,10 +269,10 @@ impl<'a> EntityWriter<'a> {
             let key = children_key(name);
             if *collection {
                 let children = row
-                    .field_ref(&key)
+                    .field(&key)
                     .and_then(FieldRef::objects)
                     .unwrap_or_default();
-                if let Some(n) = row.field(&format!("{key}@count")).and_then(json_i64) {
+                if let Some(n) = row.field(&format!("{key}@count")).and_then(field_i64) {
                     sep(out);
                     write_key(out, &format!("{name}@odata.count"));
                     out.extend_from_slice(n.to_string().as_bytes());
@@ -293,7 +291,7 @@ impl<'a> EntityWriter<'a> {
                 sep(out);
                 write_key(out, name);
                 match row.field(&key) {
-                    Some(Json::Object(child)) => writer.write(out, child),
+                    Some(FieldRef::Json(Json::Object(child))) => writer.write(out, child),
                     _ => out.extend_from_slice(b"null"),
                 }
             }
@@ -391,7 +389,7 @@ pub fn write_structured(
     model: &ServiceModel,
     keys: &ComplexKeys,
     ty: &EdmType,
-    value: Option<&Json>,
+    value: Option<FieldRef<'_>>,
     ieee754: bool,
 ) {
     let Some(value) = value.filter(|v| !v.is_null()) else {
@@ -401,9 +399,10 @@ pub fn write_structured(
         }
         return;
     };
+    let value = value.as_json();
     let value = match ty {
-        EdmType::Complex(_) | EdmType::Collection(_) => composite(value),
-        _ => Cow::Borrowed(value),
+        EdmType::Complex(_) | EdmType::Collection(_) => composite(&value),
+        _ => Cow::Borrowed(value.as_ref()),
     };
     match (ty, value.as_ref()) {
         (EdmType::Collection(inner), Json::Array(items)) => {
@@ -412,7 +411,7 @@ pub fn write_structured(
                 if i > 0 {
                     out.push(b',');
                 }
-                write_structured(out, model, keys, inner, Some(item), ieee754);
+                write_structured(out, model, keys, inner, Some(FieldRef::of(item)), ieee754);
             }
             out.push(b']');
         }
@@ -447,12 +446,12 @@ fn write_record_list<'l>(
             model,
             keys,
             &EdmType::Collection(Box::new(inner.clone())),
-            Some(list.json()),
+            Some(FieldRef::List(list)),
             ieee754,
         );
     };
     if model.complex_type(*id).properties.is_empty() {
-        return write_json(out, list.json());
+        return write_field(out, FieldRef::List(list));
     }
     // Writing an item's values never writes another list of records, so
     // nothing else asks for these positions while they are locked.
@@ -462,10 +461,10 @@ fn write_record_list<'l>(
         if i > 0 {
             out.push(b',');
         }
-        let fill = |values: &mut [Option<&'l Json>]| match lookup.as_mut() {
+        let fill = |values: &mut [Option<FieldRef<'l>>]| match lookup.as_mut() {
             Some(lookup) => {
                 for (slot, at) in values.iter_mut().zip(lookup.positions(item.shape())) {
-                    *slot = at.and_then(|k| item.field_at(k)).map(FieldRef::json);
+                    *slot = at.and_then(|k| item.field_at(k));
                 }
             }
             None => by_property(&model.complex_type(*id).properties, item.iter(), values),
@@ -488,9 +487,10 @@ pub fn write_complex<'m>(
     only: Option<&[usize]>,
     ieee754: bool,
 ) {
-    let entries = map.iter().map(|(k, v)| (k.as_str(), v));
+    let entries = map.iter().map(|(k, v)| (k.as_str(), FieldRef::of(v)));
     let properties = &model.complex_type(id).properties;
-    let fill = |values: &mut [Option<&'m Json>]| by_property(properties, entries.clone(), values);
+    let fill =
+        |values: &mut [Option<FieldRef<'m>>]| by_property(properties, entries.clone(), values);
     write_complex_with(out, model, keys, id, fill, entries.clone(), only, ieee754);
 }
 
@@ -503,8 +503,8 @@ fn write_complex_with<'e>(
     model: &ServiceModel,
     keys: &ComplexKeys,
     id: ComplexTypeId,
-    fill: impl FnOnce(&mut [Option<&'e Json>]),
-    entries: impl Iterator<Item = (&'e str, &'e Json)>,
+    fill: impl FnOnce(&mut [Option<FieldRef<'e>>]),
+    entries: impl Iterator<Item = (&'e str, FieldRef<'e>)>,
     only: Option<&[usize]>,
     ieee754: bool,
 ) {
@@ -516,7 +516,7 @@ fn write_complex_with<'e>(
     let n = ct.properties.len();
     let mut on_stack = [None; STACK_SLOTS];
     let mut on_heap = Vec::new();
-    let values: &mut [Option<&Json>] = if n <= STACK_SLOTS {
+    let values: &mut [Option<FieldRef>] = if n <= STACK_SLOTS {
         &mut on_stack[..n]
     } else {
         on_heap.resize(n, None);
@@ -551,7 +551,7 @@ fn write_complex_with<'e>(
                 }
                 first = false;
                 write_key(out, k);
-                write_json(out, v);
+                write_field(out, v);
             }
         }
     }
@@ -572,8 +572,8 @@ fn write_complex_with<'e>(
 /// writing a line item allocates nothing.
 fn by_property<'a>(
     properties: &[Property],
-    entries: impl Iterator<Item = (&'a str, &'a Json)>,
-    values: &mut [Option<&'a Json>],
+    entries: impl Iterator<Item = (&'a str, FieldRef<'a>)>,
+    values: &mut [Option<FieldRef<'a>>],
 ) {
     let n = properties.len().min(values.len());
     let mut next = 0;
@@ -619,7 +619,14 @@ mod tests {
             ]);
             let write = |keys: &ComplexKeys| {
                 let mut out = Vec::new();
-                write_structured(&mut out, model, keys, &items.ty, Some(&value), false);
+                write_structured(
+                    &mut out,
+                    model,
+                    keys,
+                    &items.ty,
+                    Some(FieldRef::of(&value)),
+                    false,
+                );
                 String::from_utf8(out).unwrap()
             };
             let once = ComplexKeys::for_types(model, std::iter::once(&items.ty));
@@ -653,7 +660,14 @@ mod tests {
             let list = RecordList::new(records);
             let keys = ComplexKeys::for_types(model, std::iter::once(&items.ty));
             let mut from_json = Vec::new();
-            write_structured(&mut from_json, model, &keys, &items.ty, Some(&value), false);
+            write_structured(
+                &mut from_json,
+                model,
+                &keys,
+                &items.ty,
+                Some(FieldRef::of(&value)),
+                false,
+            );
             let mut from_records = Vec::new();
             write_record_list(&mut from_records, model, &keys, inner, &list, false);
             assert_eq!(
@@ -732,13 +746,10 @@ mod tests {
             let mut values = [None; 5];
             by_property(
                 &props,
-                map.iter().map(|(k, v)| (k.as_str(), v)),
+                map.iter().map(|(k, v)| (k.as_str(), FieldRef::of(v))),
                 &mut values,
             );
-            let got: Vec<Option<i64>> = values
-                .into_iter()
-                .map(|v| v.and_then(Json::as_i64))
-                .collect();
+            let got: Vec<Option<i64>> = values.into_iter().map(|v| v.and_then(field_i64)).collect();
             assert_eq!(got, want, "{object}");
         }
     }

@@ -31,9 +31,14 @@ pub fn write_number(out: &mut Vec<u8>, n: &Number) {
     } else if let Some(u) = n.as_u64() {
         out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
     } else if let Some(f) = n.as_f64() {
-        if !write_short_decimal(out, f) {
-            let _ = serde_json::to_writer(&mut *out, n);
-        }
+        write_f64(out, f);
+    }
+}
+
+/// Appends a finite double as serde_json writes it.
+pub fn write_f64(out: &mut Vec<u8>, f: f64) {
+    if !write_short_decimal(out, f) {
+        let _ = serde_json::to_writer(&mut *out, &f);
     }
 }
 

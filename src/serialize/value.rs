@@ -8,9 +8,10 @@
 
 use serde_json::Value as Json;
 
-use super::number::write_number;
+use super::number::{write_f64, write_number};
 use crate::edm::{Conversion, EdmType, Property, ServiceModel};
-use crate::values::{civil, json_i64};
+use crate::upstream::{FieldRef, Record};
+use crate::values::{civil, field_i64};
 
 /// Appends a JSON string literal.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
@@ -77,7 +78,7 @@ pub fn write_property_value(
     out: &mut Vec<u8>,
     model: &ServiceModel,
     prop: &Property,
-    value: Option<&Json>,
+    value: Option<FieldRef<'_>>,
     ieee754: bool,
 ) {
     let Some(value) = value.filter(|v| !v.is_null()) else {
@@ -85,7 +86,7 @@ pub fn write_property_value(
         return;
     };
     match prop.conversion {
-        Conversion::UnixTime => match json_i64(value) {
+        Conversion::UnixTime => match field_i64(value) {
             Some(secs) => {
                 out.push(b'"');
                 civil::format_unix_utc(secs, &mut TextOut(out));
@@ -93,7 +94,7 @@ pub fn write_property_value(
             }
             None => out.extend_from_slice(b"null"),
         },
-        Conversion::UnixDate => match json_i64(value) {
+        Conversion::UnixDate => match field_i64(value) {
             Some(secs) => {
                 out.push(b'"');
                 civil::format_unix_date(secs, &mut TextOut(out));
@@ -102,22 +103,22 @@ pub fn write_property_value(
             None => out.extend_from_slice(b"null"),
         },
         Conversion::Flag => match value {
-            Json::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-            other => match json_i64(other) {
+            FieldRef::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+            other => match field_i64(other) {
                 Some(0) => out.extend_from_slice(b"false"),
                 Some(_) => out.extend_from_slice(b"true"),
                 None => out.extend_from_slice(b"null"),
             },
         },
         Conversion::EnumValue => write_enum(out, model, &prop.ty, value),
-        Conversion::Json => write_json(out, value),
+        Conversion::Json => write_field(out, value),
         Conversion::Plain => write_plain(out, model, &prop.ty, value, ieee754),
     }
 }
 
-fn write_enum(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: &Json) {
-    let (EdmType::Enum(id), Some(n)) = (ty, json_i64(value)) else {
-        write_json(out, value);
+fn write_enum(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: FieldRef<'_>) {
+    let (EdmType::Enum(id), Some(n)) = (ty, field_i64(value)) else {
+        write_field(out, value);
         return;
     };
     let members = &model.enum_type(*id).members;
@@ -133,39 +134,82 @@ fn write_enum(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: &Jso
     }
 }
 
-fn write_plain(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: &Json, ieee754: bool) {
+fn write_plain(
+    out: &mut Vec<u8>,
+    model: &ServiceModel,
+    ty: &EdmType,
+    value: FieldRef<'_>,
+    ieee754: bool,
+) {
     match ty {
         EdmType::Int64 | EdmType::Decimal if ieee754 => match value {
-            Json::Number(n) => write_str(out, &n.to_string()),
-            Json::String(s) => write_str(out, s),
-            other => write_json(out, other),
+            FieldRef::Int(_) | FieldRef::Float(_) | FieldRef::Json(Json::Number(_)) => {
+                write_str(out, &value.to_json().to_string())
+            }
+            FieldRef::Str(s) => write_str(out, s),
+            other => write_field(out, other),
         },
-        EdmType::Int32 | EdmType::Int64 => match json_i64(value) {
+        EdmType::Int32 | EdmType::Int64 => match field_i64(value) {
             Some(n) => write_int(out, n),
             None => out.extend_from_slice(b"null"),
         },
         EdmType::Decimal | EdmType::Double => match value {
-            Json::Number(n) => write_number(out, n),
-            Json::String(s) => match s.trim().parse::<f64>() {
-                Ok(f) if f.is_finite() => write_json(out, &Json::from(f)),
+            FieldRef::Str(s) => match s.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() => write_f64(out, f),
                 _ => write_str(out, s),
             },
-            other => write_json(out, other),
+            other => write_field(out, other),
         },
         EdmType::Boolean => match value {
-            Json::Bool(_) => write_json(out, value),
-            other => match json_i64(other) {
+            FieldRef::Bool(_) => write_field(out, value),
+            other => match field_i64(other) {
                 Some(n) => out.extend_from_slice(if n != 0 { b"true" } else { b"false" }),
                 None => out.extend_from_slice(b"null"),
             },
         },
         EdmType::String => match value {
-            Json::String(s) => write_str(out, s),
-            other => write_str(out, &other.to_string()),
+            FieldRef::Str(s) => write_str(out, s),
+            other => write_str(out, &other.to_json().to_string()),
         },
         EdmType::Enum(_) => write_enum(out, model, ty, value),
-        _ => write_json(out, value),
+        _ => write_field(out, value),
     }
+}
+
+/// Appends a field's value as the JSON it is.
+pub fn write_field(out: &mut Vec<u8>, value: FieldRef<'_>) {
+    match value {
+        FieldRef::Null => out.extend_from_slice(b"null"),
+        FieldRef::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        FieldRef::Int(i) => write_int(out, i),
+        FieldRef::Float(f) => write_f64(out, f),
+        FieldRef::Str(s) => write_str(out, s),
+        FieldRef::Json(v) => write_json(out, v),
+        FieldRef::List(list) => {
+            // As the JSON array it was read from, without building it.
+            out.push(b'[');
+            for (i, item) in list.items().iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_record(out, item);
+            }
+            out.push(b']');
+        }
+    }
+}
+
+/// Appends a record as the JSON object it was read from.
+pub fn write_record(out: &mut Vec<u8>, record: &Record) {
+    out.push(b'{');
+    for (k, (name, v)) in record.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        write_key(out, name);
+        write_field(out, v);
+    }
+    out.push(b'}');
 }
 
 /// Appends any JSON value as is.
@@ -210,7 +254,7 @@ mod tests {
 
     fn written(p: &Property, v: Json, ieee: bool) -> String {
         let mut out = Vec::new();
-        write_property_value(&mut out, &model(), p, Some(&v), ieee);
+        write_property_value(&mut out, &model(), p, Some(FieldRef::of(&v)), ieee);
         String::from_utf8(out).unwrap()
     }
 

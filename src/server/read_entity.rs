@@ -19,7 +19,7 @@ use crate::exec::items::{shape_items, ShapedItems};
 use crate::serialize::entity::{write_complex, write_structured, ComplexKeys, EntityWriter};
 use crate::serialize::value::{write_key, write_property_value, write_str};
 use crate::upstream::{Filter, Op, Principal, Row};
-use crate::values::{collection_items, json_i64};
+use crate::values::{collection_items, field_i64};
 
 impl RequestCtx<'_> {
     pub(super) async fn entity(
@@ -44,7 +44,7 @@ impl RequestCtx<'_> {
         if !bound.shape.dynamic.is_empty() {
             // A single-record read returns extdata only as a whole object;
             // read the named fields as a list does.
-            let id = row.get("ID").and_then(json_i64).unwrap_or(0);
+            let id = row.get("ID").and_then(field_i64).unwrap_or(0);
             let req = crate::upstream::ListRequest {
                 entity: self.model().set(set).upstream.clone(),
                 fields: bound
@@ -158,7 +158,8 @@ impl RequestCtx<'_> {
         if matches!(prop.ty, EdmType::Collection(_)) {
             // A collection is never null: no items is an empty collection.
             let eval = Evaluator::new(self.model(), self.now);
-            let items = shape_items(&eval, &bound.shape, collection_items(value))?;
+            let json = value.map(crate::upstream::FieldRef::as_json);
+            let items = shape_items(&eval, &bound.shape, collection_items(json.as_deref()))?;
             if form == PropertyForm::Count {
                 return Ok(json_response(
                     StatusCode::OK,
@@ -274,7 +275,7 @@ impl RequestCtx<'_> {
                 model,
                 &keys,
                 &prop.ty,
-                Some(&Json::Array(items.page)),
+                Some(crate::upstream::FieldRef::Json(&Json::Array(items.page))),
                 format.ieee754_compatible,
             ),
         }
@@ -297,7 +298,7 @@ impl RequestCtx<'_> {
         if format.metadata == MetadataLevel::None {
             return;
         }
-        let key = row.get("ID").and_then(json_i64).unwrap_or(0);
+        let key = row.get("ID").and_then(field_i64).unwrap_or(0);
         write_key(out, "@odata.context");
         write_str(
             out,

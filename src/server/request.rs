@@ -23,7 +23,7 @@ use crate::exec::collection::ExecContext;
 use crate::exec::expand::ExpandSettings;
 use crate::plan::collection::Planner;
 use crate::upstream::{Filter, Op, Principal, Row};
-use crate::values::{json_i64, DateTime};
+use crate::values::{field_i64, json_i64, DateTime};
 
 /// One request being answered.
 pub(super) struct RequestCtx<'g> {
@@ -165,11 +165,11 @@ impl RequestCtx<'_> {
                 let Some((p, _)) = Box::pin(self.resolve(ctx, parent, &[])).await? else {
                     return Ok(None);
                 };
-                let pid = p.get("ID").and_then(json_i64);
+                let pid = p.get("ID").and_then(field_i64);
                 let Some(found) = self.get_member(ctx, *set, *key, expand).await? else {
                     return Ok(None);
                 };
-                if found.0.get(field).and_then(json_i64) != pid {
+                if found.0.get(field).and_then(field_i64) != pid {
                     return Ok(None);
                 }
                 return Ok(Some(found));
@@ -183,7 +183,7 @@ impl RequestCtx<'_> {
                         None::<String>,
                     ));
                 };
-                match p.get(field).and_then(json_i64) {
+                match p.get(field).and_then(field_i64) {
                     Some(k) => (*set, k),
                     None => return Ok(None),
                 }
@@ -205,7 +205,9 @@ impl RequestCtx<'_> {
             return Ok(None);
         };
         let in_set = es.base_filter.iter().all(|c| {
-            let v = row.get(&c.field).cloned().unwrap_or(Json::Null);
+            let v = row
+                .get(&c.field)
+                .map_or(Json::Null, crate::upstream::FieldRef::to_json);
             c.values
                 .iter()
                 .any(|x| x == &v || (json_i64(x).is_some() && json_i64(x) == json_i64(&v)))
@@ -259,7 +261,7 @@ impl RequestCtx<'_> {
         };
         let id = row
             .get("ID")
-            .and_then(json_i64)
+            .and_then(field_i64)
             .ok_or_else(|| GatewayError::Internal("parent without ID".into()))?;
         Ok(vec![Filter::cond(field.clone(), Op::Eq, id)])
     }

@@ -8,12 +8,18 @@
 //! compares each name with the one the shape expects at that position and
 //! allocates nothing for it. Readers that visit every field of many
 //! records (the serializer) can ask for the positions once per shape
-//! ([`Shape::position`]) and then read by position ([`Record::value_at`]).
+//! ([`Shape::position`]) and then read by position ([`Record::field_at`]).
 //!
 //! Lookup by name is a scan of the shape's names; the names differ mostly
 //! in length and first bytes, so this costs about what hashing the name
 //! would, for the few dozen fields a ZeyOS entity has.
+//!
+//! The values themselves are compact cells rather than JSON values (see
+//! `Cell` for why), and readers see them as [`FieldRef`]s: one view for
+//! a record's fields and for those of a generic JSON object (an expanded
+//! child), so that the evaluator and the writer read both alike.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -126,12 +132,56 @@ impl fmt::Debug for Shape {
 #[derive(Clone)]
 pub struct Record {
     shape: Arc<Shape>,
-    /// One value per name of the shape, in its order; JSON null where
-    /// `lists` holds the value.
-    values: Vec<Json>,
-    /// The fields, by position, whose values are arrays of objects
-    /// decoded as records (a transaction's line items). Usually empty.
-    lists: Vec<(usize, RecordList)>,
+    /// One value per name of the shape, in its order.
+    values: Vec<Cell>,
+    /// The record's strings that need no unescaping, one after another:
+    /// [`Cell::Text`] values are spans of it.
+    text: Box<str>,
+}
+
+/// A value as a record holds it.
+///
+/// A page of 1,000 transactions has some 60,000 values, a third of them
+/// short strings. As `serde_json::Value`s they took 72 bytes each, plus an
+/// allocation per string: about 5 MB written while decoding and read back
+/// while writing, for 1.2 MB of text, and 20,000 allocations made and
+/// freed. A cell is 16 bytes; numbers, flags and nulls (nearly all of the
+/// rest) are held inline, and a record's strings share one allocation.
+#[derive(Clone, Debug)]
+pub(crate) enum Cell {
+    Null,
+    Bool(bool),
+    /// An integer, as serde_json reads one that fits an `i64`.
+    Int(i64),
+    /// A number with a fraction or exponent (or `-0`).
+    Float(f64),
+    /// A string, at `start..start + len` of the record's text.
+    Text {
+        start: u32,
+        len: u32,
+    },
+    /// Anything else: strings given as JSON, containers, integers beyond
+    /// `i64`.
+    Json(Box<Json>),
+    /// An array of objects held as records (a transaction's line items,
+    /// expanded children).
+    List(Box<RecordList>),
+}
+
+impl Cell {
+    /// The cell holding `value`: scalars inline, the rest boxed.
+    pub(crate) fn from_json(value: Json) -> Cell {
+        match value {
+            Json::Null => Cell::Null,
+            Json::Bool(b) => Cell::Bool(b),
+            Json::Number(n) if n.is_f64() => n.as_f64().map_or(Cell::Null, Cell::Float),
+            Json::Number(n) => match n.as_i64() {
+                Some(i) => Cell::Int(i),
+                None => Cell::Json(Box::new(Json::Number(n))),
+            },
+            other => Cell::Json(Box::new(other)),
+        }
+    }
 }
 
 /// An array of objects that share their field names, such as a
@@ -206,21 +256,91 @@ impl RecordList {
     }
 }
 
-/// A field's value as stored: JSON, or an array of records.
-#[derive(Clone, Copy)]
+impl PartialEq for RecordList {
+    fn eq(&self, other: &Self) -> bool {
+        self.items == other.items
+    }
+}
+
+impl fmt::Debug for RecordList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.items).finish()
+    }
+}
+
+/// A field's value as stored, borrowed from its record or object.
+///
+/// Scalars are never [`FieldRef::Json`]: [`FieldRef::of`] turns a JSON
+/// null, flag, string and every number an `i64` or `f64` holds into their
+/// own variants, so a reader matches one variant per kind of value,
+/// however the object holding it was built.
+#[derive(Clone, Copy, Debug)]
 pub enum FieldRef<'a> {
-    /// A value held as JSON.
+    /// JSON null.
+    Null,
+    /// A JSON flag.
+    Bool(bool),
+    /// An integer that fits an `i64`.
+    Int(i64),
+    /// A number with a fraction or exponent.
+    Float(f64),
+    /// A string.
+    Str(&'a str),
+    /// A container, or an integer beyond `i64`.
     Json(&'a Json),
     /// An array of objects held as records.
     List(&'a RecordList),
 }
 
 impl<'a> FieldRef<'a> {
-    /// The value as JSON (an array of records is built into JSON once).
-    pub fn json(self) -> &'a Json {
+    /// The field view of a JSON value.
+    pub fn of(value: &'a Json) -> FieldRef<'a> {
+        match value {
+            Json::Null => FieldRef::Null,
+            Json::Bool(b) => FieldRef::Bool(*b),
+            Json::String(s) => FieldRef::Str(s),
+            Json::Number(n) if n.is_f64() => n.as_f64().map_or(FieldRef::Null, FieldRef::Float),
+            Json::Number(n) => match n.as_i64() {
+                Some(i) => FieldRef::Int(i),
+                None => FieldRef::Json(value),
+            },
+            other => FieldRef::Json(other),
+        }
+    }
+
+    /// Whether the value is JSON null.
+    pub fn is_null(self) -> bool {
+        matches!(self, FieldRef::Null)
+    }
+
+    /// The string, if the value is one.
+    pub fn as_str(self) -> Option<&'a str> {
         match self {
-            FieldRef::Json(v) => v,
-            FieldRef::List(l) => l.json(),
+            FieldRef::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value as an owned JSON value.
+    pub fn to_json(self) -> Json {
+        match self {
+            FieldRef::Null => Json::Null,
+            FieldRef::Bool(b) => Json::Bool(b),
+            FieldRef::Int(i) => Json::from(i),
+            FieldRef::Float(f) => Json::from(f),
+            FieldRef::Str(s) => Json::String(s.to_owned()),
+            FieldRef::Json(v) => v.clone(),
+            FieldRef::List(l) => l.json().clone(),
+        }
+    }
+
+    /// The value as JSON, borrowed where it is held as JSON (an array of
+    /// records is built into JSON once, and kept).
+    pub fn as_json(self) -> Cow<'a, Json> {
+        match self {
+            FieldRef::Json(v) => Cow::Borrowed(v),
+            FieldRef::List(l) => Cow::Borrowed(l.json()),
+            other => Cow::Owned(other.to_json()),
         }
     }
 
@@ -235,7 +355,40 @@ impl<'a> FieldRef<'a> {
                     .map(|v| v.as_object().map(|m| m as &dyn Fields))
                     .collect(),
             ),
-            FieldRef::Json(_) => None,
+            _ => None,
+        }
+    }
+}
+
+/// Values are equal as the JSON they stand for: an array of records equals
+/// the JSON array it was read from.
+impl PartialEq for FieldRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        use FieldRef::*;
+        match (*self, *other) {
+            (Null, Null) => true,
+            (Bool(a), Bool(b)) => a == b,
+            (Int(a), Int(b)) => a == b,
+            (Float(a), Float(b)) => a == b,
+            (Str(a), Str(b)) => a == b,
+            (Json(a), Json(b)) => a == b,
+            (List(a), List(b)) => a == b,
+            (List(l), Json(j)) | (Json(j), List(l)) => l.json() == j,
+            _ => false,
+        }
+    }
+}
+
+impl Serialize for FieldRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            FieldRef::Null => s.serialize_unit(),
+            FieldRef::Bool(b) => s.serialize_bool(b),
+            FieldRef::Int(i) => s.serialize_i64(i),
+            FieldRef::Float(f) => s.serialize_f64(f),
+            FieldRef::Str(v) => s.serialize_str(v),
+            FieldRef::Json(v) => v.serialize(s),
+            FieldRef::List(l) => s.collect_seq(l.items()),
         }
     }
 }
@@ -252,7 +405,7 @@ impl Record {
         Record {
             shape: Shape::empty(),
             values: Vec::new(),
-            lists: Vec::new(),
+            text: Box::default(),
         }
     }
 
@@ -261,44 +414,41 @@ impl Record {
         &self.shape
     }
 
-    /// The value of the field at `position` of [`Record::shape`].
-    pub fn value_at(&self, position: usize) -> Option<&Json> {
-        self.field_at(position).map(FieldRef::json)
+    /// The field at `position` of [`Record::shape`].
+    pub fn field_at(&self, position: usize) -> Option<FieldRef<'_>> {
+        self.values.get(position).map(|cell| self.read(cell))
     }
 
-    /// The field at `position` as stored, so that a list of records can
-    /// be read without building it into JSON.
-    pub fn field_at(&self, position: usize) -> Option<FieldRef<'_>> {
-        if !self.lists.is_empty() {
-            if let Some((_, list)) = self.lists.iter().find(|(p, _)| *p == position) {
-                return Some(FieldRef::List(list));
+    /// The view of one of this record's cells.
+    #[inline]
+    fn read<'a>(&'a self, cell: &'a Cell) -> FieldRef<'a> {
+        match cell {
+            Cell::Null => FieldRef::Null,
+            Cell::Bool(b) => FieldRef::Bool(*b),
+            Cell::Int(i) => FieldRef::Int(*i),
+            Cell::Float(f) => FieldRef::Float(*f),
+            Cell::Text { start, len } => {
+                let start = *start as usize;
+                // The decoder made the span of this text, at character
+                // boundaries; a span that is not would read as null.
+                self.text
+                    .get(start..start + *len as usize)
+                    .map_or(FieldRef::Null, FieldRef::Str)
             }
+            Cell::Json(v) => FieldRef::of(v),
+            Cell::List(l) => FieldRef::List(l),
         }
-        self.values.get(position).map(FieldRef::Json)
     }
 
     /// The value of field `name`.
-    pub fn get(&self, name: &str) -> Option<&Json> {
-        self.shape.position(name).and_then(|i| self.value_at(i))
+    pub fn get(&self, name: &str) -> Option<FieldRef<'_>> {
+        self.shape.position(name).and_then(|i| self.field_at(i))
     }
 
-    /// The value of field `name`, to change it. A list of records becomes
-    /// generic JSON.
-    pub fn get_mut(&mut self, name: &str) -> Option<&mut Json> {
-        let i = self.shape.position(name)?;
-        self.settle(i);
-        self.values.get_mut(i)
-    }
-
-    /// Moves the list of records at `position`, if there is one, into
-    /// `values` as JSON.
-    fn settle(&mut self, position: usize) {
-        if let Some(k) = self.lists.iter().position(|(p, _)| *p == position) {
-            let (_, list) = self.lists.swap_remove(k);
-            if let Some(slot) = self.values.get_mut(position) {
-                *slot = list.into_json();
-            }
-        }
+    /// The value of field `name` as owned JSON, null if there is no such
+    /// field (as indexing a `serde_json::Value` reads).
+    pub fn get_json(&self, name: &str) -> Json {
+        self.get(name).map_or(Json::Null, FieldRef::to_json)
     }
 
     /// Whether the record has field `name`.
@@ -310,12 +460,26 @@ impl Record {
     /// record a new shape, which the records that shared its old one
     /// share again when they get the same name added.
     pub fn insert(&mut self, name: String, value: Json) -> Option<Json> {
-        if let Some(i) = self.shape.position(&name) {
-            self.settle(i);
-            return self.values.get_mut(i).map(|v| std::mem::replace(v, value));
+        self.set(&name, Cell::from_json(value))
+    }
+
+    /// Sets field `name` to a list of records (expanded children),
+    /// without building them into JSON.
+    pub fn insert_list(&mut self, name: String, list: RecordList) {
+        self.set(&name, Cell::List(Box::new(list)));
+    }
+
+    /// Sets field `name` to `cell`, returning the old value as JSON.
+    fn set(&mut self, name: &str, cell: Cell) -> Option<Json> {
+        if let Some(i) = self.shape.position(name) {
+            let old = self.field_at(i).map(FieldRef::to_json);
+            if let Some(slot) = self.values.get_mut(i) {
+                *slot = cell;
+            }
+            return old;
         }
-        self.shape = self.shape.with_name(&name);
-        self.values.push(value);
+        self.shape = self.shape.with_name(name);
+        self.values.push(cell);
         None
     }
 
@@ -329,48 +493,19 @@ impl Record {
         self.values.is_empty()
     }
 
-    /// Sets field `name` to a list of records (expanded children),
-    /// without building them into JSON.
-    pub fn insert_list(&mut self, name: String, list: RecordList) {
-        let position = match self.shape.position(&name) {
-            Some(i) => {
-                self.lists.retain(|(p, _)| *p != i);
-                if let Some(slot) = self.values.get_mut(i) {
-                    *slot = Json::Null;
-                }
-                i
-            }
-            None => {
-                self.insert(name, Json::Null);
-                self.values.len() - 1
-            }
-        };
-        self.lists.push((position, list));
-    }
-
     /// The fields in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Json)> + Clone {
-        let lists = &self.lists;
+    pub fn iter(&self) -> impl Iterator<Item = (&str, FieldRef<'_>)> + Clone {
         self.shape
             .names()
             .zip(&self.values)
-            .enumerate()
-            .map(move |(i, (name, value))| {
-                if lists.is_empty() {
-                    return (name, value);
-                }
-                match lists.iter().find(|(p, _)| *p == i) {
-                    Some((_, list)) => (name, list.json()),
-                    None => (name, value),
-                }
-            })
+            .map(move |(name, cell)| (name, self.read(cell)))
     }
 
     /// The record as a generic JSON object (for nesting expanded records
     /// inside another record).
     pub fn to_map(&self) -> Map<String, Json> {
         self.iter()
-            .map(|(k, v)| (k.to_owned(), v.clone()))
+            .map(|(k, v)| (k.to_owned(), v.to_json()))
             .collect()
     }
 
@@ -382,13 +517,16 @@ impl Record {
     /// Heap bytes of the values (the shape is shared and counted apart):
     /// what the cache weighs a held row by.
     pub fn heap_bytes(&self, value_bytes: &dyn Fn(&Json) -> usize) -> usize {
-        self.values.capacity() * std::mem::size_of::<Json>()
-            + self.values.iter().map(value_bytes).sum::<usize>()
-            + self.lists.capacity() * std::mem::size_of::<(usize, RecordList)>()
+        self.values.capacity() * std::mem::size_of::<Cell>()
+            + self.text.len()
             + self
-                .lists
+                .values
                 .iter()
-                .map(|(_, l)| l.heap_bytes(value_bytes))
+                .map(|cell| match cell {
+                    Cell::Json(v) => std::mem::size_of::<Json>() + value_bytes(v),
+                    Cell::List(l) => std::mem::size_of::<RecordList>() + l.heap_bytes(value_bytes),
+                    _ => 0,
+                })
                 .sum::<usize>()
     }
 
@@ -398,31 +536,33 @@ impl Record {
         self.shape.heap_bytes()
     }
 
-    /// Builds a record from its parts; `shape` must have one name per
-    /// value (the decoder's contract).
-    pub(crate) fn from_parts(shape: Arc<Shape>, values: Vec<Json>) -> Record {
+    /// Builds a record from its parts (the decoder's): `shape` must have
+    /// one name per cell, and `text` hold the cells' spans.
+    pub(crate) fn from_cells(shape: Arc<Shape>, values: Vec<Cell>, text: Box<str>) -> Record {
         debug_assert_eq!(shape.len(), values.len());
         Record {
             shape,
             values,
-            lists: Vec::new(),
+            text,
         }
     }
 
-    /// Adds the lists of records the decoder read, by field position; the
-    /// values at those positions are placeholders.
-    pub(crate) fn with_lists(mut self, lists: Vec<(usize, RecordList)>) -> Record {
-        debug_assert!(lists.iter().all(|(p, _)| *p < self.values.len()));
-        self.lists = lists;
-        self
+    /// A record of `shape` with the given values, one per name.
+    #[cfg(test)]
+    pub(crate) fn from_parts(shape: Arc<Shape>, values: Vec<Json>) -> Record {
+        Record::from_cells(
+            shape,
+            values.into_iter().map(Cell::from_json).collect(),
+            Box::default(),
+        )
     }
 
     /// A shape for `names`, deduplicated: the values of a repeated name
     /// are merged into its first position with the last value winning
-    /// (as a JSON object decoder would).
-    pub(crate) fn from_pairs(pairs: Vec<(Box<str>, Json)>) -> Record {
+    /// (as a JSON object decoder would). `text` holds the cells' spans.
+    pub(crate) fn from_cell_pairs(pairs: Vec<(Box<str>, Cell)>, text: Box<str>) -> Record {
         let mut names: Vec<Box<str>> = Vec::with_capacity(pairs.len());
-        let mut values: Vec<Json> = Vec::with_capacity(pairs.len());
+        let mut values: Vec<Cell> = Vec::with_capacity(pairs.len());
         for (name, value) in pairs {
             match names.iter().position(|n| *n == name) {
                 Some(i) => values[i] = value,
@@ -435,8 +575,19 @@ impl Record {
         Record {
             shape: Arc::new(Shape::new(names)),
             values,
-            lists: Vec::new(),
+            text,
         }
+    }
+
+    /// [`Record::from_cell_pairs`] for JSON values.
+    pub(crate) fn from_pairs(pairs: Vec<(Box<str>, Json)>) -> Record {
+        Record::from_cell_pairs(
+            pairs
+                .into_iter()
+                .map(|(name, value)| (name, Cell::from_json(value)))
+                .collect(),
+            Box::default(),
+        )
     }
 }
 
@@ -456,22 +607,29 @@ impl IntoIterator for Record {
 
     /// The fields in order, owned.
     fn into_iter(self) -> Self::IntoIter {
-        let Record {
-            shape,
-            mut values,
-            lists,
-        } = self;
-        for (position, list) in lists {
-            if let Some(slot) = values.get_mut(position) {
-                *slot = list.into_json();
-            }
-        }
-        shape
+        let fields: Vec<(String, Json)> = self
+            .shape
             .names()
-            .map(str::to_owned)
-            .zip(values)
-            .collect::<Vec<_>>()
-            .into_iter()
+            .zip(self.values)
+            .map(|(name, cell)| {
+                let value = match cell {
+                    Cell::Json(v) => *v,
+                    Cell::List(l) => l.into_json(),
+                    Cell::Text { start, len } => {
+                        let start = start as usize;
+                        self.text
+                            .get(start..start + len as usize)
+                            .map_or(Json::Null, |s| Json::String(s.to_owned()))
+                    }
+                    Cell::Null => Json::Null,
+                    Cell::Bool(b) => Json::Bool(b),
+                    Cell::Int(i) => Json::from(i),
+                    Cell::Float(f) => Json::from(f),
+                };
+                (name.to_owned(), value)
+            })
+            .collect();
+        fields.into_iter()
     }
 }
 
@@ -489,23 +647,12 @@ impl From<Map<String, Json>> for Record {
     }
 }
 
-impl std::ops::Index<&str> for Record {
-    type Output = Json;
-
-    /// The value of field `name`, or JSON null if there is no such field
-    /// (as indexing a `serde_json::Value` does).
-    fn index(&self, name: &str) -> &Json {
-        static NULL: Json = Json::Null;
-        self.get(name).unwrap_or(&NULL)
-    }
-}
-
 /// Records are equal when they have the same fields with the same values,
 /// in whatever order (as JSON objects are).
 impl PartialEq for Record {
     fn eq(&self, other: &Self) -> bool {
         if Arc::ptr_eq(&self.shape, &other.shape) || self.shape == other.shape {
-            return (0..self.len()).all(|i| self.value_at(i) == other.value_at(i));
+            return (0..self.len()).all(|i| self.field_at(i) == other.field_at(i));
         }
         self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
     }
@@ -521,7 +668,7 @@ impl Serialize for Record {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.len()))?;
         for (k, v) in self.iter() {
-            map.serialize_entry(k, v)?;
+            map.serialize_entry(k, &v)?;
         }
         map.end()
     }
@@ -537,15 +684,10 @@ impl<'de> serde::Deserialize<'de> for Record {
 /// object nested in one (an expanded child, a line item). The evaluator
 /// and the serializer read both alike.
 pub trait Fields {
-    /// The value of field `name`.
-    fn field(&self, name: &str) -> Option<&Json>;
-
-    /// The value of field `name` as stored: readers that can take a list
+    /// The value of field `name`, as stored: readers that can take a list
     /// of records as it is avoid building it into JSON (which a record
     /// held by the cache would then keep).
-    fn field_ref(&self, name: &str) -> Option<FieldRef<'_>> {
-        self.field(name).map(FieldRef::Json)
-    }
+    fn field(&self, name: &str) -> Option<FieldRef<'_>>;
 
     /// A reader for fields asked for in about the order they are stored.
     fn cursor(&self) -> FieldCursor<'_>;
@@ -558,12 +700,8 @@ pub trait Fields {
 }
 
 impl Fields for Record {
-    fn field(&self, name: &str) -> Option<&Json> {
+    fn field(&self, name: &str) -> Option<FieldRef<'_>> {
         self.get(name)
-    }
-
-    fn field_ref(&self, name: &str) -> Option<FieldRef<'_>> {
-        self.shape.position(name).and_then(|i| self.field_at(i))
     }
 
     fn cursor(&self) -> FieldCursor<'_> {
@@ -579,12 +717,8 @@ impl Fields for Record {
 }
 
 impl<T: Fields + ?Sized> Fields for Arc<T> {
-    fn field(&self, name: &str) -> Option<&Json> {
+    fn field(&self, name: &str) -> Option<FieldRef<'_>> {
         (**self).field(name)
-    }
-
-    fn field_ref(&self, name: &str) -> Option<FieldRef<'_>> {
-        (**self).field_ref(name)
     }
 
     fn cursor(&self) -> FieldCursor<'_> {
@@ -597,8 +731,8 @@ impl<T: Fields + ?Sized> Fields for Arc<T> {
 }
 
 impl Fields for Map<String, Json> {
-    fn field(&self, name: &str) -> Option<&Json> {
-        self.get(name)
+    fn field(&self, name: &str) -> Option<FieldRef<'_>> {
+        self.get(name).map(FieldRef::of)
     }
 
     fn cursor(&self) -> FieldCursor<'_> {
@@ -632,13 +766,8 @@ pub enum FieldCursor<'a> {
 }
 
 impl<'a> FieldCursor<'a> {
-    /// The value of field `name`.
-    pub fn get(&mut self, name: &str) -> Option<&'a Json> {
-        self.get_field(name).map(FieldRef::json)
-    }
-
-    /// The value of field `name` as stored: a list of records stays one.
-    pub fn get_field(&mut self, name: &str) -> Option<FieldRef<'a>> {
+    /// The value of field `name`, as stored: a list of records stays one.
+    pub fn get(&mut self, name: &str) -> Option<FieldRef<'a>> {
         match self {
             FieldCursor::Record { record, next } => {
                 let names = &record.shape.names;
@@ -663,10 +792,10 @@ impl<'a> FieldCursor<'a> {
                 while let Some((k, v)) = ahead.next() {
                     if k == name {
                         *rest = ahead;
-                        return Some(FieldRef::Json(v));
+                        return Some(FieldRef::of(v));
                     }
                 }
-                map.get(name).map(FieldRef::Json)
+                map.get(name).map(FieldRef::of)
             }
         }
     }
@@ -688,19 +817,19 @@ mod tests {
     fn reads_and_changes_fields_by_name() {
         let mut r = rec(json!({"ID": 1, "name": "a"}));
         let mut cursor = r.cursor();
-        assert_eq!(cursor.get("name"), Some(&json!("a")));
-        assert_eq!(cursor.get("ID"), Some(&json!(1)));
+        assert_eq!(cursor.get("name"), Some(FieldRef::Str("a")));
+        assert_eq!(cursor.get("ID"), Some(FieldRef::Int(1)));
         assert_eq!(cursor.get("nope"), None);
-        assert_eq!(r.get("name"), Some(&json!("a")));
-        assert_eq!(r["ID"], 1);
-        assert_eq!(r["missing"], Json::Null);
+        assert_eq!(r.get("name"), Some(FieldRef::Str("a")));
+        assert_eq!(r.get_json("ID"), 1);
+        assert_eq!(r.get_json("missing"), Json::Null);
         assert!(r.get("missing").is_none());
         assert_eq!(r.insert("name".into(), json!("b")), Some(json!("a")));
         assert_eq!(r.insert("city".into(), json!("K")), None);
         assert_eq!(r.len(), 3);
         let names: Vec<&str> = r.iter().map(|(k, _)| k).collect();
         assert_eq!(names, ["ID", "name", "city"]);
-        *r.get_mut("ID").unwrap() = json!(2);
+        assert_eq!(r.insert("ID".into(), json!(2)), Some(json!(1)));
         assert_eq!(
             r.to_map(),
             json!({"ID": 2, "name": "b", "city": "K"})
@@ -711,6 +840,57 @@ mod tests {
     }
 
     #[test]
+    fn scalars_are_held_inline_and_strings_in_one_text() {
+        assert_eq!(std::mem::size_of::<Cell>(), 16);
+        let text = r#"{"ID":7,"name":"Köln","esc":"a\"b","n":1.5,"big":18446744073709551615,
+            "f":true,"z":null,"o":{"a":1}}"#;
+        let (r, _) =
+            super::super::record_reader::read_record(text, &mut Default::default()).unwrap();
+        assert_eq!(r.get("ID"), Some(FieldRef::Int(7)));
+        assert_eq!(r.get("name"), Some(FieldRef::Str("Köln")));
+        assert_eq!(r.get("esc"), Some(FieldRef::Str("a\"b")));
+        assert_eq!(r.get("n"), Some(FieldRef::Float(1.5)));
+        assert!(matches!(
+            r.get("big"),
+            Some(FieldRef::Json(Json::Number(_)))
+        ));
+        assert_eq!(r.get("f"), Some(FieldRef::Bool(true)));
+        assert_eq!(r.get("z"), Some(FieldRef::Null));
+        assert!(matches!(r.get("o"), Some(FieldRef::Json(Json::Object(_)))));
+        // Both strings, the escaped one unescaped, in one allocation.
+        assert_eq!(&*r.text, "Kölna\"b");
+        // The same record built from JSON reads alike, field by field.
+        let from_json = rec(serde_json::from_str(text).unwrap());
+        assert_eq!(r, from_json);
+        for (name, value) in r.iter() {
+            assert_eq!(Some(value), from_json.get(name), "{name}");
+        }
+        // Weighed as held: the cells, the text and the two boxed values.
+        let boxed = 2 * std::mem::size_of::<Json>();
+        assert_eq!(
+            r.heap_bytes(&|_| 0),
+            r.values.capacity() * 16 + r.text.len() + boxed
+        );
+    }
+
+    #[test]
+    fn json_values_read_as_the_field_kinds_records_hold() {
+        assert_eq!(FieldRef::of(&json!(null)), FieldRef::Null);
+        assert_eq!(FieldRef::of(&json!(-3)), FieldRef::Int(-3));
+        assert_eq!(FieldRef::of(&json!(2.0)), FieldRef::Float(2.0));
+        assert_eq!(FieldRef::of(&json!("s")), FieldRef::Str("s"));
+        assert_eq!(FieldRef::of(&json!(false)), FieldRef::Bool(false));
+        for v in [json!(u64::MAX), json!([1]), json!({"a": 1})] {
+            assert_eq!(FieldRef::of(&v), FieldRef::Json(&v));
+            assert_eq!(FieldRef::of(&v).to_json(), v);
+        }
+        // An integer and a double of the same value stay apart, as
+        // serde_json keeps them (`2` and `2.0`).
+        assert_ne!(FieldRef::Int(2), FieldRef::Float(2.0));
+        assert_eq!(FieldRef::Float(2.0).to_json().to_string(), "2.0");
+    }
+
+    #[test]
     fn cursors_read_any_order_and_missing_fields() {
         let map: Map<String, Json> = serde_json::from_str(r#"{"a":1,"b":2,"c":3,"d":4}"#).unwrap();
         let record = Record::from(map.clone());
@@ -718,7 +898,10 @@ mod tests {
             // In order, out of order, skipping, repeating, missing.
             let got: Vec<Option<i64>> = ["a", "c", "b", "d", "d", "x", "a"]
                 .iter()
-                .map(|k| cursor.get(k).and_then(Json::as_i64))
+                .map(|k| match cursor.get(k) {
+                    Some(FieldRef::Int(i)) => Some(i),
+                    _ => None,
+                })
                 .collect();
             assert_eq!(
                 got,
@@ -731,8 +914,9 @@ mod tests {
     /// are a list of records.
     fn with_items() -> Record {
         let items = RecordList::new(vec![rec(json!({"a": 1})), rec(json!({"a": 2}))]);
-        let shape = Arc::new(Shape::new(vec!["ID".into(), "items".into()]));
-        Record::from_parts(shape, vec![json!(1), Json::Null]).with_lists(vec![(1, items)])
+        let mut r = rec(json!({"ID": 1}));
+        r.insert_list("items".into(), items);
+        r
     }
 
     #[test]
@@ -740,9 +924,10 @@ mod tests {
         let r = with_items();
         let items = json!([{"a": 1}, {"a": 2}]);
         assert!(matches!(r.field_at(1), Some(FieldRef::List(l)) if l.items().len() == 2));
-        assert_eq!(r.get("items"), Some(&items));
-        assert_eq!(r.cursor().get("items"), Some(&items));
-        assert_eq!(r.iter().nth(1), Some(("items", &items)));
+        assert_eq!(r.get("items"), Some(FieldRef::Json(&items)));
+        assert_eq!(r.cursor().get("items"), Some(FieldRef::Json(&items)));
+        assert_eq!(r.iter().nth(1), Some(("items", FieldRef::Json(&items))));
+        assert_eq!(r.get_json("items"), items);
         assert_eq!(r, rec(json!({"ID": 1, "items": [{"a": 1}, {"a": 2}]})));
         assert_eq!(Json::Object(r.to_map())["items"], items);
         assert_eq!(Json::Object(r.clone().into_map())["items"], items);
@@ -759,24 +944,21 @@ mod tests {
         r.insert_list("kids".into(), RecordList::new(vec![rec(json!({"ID": 2}))]));
         r.insert_list("more".into(), RecordList::new(Vec::new()));
         assert_eq!(r, rec(json!({"ID": 1, "kids": [{"ID": 2}], "more": []})));
-        assert!(matches!(r.field_ref("kids"), Some(FieldRef::List(l)) if l.items().len() == 1));
+        assert!(matches!(r.field("kids"), Some(FieldRef::List(l)) if l.items().len() == 1));
         r.insert_list("kids".into(), RecordList::new(Vec::new()));
-        assert_eq!(r["kids"], json!([]));
+        assert_eq!(r.get_json("kids"), json!([]));
         assert_eq!(r.len(), 3);
     }
 
     #[test]
-    fn a_list_of_records_changed_becomes_json() {
-        let mut r = with_items();
-        r.get_mut("items").unwrap().as_array_mut().unwrap().pop();
-        assert!(matches!(r.field_at(1), Some(FieldRef::Json(_))));
-        assert_eq!(r["items"], json!([{"a": 1}]));
+    fn a_list_of_records_replaced_gives_its_json() {
         let mut r = with_items();
         assert_eq!(
             r.insert("items".into(), json!(3)),
             Some(json!([{"a": 1}, {"a": 2}]))
         );
-        assert_eq!(r["items"], json!(3));
+        assert_eq!(r.get_json("items"), json!(3));
+        assert!(matches!(r.field_at(1), Some(FieldRef::Int(3))));
     }
 
     #[test]
@@ -789,9 +971,9 @@ mod tests {
         c.insert("z".into(), json!(4));
         assert!(Arc::ptr_eq(a.shape(), b.shape()));
         assert!(!Arc::ptr_eq(a.shape(), c.shape()));
-        assert_eq!(a.get("y"), Some(&json!(2)));
-        assert_eq!(b.get("y"), Some(&json!(3)));
-        assert_eq!(c.get("z"), Some(&json!(4)));
+        assert_eq!(a.get("y"), Some(FieldRef::Int(2)));
+        assert_eq!(b.get("y"), Some(FieldRef::Int(3)));
+        assert_eq!(c.get("z"), Some(FieldRef::Int(4)));
         assert_eq!(c.get("y"), None);
         // A record of another shape gets a shape of its own names.
         let mut d = rec(json!({"x": 1}));

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value as Json};
 
-use super::record::{Record, RecordList, Shape};
+use super::record::{Cell, Record, RecordList, Shape};
 
 /// Why no record could be read.
 #[derive(Debug)]
@@ -52,6 +52,9 @@ pub(super) struct Hints {
     /// objects (line items: products, texts, vouchers), most recent first,
     /// which later ones share when their names are the same.
     pub item_shapes: Vec<Arc<Shape>>,
+    /// The strings of the records being read, kept between records so
+    /// that its allocation is reused.
+    pub strings: String,
 }
 
 /// How many kinds of line items are remembered.
@@ -66,9 +69,12 @@ pub(super) fn read_record(text: &str, hints: &mut Hints) -> Result<(Record, usiz
         at: 0,
         nested: hints.nested,
         item_shapes: std::mem::take(&mut hints.item_shapes),
+        strings: std::mem::take(&mut hints.strings),
     };
+    reader.strings.clear();
     let read = reader.record(hints.shape.as_slice(), 1);
     hints.item_shapes = reader.item_shapes;
+    hints.strings = reader.strings;
     let record = read?;
     hints.nested = reader.nested;
     hints.shape = Some(record.shape().clone());
@@ -110,6 +116,10 @@ struct Reader<'t> {
     at: usize,
     nested: usize,
     item_shapes: Vec<Arc<Shape>>,
+    /// The strings of the records in progress (a record of the list and
+    /// the line item being read in it), each record's after its
+    /// parent's: a record takes its own when it ends.
+    strings: String,
 }
 
 /// A record's field as read: generic JSON, or an array of objects read as
@@ -154,13 +164,13 @@ impl<'t> Reader<'t> {
     /// JSON.
     fn record(&mut self, known: &[Arc<Shape>], depth: usize) -> Result<Record, ReadError> {
         self.eat(b'{', "a record object")?;
+        // Where this record's strings start.
+        let base = self.strings.len();
         let mut expected: Option<&Arc<Shape>> = known.first();
-        let mut values: Vec<Json> =
+        let mut values: Vec<Cell> =
             Vec::with_capacity(expected.map_or(0, |s| s.len()).min(MAX_PRESIZE));
-        // All fields so far, once the names match no known shape.
-        let mut other: Option<Vec<(Box<str>, Json)>> = None;
-        // Lists of records, by the position of their field.
-        let mut lists: Vec<(usize, RecordList)> = Vec::new();
+        // The names of all fields so far, once they match no known shape.
+        let mut other: Option<Vec<Box<str>>> = None;
         if self.next_token()? == b'}' {
             self.at += 1;
         } else {
@@ -177,7 +187,7 @@ impl<'t> Reader<'t> {
                     });
                 if in_place {
                     self.eat(b':', "`:`")?;
-                    self.push_field(depth, &mut values, &mut lists)?;
+                    self.push_field(depth, base, &mut values)?;
                     if self.end_of(b'}', "`,` or `}`")? {
                         break;
                     }
@@ -186,7 +196,6 @@ impl<'t> Reader<'t> {
                 let name = self.key()?;
                 self.eat(b':', "`:`")?;
                 if other.is_none() {
-                    let at = values.len();
                     let fits =
                         |s: &&Arc<Shape>| s.names_slice().get(at).is_some_and(|n| **n == *name);
                     if !expected.as_ref().is_some_and(fits) {
@@ -197,51 +206,28 @@ impl<'t> Reader<'t> {
                             .iter()
                             .find(|s| fits(s) && s.names_slice()[..at] == *read);
                         if expected.is_none() {
-                            other = Some(read.iter().cloned().zip(values.drain(..)).collect());
+                            other = Some(read.to_vec());
                         }
                     }
                 }
-                match &mut other {
-                    None => self.push_field(depth, &mut values, &mut lists)?,
-                    Some(pairs) if depth == 1 && self.next_token()? == b'[' => {
-                        let value = match self.field_array(depth)? {
-                            FieldRead::Json(value) => value,
-                            FieldRead::List(list) => {
-                                lists.push((pairs.len(), list));
-                                // A placeholder: the record reads it from
-                                // `lists`.
-                                Json::Null
-                            }
-                        };
-                        pairs.push((name.into(), value));
-                    }
-                    Some(pairs) => pairs.push((name.into(), self.value(depth)?)),
+                if let Some(names) = &mut other {
+                    names.push(name.into());
                 }
+                self.push_field(depth, base, &mut values)?;
                 if self.end_of(b'}', "`,` or `}`")? {
                     break;
                 }
             }
         }
+        let text: Box<str> = self.strings.get(base..).unwrap_or_default().into();
+        self.strings.truncate(base);
         Ok(match (other, expected) {
-            // A repeated name is merged there, as decoding into a map does;
-            // merging moves positions, so lists then become JSON first.
-            (Some(mut pairs), _) => {
-                let repeated = !lists.is_empty()
-                    && pairs
-                        .iter()
-                        .enumerate()
-                        .any(|(i, (name, _))| pairs[..i].iter().any(|(n, _)| n == name));
-                if repeated {
-                    for (position, list) in lists.drain(..) {
-                        if let Some((_, slot)) = pairs.get_mut(position) {
-                            *slot = list.into_json();
-                        }
-                    }
-                }
-                Record::from_pairs(pairs).with_lists(lists)
+            // A repeated name is merged there, as decoding into a map does.
+            (Some(names), _) => {
+                Record::from_cell_pairs(names.into_iter().zip(values).collect(), text)
             }
             (None, Some(shape)) if values.len() == shape.len() => {
-                Record::from_parts(shape.clone(), values).with_lists(lists)
+                Record::from_cells(shape.clone(), values, text)
             }
             // The first names of a known shape: another known shape with
             // just those, or a new one.
@@ -252,7 +238,7 @@ impl<'t> Reader<'t> {
                     .find(|s| s.names_slice() == read)
                     .cloned()
                     .unwrap_or_else(|| Arc::new(Shape::new(read.to_vec())));
-                Record::from_parts(shape, values).with_lists(lists)
+                Record::from_cells(shape, values, text)
             }
         })
     }
@@ -352,57 +338,61 @@ impl<'t> Reader<'t> {
         here
     }
 
-    /// Reads a record's field value onto `values`, an array of objects in
-    /// a record of the list onto `lists` (with a placeholder in
-    /// `values`).
+    /// Reads a record's field value onto `values`: an array of objects in
+    /// a record of the list as a list of records, strings into the
+    /// record's text (which starts at `base` of `self.strings`).
     #[inline]
     fn push_field(
         &mut self,
         depth: usize,
-        values: &mut Vec<Json>,
-        lists: &mut Vec<(usize, RecordList)>,
+        base: usize,
+        values: &mut Vec<Cell>,
     ) -> Result<(), ReadError> {
-        if depth == 1 && self.next_token()? == b'[' {
-            match self.field_array(depth)? {
-                FieldRead::Json(value) => values.push(value),
-                FieldRead::List(list) => {
-                    lists.push((values.len(), list));
-                    // A placeholder: the record reads it from `lists`.
-                    values.push(Json::Null);
-                }
-            }
-            Ok(())
-        } else {
-            self.push_value(depth, values)
-        }
-    }
-
-    /// [`Reader::value`] pushed onto `out`. A record's plain strings and
-    /// numbers, nearly all its values, are built where they are kept:
-    /// returned from a call, each value went through memory and was read
-    /// back at once, a stall that was about a tenth of decoding.
-    #[inline]
-    fn push_value(&mut self, depth: usize, out: &mut Vec<Json>) -> Result<(), ReadError> {
         match self.next_token()? {
             b'"' => {
                 let start = self.at + 1;
                 let end = special_byte(self.bytes, start);
-                if self.bytes.get(end) == Some(&b'"') {
+                let text = if self.bytes.get(end) == Some(&b'"') {
                     // Both ends are ASCII quotes, so character boundaries.
                     self.at = end + 1;
-                    out.push(Json::String(self.text[start..end].to_owned()));
+                    Cow::Borrowed(&self.text[start..end])
                 } else {
-                    let text = self.string()?;
-                    out.push(Json::String(text.into_owned()));
-                }
+                    self.string()?
+                };
+                values.push(self.text_cell(base, text));
             }
+            // Values are built where they are kept: returned from a call,
+            // each went through memory and was read back at once, a stall
+            // that was about a tenth of decoding.
             b'-' | b'0'..=b'9' => {
                 let number = self.number()?;
-                out.push(number);
+                values.push(Cell::from_json(number));
             }
-            _ => out.push(self.value(depth)?),
+            b'[' if depth == 1 => values.push(match self.field_array(depth)? {
+                FieldRead::Json(value) => Cell::from_json(value),
+                FieldRead::List(list) => Cell::List(Box::new(list)),
+            }),
+            _ => {
+                let value = self.value(depth)?;
+                values.push(Cell::from_json(value));
+            }
         }
         Ok(())
+    }
+
+    /// The cell for string `s` of the record whose text starts at `base`:
+    /// a span of its text, or (for a record whose strings would pass
+    /// 4 GiB, which no list answer's limit allows) the string itself.
+    #[inline]
+    fn text_cell(&mut self, base: usize, s: Cow<'_, str>) -> Cell {
+        let start = self.strings.len() - base;
+        match (u32::try_from(start), u32::try_from(s.len())) {
+            (Ok(start), Ok(len)) if start.checked_add(len).is_some() => {
+                self.strings.push_str(&s);
+                Cell::Text { start, len }
+            }
+            _ => Cell::Json(Box::new(Json::String(s.into_owned()))),
+        }
     }
 
     fn object(&mut self, depth: usize) -> Result<Json, ReadError> {
@@ -998,7 +988,10 @@ mod tests {
         ));
         assert!(matches!(first.field_at(3), Some(FieldRef::Json(Json::Array(a))) if a.is_empty()));
         assert_eq!(first.clone().into_map(), serde(text).unwrap());
-        assert_eq!(first.get("items"), serde(text).unwrap().get("items"));
+        assert_eq!(
+            first.get("items"),
+            serde(text).unwrap().get("items").map(FieldRef::of)
+        );
         // The next record's items share the shape of this one's.
         let (second, _) = read_record(text, &mut hints).unwrap();
         let Some(FieldRef::List(next)) = second.field_at(1) else {
@@ -1185,7 +1178,14 @@ mod tests {
                     let text = serde_json::to_string(&r).unwrap();
                     let (record, used) = read_record(&text, &mut hints).unwrap();
                     prop_assert_eq!(used, text.len());
-                    prop_assert_eq!(record.into_map(), serde(&text).unwrap());
+                    let want = serde(&text).unwrap();
+                    // Read field by field, written back, and moved out,
+                    // the record is the object serde_json reads.
+                    prop_assert_eq!(record.to_map(), want.clone());
+                    let mut written = Vec::new();
+                    crate::serialize::value::write_record(&mut written, &record);
+                    prop_assert_eq!(written, serde_json::to_vec(&want).unwrap());
+                    prop_assert_eq!(record.into_map(), want);
                 }
             }
         }

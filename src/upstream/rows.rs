@@ -201,12 +201,12 @@ mod tests {
         assert_eq!(names(3), ["ID"]);
         assert_eq!(names(4), ["ID", "a", "b"]);
         for (i, row) in rows.iter().enumerate() {
-            assert_eq!(row["ID"], i as i64 + 1);
+            assert_eq!(row.get_json("ID"), i as i64 + 1);
         }
-        assert_eq!(rows[2]["a"], "z");
-        assert_eq!(rows[4]["a"], Json::Null);
+        assert_eq!(rows[2].get_json("a"), "z");
+        assert_eq!(rows[4].get_json("a"), Json::Null);
         assert!(rows[4].contains_key("a") && !rows[3].contains_key("a"));
-        assert_eq!(rows[6]["b"], 3);
+        assert_eq!(rows[6].get_json("b"), 3);
     }
 
     #[test]
@@ -215,12 +215,12 @@ mod tests {
             parse_rows(br#"[{"a":1,"b":2},{"a":3,"b":4,"a":5},{"a":6,"a":7,"b":8}]"#).unwrap();
         assert_eq!(rows[1].shape().names().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(
-            (rows[1]["a"].clone(), rows[1]["b"].clone()),
+            (rows[1].get_json("a").clone(), rows[1].get_json("b").clone()),
             (5.into(), 4.into())
         );
         assert_eq!(rows[2].shape().names().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(
-            (rows[2]["a"].clone(), rows[2]["b"].clone()),
+            (rows[2].get_json("a").clone(), rows[2].get_json("b").clone()),
             (7.into(), 8.into())
         );
     }
@@ -265,7 +265,7 @@ mod tests {
         body.push_str(" ]\n ");
         let whole = parse_rows(body.as_bytes()).unwrap();
         assert_eq!(whole.len(), 400);
-        assert_eq!(whole[399]["ID"], 399);
+        assert_eq!(whole[399].get_json("ID"), 399);
         // Every split point of a small body, and chunk sizes around the
         // batch size for a large one.
         let small = r#"[{"a":"\u00e9ü"},{"b":[1,{"c":true}]}]"#.as_bytes();
@@ -286,7 +286,10 @@ mod tests {
         let big = format!(r#"[{{"a":"{}"}},{{"b":1}}]"#, "x".repeat(5 * MIN_BATCH));
         let rows = chunked(big.as_bytes(), 100).unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0]["a"].as_str().map(str::len), Some(5 * MIN_BATCH));
+        assert_eq!(
+            rows[0].get_json("a").as_str().map(str::len),
+            Some(5 * MIN_BATCH)
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::cmp::Ordering;
 use rust_decimal::Decimal;
 
 use crate::edm::{Conversion, EdmType, EnumTypeId};
+use crate::upstream::FieldRef;
 
 /// A point in time with the offset the client wrote it in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,96 +178,114 @@ pub struct ConversionError {
     pub expected: &'static str,
 }
 
-/// Reads a ZeyOS JSON value as the OData value of a property.
+/// Reads a ZeyOS value as the OData value of a property.
 pub fn from_upstream(
-    json: &serde_json::Value,
+    field: FieldRef<'_>,
     ty: &EdmType,
     conversion: Conversion,
 ) -> Result<Value, ConversionError> {
-    use serde_json::Value as J;
     let err = |expected: &'static str| ConversionError {
-        value: json.to_string(),
+        value: field.to_json().to_string(),
         expected,
     };
-    if json.is_null() {
-        return Ok(Value::Null);
-    }
-    match conversion {
-        Conversion::UnixTime => {
-            let unix = json_i64(json).ok_or_else(|| err("Unix time stamp"))?;
+    let integer = || field_i64(field);
+    match (conversion, field) {
+        (_, FieldRef::Null) => Ok(Value::Null),
+        (Conversion::UnixTime, _) => {
+            let unix = integer().ok_or_else(|| err("Unix time stamp"))?;
             Ok(Value::DateTimeOffset(DateTime {
                 unix,
                 nanos: 0,
                 offset_minutes: 0,
             }))
         }
-        Conversion::UnixDate => {
-            let unix = json_i64(json).ok_or_else(|| err("Unix time stamp"))?;
+        (Conversion::UnixDate, _) => {
+            let unix = integer().ok_or_else(|| err("Unix time stamp"))?;
             Ok(Value::Date(unix.div_euclid(civil::SECONDS_PER_DAY)))
         }
-        Conversion::Flag => match json {
-            J::Bool(b) => Ok(Value::Bool(*b)),
-            _ => json_i64(json)
-                .map(|i| Value::Bool(i != 0))
-                .ok_or_else(|| err("0/1 flag")),
-        },
-        Conversion::EnumValue => match ty {
-            EdmType::Enum(id) => json_i64(json)
+        (Conversion::Flag, FieldRef::Bool(b)) => Ok(Value::Bool(b)),
+        (Conversion::Flag, _) => integer()
+            .map(|i| Value::Bool(i != 0))
+            .ok_or_else(|| err("0/1 flag")),
+        (Conversion::EnumValue, _) => match ty {
+            EdmType::Enum(id) => integer()
                 .map(|i| Value::Enum(*id, i))
                 .ok_or_else(|| err("enum integer")),
-            _ => json_i64(json).map(Value::Int).ok_or_else(|| err("integer")),
+            _ => integer().map(Value::Int).ok_or_else(|| err("integer")),
         },
-        Conversion::Json => Ok(Value::Json(json.clone())),
-        Conversion::Plain => match ty {
-            EdmType::Boolean => match json {
-                J::Bool(b) => Ok(Value::Bool(*b)),
-                _ => json_i64(json)
+        (Conversion::Json, _) => Ok(Value::Json(field.to_json())),
+        (Conversion::Plain, _) => match ty {
+            EdmType::Boolean => match field {
+                FieldRef::Bool(b) => Ok(Value::Bool(b)),
+                _ => integer()
                     .map(|i| Value::Bool(i != 0))
                     .ok_or_else(|| err("boolean")),
             },
             EdmType::Int32 | EdmType::Int64 => {
-                json_i64(json).map(Value::Int).ok_or_else(|| err("integer"))
+                integer().map(Value::Int).ok_or_else(|| err("integer"))
             }
-            EdmType::Decimal => json_decimal(json)
+            EdmType::Decimal => field_decimal(field)
                 .map(Value::Decimal)
                 .ok_or_else(|| err("decimal")),
-            EdmType::Double => json
-                .as_f64()
-                .or_else(|| json.as_str().and_then(|s| s.parse().ok()))
-                .map(Value::Double)
-                .ok_or_else(|| err("double")),
-            EdmType::String => match json {
-                J::String(s) => Ok(Value::String(s.clone())),
-                J::Number(n) => Ok(Value::String(n.to_string())),
-                J::Bool(b) => Ok(Value::String(b.to_string())),
+            EdmType::Double => match field {
+                FieldRef::Int(i) => Some(i as f64),
+                FieldRef::Float(f) => Some(f),
+                FieldRef::Json(serde_json::Value::Number(n)) => n.as_f64(),
+                FieldRef::Str(s) => s.parse().ok(),
+                _ => None,
+            }
+            .map(Value::Double)
+            .ok_or_else(|| err("double")),
+            EdmType::String => match field {
+                FieldRef::Str(s) => Ok(Value::String(s.to_owned())),
+                FieldRef::Int(_)
+                | FieldRef::Float(_)
+                | FieldRef::Json(serde_json::Value::Number(_)) => {
+                    Ok(Value::String(field.to_json().to_string()))
+                }
+                FieldRef::Bool(b) => Ok(Value::String(b.to_string())),
                 _ => Err(err("string")),
             },
-            EdmType::Enum(id) => json_i64(json)
+            EdmType::Enum(id) => integer()
                 .map(|i| Value::Enum(*id, i))
                 .ok_or_else(|| err("enum integer")),
-            _ => Ok(Value::Json(json.clone())),
+            _ => Ok(Value::Json(field.to_json())),
         },
     }
 }
 
 /// An integer from a JSON number or numeric string (ZeyOS sends both).
 pub fn json_i64(json: &serde_json::Value) -> Option<i64> {
-    match json {
-        serde_json::Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        serde_json::Value::Bool(b) => Some(i64::from(*b)),
+    field_i64(FieldRef::of(json))
+}
+
+/// [`json_i64`] of a field as a record holds it.
+pub fn field_i64(value: FieldRef<'_>) -> Option<i64> {
+    let integral = |f: f64| (f.fract() == 0.0).then_some(f as i64);
+    match value {
+        FieldRef::Int(i) => Some(i),
+        FieldRef::Float(f) => integral(f),
+        FieldRef::Str(s) => s.trim().parse().ok(),
+        FieldRef::Bool(b) => Some(i64::from(b)),
+        // An integer beyond `i64`.
+        FieldRef::Json(serde_json::Value::Number(n)) => n.as_f64().and_then(integral),
         _ => None,
     }
 }
 
 /// An exact decimal from a JSON number's shortest text form or a string.
 pub fn json_decimal(json: &serde_json::Value) -> Option<Decimal> {
+    field_decimal(FieldRef::of(json))
+}
+
+/// [`json_decimal`] of a field as a record holds it.
+pub fn field_decimal(field: FieldRef<'_>) -> Option<Decimal> {
     use std::str::FromStr;
-    let text = match json {
-        serde_json::Value::Number(n) => n.to_string(),
-        serde_json::Value::String(s) => s.trim().to_string(),
+    let text: Cow<'_, str> = match field {
+        FieldRef::Str(s) => Cow::Borrowed(s.trim()),
+        FieldRef::Int(_) | FieldRef::Float(_) | FieldRef::Json(serde_json::Value::Number(_)) => {
+            Cow::Owned(field.to_json().to_string())
+        }
         _ => return None,
     };
     Decimal::from_str(&text)
@@ -373,15 +392,24 @@ mod tests {
     #[test]
     fn converts_time_stamps_and_flags() {
         let v = from_upstream(
-            &serde_json::json!(86_400 * 3 + 5),
+            FieldRef::of(&serde_json::json!(86_400 * 3 + 5)),
             &EdmType::Date,
             Conversion::UnixDate,
         )
         .unwrap();
         assert_eq!(v, Value::Date(3));
-        let v = from_upstream(&serde_json::json!(1), &EdmType::Boolean, Conversion::Flag).unwrap();
+        let v = from_upstream(
+            FieldRef::of(&serde_json::json!(1)),
+            &EdmType::Boolean,
+            Conversion::Flag,
+        )
+        .unwrap();
         assert_eq!(v, Value::Bool(true));
-        let v = from_upstream(&serde_json::json!("x"), &EdmType::Int32, Conversion::Plain);
+        let v = from_upstream(
+            FieldRef::of(&serde_json::json!("x")),
+            &EdmType::Int32,
+            Conversion::Plain,
+        );
         assert!(v.is_err());
     }
 }
