@@ -171,12 +171,14 @@ impl RequestCtx<'_> {
                         }
                         first = false;
                         writer.write(&mut out, r);
-                    }
-                    if out.len() >= 32 * 1024 {
+                        if out.len() < 32 * 1024 {
+                            continue;
+                        }
                         // A chunk is done: kept while the page may still
                         // end whole, sent once it streams. Either way the
                         // buffer starts afresh rather than growing (and
-                        // copying what it holds).
+                        // copying what it holds); checked after each row,
+                        // as a batch of wide rows is a megabyte.
                         held_len += out.len();
                         held.push(Bytes::from(std::mem::take(&mut out)));
                         out.reserve(64 * 1024);

@@ -311,7 +311,7 @@ impl<'t> Reader<'t> {
             b'"' => Ok(Json::String(self.string()?.into_owned())),
             b'{' => self.object(depth + 1),
             b'[' => self.array(depth + 1),
-            b'-' | b'0'..=b'9' => self.number(),
+            b'-' | b'0'..=b'9' => self.number().map(Json::from),
             b't' => self.literal("true", Json::Bool(true)),
             b'f' => self.literal("false", Json::Bool(false)),
             b'n' => self.literal("null", Json::Null),
@@ -366,7 +366,7 @@ impl<'t> Reader<'t> {
             // that was about a tenth of decoding.
             b'-' | b'0'..=b'9' => {
                 let number = self.number()?;
-                values.push(Cell::from_json(number));
+                values.push(Cell::from(number));
             }
             b'[' if depth == 1 => values.push(match self.field_array(depth)? {
                 FieldRead::Json(value) => Cell::from_json(value),
@@ -501,7 +501,7 @@ impl<'t> Reader<'t> {
 
     /// The number at `self.at`.
     #[inline(always)]
-    fn number(&mut self) -> Result<Json, ReadError> {
+    fn number(&mut self) -> Result<Number, ReadError> {
         if let Some((value, end)) = short_number(self.bytes, self.at) {
             self.at = end;
             return Ok(value);
@@ -522,14 +522,16 @@ impl<'t> Reader<'t> {
                 // What `short_number` leaves: `-0` and integers of more
                 // than 18 digits, which serde_json reads as it always does.
                 self.at = end;
-                serde_json::from_str::<Json>(token).map_err(ReadError::Invalid)
+                serde_json::from_str::<Json>(token)
+                    .map(Number::Other)
+                    .map_err(ReadError::Invalid)
             }
             Some(NumberForm::Fraction) => match token.parse::<f64>() {
                 // Correctly rounded, as serde_json with `float_roundtrip`
                 // reads it.
                 Ok(f) if f.is_finite() => {
                     self.at = end;
-                    Ok(Json::from(f))
+                    Ok(Number::Float(f))
                 }
                 _ => Err(self.invalid("a number within the range of a double")),
             },
@@ -637,7 +639,7 @@ const POWERS_OF_TEN: [f64; FRACTION_DIGITS + 1] = [
 /// (also for a number the text may not have all of yet), which is then
 /// read the general way.
 #[inline(always)]
-fn short_number(bytes: &[u8], start: usize) -> Option<(Json, usize)> {
+fn short_number(bytes: &[u8], start: usize) -> Option<(Number, usize)> {
     let negative = bytes.get(start) == Some(&b'-');
     let first = start + usize::from(negative);
     let mut mantissa: u64 = 0;
@@ -672,7 +674,7 @@ fn short_number(bytes: &[u8], start: usize) -> Option<(Json, usize)> {
             return None;
         }
         let n = i64::try_from(mantissa).ok()?;
-        return Some((Json::from(if negative { -n } else { n }), end));
+        return Some((Number::Int(if negative { -n } else { n }), end));
     }
     if integer_digits + fraction_digits > FRACTION_DIGITS || mantissa > EXACT_MANTISSA {
         return None;
@@ -681,7 +683,37 @@ fn short_number(bytes: &[u8], start: usize) -> Option<(Json, usize)> {
     // correctly rounded division gives the correctly rounded value, as
     // parsing the text does (Clinger's fast path).
     let value = mantissa as f64 / POWERS_OF_TEN[fraction_digits];
-    Some((Json::from(if negative { -value } else { value }), end))
+    Some((Number::Float(if negative { -value } else { value }), end))
+}
+
+/// A number as read: built as the cell a record keeps, or as JSON inside
+/// a nested value, without going through the other.
+#[derive(Debug, PartialEq)]
+enum Number {
+    Int(i64),
+    Float(f64),
+    /// What serde_json read (integers beyond `i64`, `-0`).
+    Other(Json),
+}
+
+impl From<Number> for Cell {
+    fn from(n: Number) -> Cell {
+        match n {
+            Number::Int(i) => Cell::Int(i),
+            Number::Float(f) => Cell::Float(f),
+            Number::Other(json) => Cell::from_json(json),
+        }
+    }
+}
+
+impl From<Number> for Json {
+    fn from(n: Number) -> Json {
+        match n {
+            Number::Int(i) => Json::from(i),
+            Number::Float(f) => Json::from(f),
+            Number::Other(json) => json,
+        }
+    }
 }
 
 /// What a JSON number token holds.
@@ -905,6 +937,7 @@ mod tests {
         ] {
             let text = format!("{token},");
             let (value, end) = short_number(text.as_bytes(), 0).expect(token);
+            let value = Json::from(value);
             assert_eq!(end, token.len(), "{token}");
             let want: Json = serde_json::from_str(token).unwrap();
             assert_eq!(value, want, "{token}");
@@ -1160,6 +1193,7 @@ mod tests {
                 let dot = if fraction.is_empty() { "" } else { "." };
                 let token = format!("{sign}{integer}{dot}{fraction}");
                 if let Some((value, end)) = short_number(format!("{token}}}").as_bytes(), 0) {
+                    let value = Json::from(value);
                     prop_assert_eq!(end, token.len());
                     let want: Json = serde_json::from_str(&token).unwrap();
                     prop_assert_eq!(value.is_f64(), want.is_f64(), "{}", token);
