@@ -415,6 +415,7 @@ impl Record {
     }
 
     /// The field at `position` of [`Record::shape`].
+    #[inline]
     pub fn field_at(&self, position: usize) -> Option<FieldRef<'_>> {
         self.values.get(position).map(|cell| self.read(cell))
     }
