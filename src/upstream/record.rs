@@ -169,6 +169,26 @@ pub(crate) enum Cell {
 }
 
 impl Cell {
+    /// The view of this cell of a record whose text is `text`.
+    #[inline]
+    fn view<'a>(&'a self, text: &'a str) -> FieldRef<'a> {
+        match self {
+            Cell::Null => FieldRef::Null,
+            Cell::Bool(b) => FieldRef::Bool(*b),
+            Cell::Int(i) => FieldRef::Int(*i),
+            Cell::Float(f) => FieldRef::Float(*f),
+            Cell::Text { start, len } => {
+                let start = *start as usize;
+                // The decoder made the span of this text, at character
+                // boundaries; a span that is not would read as null.
+                text.get(start..start + *len as usize)
+                    .map_or(FieldRef::Null, FieldRef::Str)
+            }
+            Cell::Json(v) => FieldRef::of(v),
+            Cell::List(l) => FieldRef::List(l),
+        }
+    }
+
     /// The cell holding `value`: scalars inline, the rest boxed.
     pub(crate) fn from_json(value: Json) -> Cell {
         match value {
@@ -423,22 +443,7 @@ impl Record {
     /// The view of one of this record's cells.
     #[inline]
     fn read<'a>(&'a self, cell: &'a Cell) -> FieldRef<'a> {
-        match cell {
-            Cell::Null => FieldRef::Null,
-            Cell::Bool(b) => FieldRef::Bool(*b),
-            Cell::Int(i) => FieldRef::Int(*i),
-            Cell::Float(f) => FieldRef::Float(*f),
-            Cell::Text { start, len } => {
-                let start = *start as usize;
-                // The decoder made the span of this text, at character
-                // boundaries; a span that is not would read as null.
-                self.text
-                    .get(start..start + *len as usize)
-                    .map_or(FieldRef::Null, FieldRef::Str)
-            }
-            Cell::Json(v) => FieldRef::of(v),
-            Cell::List(l) => FieldRef::List(l),
-        }
+        cell.view(&self.text)
     }
 
     /// The value of field `name`.
@@ -608,24 +613,20 @@ impl IntoIterator for Record {
 
     /// The fields in order, owned.
     fn into_iter(self) -> Self::IntoIter {
-        let fields: Vec<(String, Json)> = self
-            .shape
+        let Record {
+            shape,
+            values,
+            text,
+        } = self;
+        let fields: Vec<(String, Json)> = shape
             .names()
-            .zip(self.values)
+            .zip(values)
             .map(|(name, cell)| {
+                // Boxed values are moved out, the rest read as JSON.
                 let value = match cell {
                     Cell::Json(v) => *v,
                     Cell::List(l) => l.into_json(),
-                    Cell::Text { start, len } => {
-                        let start = start as usize;
-                        self.text
-                            .get(start..start + len as usize)
-                            .map_or(Json::Null, |s| Json::String(s.to_owned()))
-                    }
-                    Cell::Null => Json::Null,
-                    Cell::Bool(b) => Json::Bool(b),
-                    Cell::Int(i) => Json::from(i),
-                    Cell::Float(f) => Json::from(f),
+                    other => other.view(&text).to_json(),
                 };
                 (name.to_owned(), value)
             })
