@@ -53,18 +53,26 @@ fn write_short_decimal(out: &mut Vec<u8>, f: f64) -> bool {
         return false;
     }
     for (digits, &scale) in POWERS_OF_TEN.iter().enumerate() {
-        let scaled = (magnitude * scale).round();
-        if scaled >= FAST_DIGITS_LIMIT {
+        let product = magnitude * scale;
+        if product >= FAST_DIGITS_LIMIT {
             return false;
         }
-        // `scaled` and `scale` are exact, so the division is correctly
-        // rounded: equality means the decimal `scaled`·10^-digits reads
-        // back as `f`, and no shorter one did.
-        if scaled / scale != magnitude {
+        // The nearest integer, by a cast rather than `f64::round` (a libm
+        // call on the baseline x86-64 target). Halves may round either
+        // way: a product that is the scaled decimal sought lies within a
+        // few units in the last place of an integer, far from a half, and
+        // any other candidate fails the check below.
+        let scaled = (product + 0.5) as u64;
+        let scaled_f = scaled as f64;
+        if scaled_f >= FAST_DIGITS_LIMIT {
+            return false;
+        }
+        // `scaled` (an integer below 2^50) and `scale` are exact, so the
+        // division is correctly rounded: equality means the decimal
+        // `scaled`·10^-digits reads back as `f`, and no shorter one did.
+        if scaled_f / scale != magnitude {
             continue;
         }
-        // An integer below 2^50.
-        let scaled = scaled as u64;
         if f.is_sign_negative() {
             out.push(b'-');
         }
