@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json};
 use crate::values::composite;
 
 use super::value::{
-    key_bytes, write_field, write_int, write_json, write_key, write_property_value, write_str,
+    key_bytes, write_field, write_int, write_json, write_key, write_str, ValueFormat,
 };
 use crate::bind::query::{ExpandItem, QueryShape};
 use crate::edm::{ComplexTypeId, Conversion, EdmType, EntitySetId, Property, ServiceModel};
@@ -20,8 +20,9 @@ use crate::values::field_i64;
 pub struct EntityWriter<'a> {
     model: &'a ServiceModel,
     set: EntitySetId,
-    /// Properties to write, in type order, with their keys escaped once.
-    properties: Vec<(&'a Property, Box<[u8]>)>,
+    /// Properties to write, in type order, with their keys escaped once
+    /// and the format of their values.
+    properties: Vec<(&'a Property, Box<[u8]>, ValueFormat)>,
     /// The keys of the complex values those properties hold.
     complex_keys: ComplexKeys,
     /// The ZeyOS field holding the modification time ETags are made of.
@@ -66,19 +67,19 @@ impl<'a> EntityWriter<'a> {
         };
         properties.sort_unstable();
         properties.dedup();
-        let properties: Vec<(&Property, Box<[u8]>)> = properties
+        let properties: Vec<(&Property, Box<[u8]>, ValueFormat)> = properties
             .into_iter()
             .filter_map(|i| ty.properties.get(i))
-            .map(|p| (p, key_bytes(&p.name)))
+            .map(|p| (p, key_bytes(&p.name), ValueFormat::of(p)))
             .collect();
-        let complex_keys = ComplexKeys::for_types(model, properties.iter().map(|(p, _)| &p.ty));
+        let complex_keys = ComplexKeys::for_types(model, properties.iter().map(|(p, _, _)| &p.ty));
         let modified_field = ty
             .property_for_upstream("lastmodified")
             .map(|p| p.upstream.as_str());
         let positions = ShapePositions::new(
             properties
                 .iter()
-                .map(|(p, _)| p.upstream.as_str())
+                .map(|(p, _, _)| p.upstream.as_str())
                 .chain(modified_field),
         );
         let expand = expand
@@ -199,7 +200,7 @@ impl<'a> EntityWriter<'a> {
             }
         }
         let mut cursor = row.cursor();
-        for (i, &(p, ref key)) in self.properties.iter().enumerate() {
+        for (i, &(p, ref key, format)) in self.properties.iter().enumerate() {
             let field = match &by_position {
                 Some((record, at)) => found(at, i).and_then(|k| record.field_at(k)),
                 None => cursor.get(&p.upstream),
@@ -234,9 +235,7 @@ impl<'a> EntityWriter<'a> {
                         self.format.ieee754_compatible,
                     )
                 }
-                _ => {
-                    write_property_value(out, self.model, p, field, self.format.ieee754_compatible)
-                }
+                _ => format.write(out, self.model, field, self.format.ieee754_compatible),
             }
         }
         drop(lookup);
@@ -331,11 +330,12 @@ pub struct ComplexKeys {
     by_type: Vec<ComplexEntry>,
 }
 
-/// One complex type's escaped keys and field positions.
+/// One complex type's escaped keys, value formats and field positions.
 #[derive(Debug)]
 struct ComplexEntry {
     id: ComplexTypeId,
     keys: TypeKeys,
+    formats: Vec<ValueFormat>,
     positions: ShapePositions,
 }
 
@@ -351,11 +351,12 @@ impl ComplexKeys {
         while let Some(ty) = pending.pop() {
             match ty {
                 EdmType::Collection(inner) => pending.push(inner),
-                EdmType::Complex(id) if keys.get(*id).is_none() => {
+                EdmType::Complex(id) if keys.entry(*id).is_none() => {
                     let ct = model.complex_type(*id);
                     keys.by_type.push(ComplexEntry {
                         id: *id,
                         keys: ct.properties.iter().map(|p| key_bytes(&p.name)).collect(),
+                        formats: ct.properties.iter().map(ValueFormat::of).collect(),
                         positions: ShapePositions::new(ct.properties.iter().map(|p| &p.upstream)),
                     });
                     pending.extend(ct.properties.iter().map(|p| &p.ty));
@@ -369,10 +370,6 @@ impl ComplexKeys {
     /// The keys and field positions of type `id`, if it was met.
     fn entry(&self, id: ComplexTypeId) -> Option<&ComplexEntry> {
         self.by_type.iter().find(|e| e.id == id)
-    }
-
-    fn get(&self, id: ComplexTypeId) -> Option<&[Box<[u8]>]> {
-        self.entry(id).map(|e| e.keys.as_slice())
     }
 
     /// Where the properties of type `id` are in records of a shape.
@@ -538,7 +535,7 @@ fn write_complex_with<'e>(
     let ct = model.complex_type(id);
     out.push(b'{');
     let mut first = true;
-    let type_keys = keys.get(id);
+    let entry = keys.entry(id);
     for (i, p) in ct.properties.iter().enumerate() {
         if only.is_some_and(|o| !o.contains(&i)) {
             continue;
@@ -548,15 +545,22 @@ fn write_complex_with<'e>(
             out.push(b',');
         }
         first = false;
-        match type_keys.and_then(|k| k.get(i)) {
-            Some(key) => out.extend_from_slice(key),
-            None => write_key(out, &p.name),
-        }
+        let known = entry.and_then(|e| Some((e.keys.get(i)?, *e.formats.get(i)?)));
+        let format = match known {
+            Some((key, format)) => {
+                out.extend_from_slice(key);
+                format
+            }
+            None => {
+                write_key(out, &p.name);
+                ValueFormat::of(p)
+            }
+        };
         match &p.ty {
             EdmType::Complex(_) | EdmType::Collection(_) => {
                 write_structured(out, model, keys, &p.ty, value, ieee754)
             }
-            _ => write_property_value(out, model, p, value, ieee754),
+            _ => format.write(out, model, value, ieee754),
         }
     }
     if ct.open && only.is_none() {

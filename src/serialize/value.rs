@@ -9,7 +9,7 @@
 use serde_json::Value as Json;
 
 use super::number::{write_f64, write_number};
-use crate::edm::{Conversion, EdmType, Property, ServiceModel};
+use crate::edm::{Conversion, EdmType, EnumTypeId, Property, ServiceModel};
 use crate::upstream::{FieldRef, Record};
 use crate::values::{civil, field_i64};
 
@@ -81,47 +81,142 @@ pub fn write_property_value(
     value: Option<FieldRef<'_>>,
     ieee754: bool,
 ) {
-    let Some(value) = value.filter(|v| !v.is_null()) else {
-        out.extend_from_slice(b"null");
-        return;
-    };
-    match prop.conversion {
-        Conversion::UnixTime => match field_i64(value) {
-            Some(secs) => {
-                out.push(b'"');
-                civil::format_unix_utc(secs, &mut TextOut(out));
-                out.push(b'"');
+    ValueFormat::of(prop).write(out, model, value, ieee754);
+}
+
+/// How a scalar property's values are written: its [`Conversion`] and
+/// type folded into one choice.
+///
+/// Writers decide it once per property and response, not once per value:
+/// a page of 1,000 transactions writes some 190,000 values, and matching
+/// the conversion and then the type for each of them was a sixth of the
+/// indirect jumps writing the page took (counted with callgrind's branch
+/// simulation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueFormat {
+    /// Unix seconds as an ISO 8601 UTC time stamp.
+    UnixTime,
+    /// Unix seconds as the UTC date.
+    UnixDate,
+    /// 0/1 as a boolean.
+    Flag,
+    /// An integer as the name of a member of this enum type.
+    Enum(EnumTypeId),
+    /// `Edm.Int32`.
+    Int32,
+    /// `Edm.Int64`: a string with `IEEE754Compatible=true`.
+    Int64,
+    /// `Edm.Decimal`: a string with `IEEE754Compatible=true`.
+    Decimal,
+    /// `Edm.Double`.
+    Double,
+    /// `Edm.Boolean` from a boolean or 0/1.
+    Boolean,
+    /// `Edm.String`.
+    String,
+    /// The JSON ZeyOS sent, as it is.
+    AsIs,
+}
+
+impl ValueFormat {
+    /// The format of a scalar property's values. Complex and collection
+    /// values are written by the entity writer, which knows their types'
+    /// keys; for them this is [`ValueFormat::AsIs`].
+    pub fn of(prop: &Property) -> Self {
+        match (prop.conversion, &prop.ty) {
+            (Conversion::UnixTime, _) => ValueFormat::UnixTime,
+            (Conversion::UnixDate, _) => ValueFormat::UnixDate,
+            (Conversion::Flag, _) => ValueFormat::Flag,
+            (Conversion::EnumValue | Conversion::Plain, EdmType::Enum(id)) => {
+                ValueFormat::Enum(*id)
             }
-            None => out.extend_from_slice(b"null"),
-        },
-        Conversion::UnixDate => match field_i64(value) {
-            Some(secs) => {
-                out.push(b'"');
-                civil::format_unix_date(secs, &mut TextOut(out));
-                out.push(b'"');
-            }
-            None => out.extend_from_slice(b"null"),
-        },
-        Conversion::Flag => match value {
-            FieldRef::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-            other => match field_i64(other) {
-                Some(0) => out.extend_from_slice(b"false"),
-                Some(_) => out.extend_from_slice(b"true"),
+            (Conversion::EnumValue | Conversion::Json, _) => ValueFormat::AsIs,
+            (Conversion::Plain, EdmType::Int32) => ValueFormat::Int32,
+            (Conversion::Plain, EdmType::Int64) => ValueFormat::Int64,
+            (Conversion::Plain, EdmType::Decimal) => ValueFormat::Decimal,
+            (Conversion::Plain, EdmType::Double) => ValueFormat::Double,
+            (Conversion::Plain, EdmType::Boolean) => ValueFormat::Boolean,
+            (Conversion::Plain, EdmType::String) => ValueFormat::String,
+            (Conversion::Plain, _) => ValueFormat::AsIs,
+        }
+    }
+
+    /// Appends `value` in this format; `null` when it is missing, null or
+    /// not convertible. `ieee754` writes 64-bit integers and decimals as
+    /// strings (`IEEE754Compatible=true`).
+    pub fn write(
+        self,
+        out: &mut Vec<u8>,
+        model: &ServiceModel,
+        value: Option<FieldRef<'_>>,
+        ieee754: bool,
+    ) {
+        let value = match value {
+            None | Some(FieldRef::Null) => return out.extend_from_slice(b"null"),
+            Some(value) => value,
+        };
+        match self {
+            ValueFormat::UnixTime => match field_i64(value) {
+                Some(secs) => {
+                    out.push(b'"');
+                    civil::format_unix_utc(secs, &mut TextOut(out));
+                    out.push(b'"');
+                }
                 None => out.extend_from_slice(b"null"),
             },
-        },
-        Conversion::EnumValue => write_enum(out, model, &prop.ty, value),
-        Conversion::Json => write_field(out, value),
-        Conversion::Plain => write_plain(out, model, &prop.ty, value, ieee754),
+            ValueFormat::UnixDate => match field_i64(value) {
+                Some(secs) => {
+                    out.push(b'"');
+                    civil::format_unix_date(secs, &mut TextOut(out));
+                    out.push(b'"');
+                }
+                None => out.extend_from_slice(b"null"),
+            },
+            ValueFormat::Flag | ValueFormat::Boolean => match value {
+                FieldRef::Bool(b) => write_bool(out, b),
+                other => match field_i64(other) {
+                    Some(n) => write_bool(out, n != 0),
+                    None => out.extend_from_slice(b"null"),
+                },
+            },
+            ValueFormat::Enum(id) => write_enum(out, model, id, value),
+            ValueFormat::Int64 | ValueFormat::Decimal if ieee754 => match value {
+                FieldRef::Int(_) | FieldRef::Float(_) | FieldRef::Json(Json::Number(_)) => {
+                    write_str(out, &value.to_json().to_string())
+                }
+                FieldRef::Str(s) => write_str(out, s),
+                other => write_field(out, other),
+            },
+            ValueFormat::Int32 | ValueFormat::Int64 => match field_i64(value) {
+                Some(n) => write_int(out, n),
+                None => out.extend_from_slice(b"null"),
+            },
+            ValueFormat::Decimal | ValueFormat::Double => match value {
+                FieldRef::Str(s) => match s.trim().parse::<f64>() {
+                    Ok(f) if f.is_finite() => write_f64(out, f),
+                    _ => write_str(out, s),
+                },
+                other => write_field(out, other),
+            },
+            ValueFormat::String => match value {
+                FieldRef::Str(s) => write_str(out, s),
+                other => write_str(out, &other.to_json().to_string()),
+            },
+            ValueFormat::AsIs => write_field(out, value),
+        }
     }
 }
 
-fn write_enum(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: FieldRef<'_>) {
-    let (EdmType::Enum(id), Some(n)) = (ty, field_i64(value)) else {
+fn write_bool(out: &mut Vec<u8>, b: bool) {
+    out.extend_from_slice(if b { b"true" } else { b"false" });
+}
+
+fn write_enum(out: &mut Vec<u8>, model: &ServiceModel, id: EnumTypeId, value: FieldRef<'_>) {
+    let Some(n) = field_i64(value) else {
         write_field(out, value);
         return;
     };
-    let members = &model.enum_type(*id).members;
+    let members = &model.enum_type(id).members;
     match members.iter().find(|(_, v)| *v == n) {
         Some((name, _)) => write_str(out, name),
         // A value the reference does not name: OData allows the number as
@@ -134,53 +229,11 @@ fn write_enum(out: &mut Vec<u8>, model: &ServiceModel, ty: &EdmType, value: Fiel
     }
 }
 
-fn write_plain(
-    out: &mut Vec<u8>,
-    model: &ServiceModel,
-    ty: &EdmType,
-    value: FieldRef<'_>,
-    ieee754: bool,
-) {
-    match ty {
-        EdmType::Int64 | EdmType::Decimal if ieee754 => match value {
-            FieldRef::Int(_) | FieldRef::Float(_) | FieldRef::Json(Json::Number(_)) => {
-                write_str(out, &value.to_json().to_string())
-            }
-            FieldRef::Str(s) => write_str(out, s),
-            other => write_field(out, other),
-        },
-        EdmType::Int32 | EdmType::Int64 => match field_i64(value) {
-            Some(n) => write_int(out, n),
-            None => out.extend_from_slice(b"null"),
-        },
-        EdmType::Decimal | EdmType::Double => match value {
-            FieldRef::Str(s) => match s.trim().parse::<f64>() {
-                Ok(f) if f.is_finite() => write_f64(out, f),
-                _ => write_str(out, s),
-            },
-            other => write_field(out, other),
-        },
-        EdmType::Boolean => match value {
-            FieldRef::Bool(_) => write_field(out, value),
-            other => match field_i64(other) {
-                Some(n) => out.extend_from_slice(if n != 0 { b"true" } else { b"false" }),
-                None => out.extend_from_slice(b"null"),
-            },
-        },
-        EdmType::String => match value {
-            FieldRef::Str(s) => write_str(out, s),
-            other => write_str(out, &other.to_json().to_string()),
-        },
-        EdmType::Enum(_) => write_enum(out, model, ty, value),
-        _ => write_field(out, value),
-    }
-}
-
 /// Appends a field's value as the JSON it is.
 pub fn write_field(out: &mut Vec<u8>, value: FieldRef<'_>) {
     match value {
         FieldRef::Null => out.extend_from_slice(b"null"),
-        FieldRef::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        FieldRef::Bool(b) => write_bool(out, b),
         FieldRef::Int(i) => write_int(out, i),
         FieldRef::Float(f) => write_f64(out, f),
         FieldRef::Str(s) => write_str(out, s),
@@ -277,6 +330,18 @@ mod tests {
         write_int(&mut out, i64::MIN);
         assert_eq!(out, i64::MIN.to_string().as_bytes());
         assert_eq!(&*key_bytes("Name"), b"\"Name\":");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaping_is_needed_exactly_for_quotes_backslashes_and_controls(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            plain in proptest::collection::vec(0x20u8..0x7f, 0..40),
+        ) {
+            let special = |b: &u8| *b < 0x20 || *b == b'"' || *b == b'\\';
+            proptest::prop_assert_eq!(needs_escaping(&bytes), bytes.iter().any(special));
+            proptest::prop_assert_eq!(needs_escaping(&plain), plain.iter().any(special));
+        }
     }
 
     #[test]
