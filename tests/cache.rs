@@ -373,6 +373,68 @@ async fn memory_stays_within_the_budget_under_a_flood_of_distinct_queries() {
     }
 }
 
+/// A one-off read of many distinct pages (a large refresh) must not push
+/// out what dashboards ask for again and again: moka admits a new entry
+/// over the ones it would evict only if it is asked for more often than
+/// they are (TinyLFU), and each page of such a scan is asked for once.
+///
+/// moka counts how often keys are asked for only once the cache is half
+/// full, so the cache is filled first, as it is in a gateway that has been
+/// running for a while.
+#[tokio::test]
+async fn a_one_off_scan_does_not_evict_what_dashboards_repeat() {
+    const BUDGET: u64 = 256 * 1024;
+    let env = Env::start(450, |c| c.cache.max_bytes = BUDGET).await;
+    let cache = cache(&env);
+    for skip in 0..300 {
+        let r = env
+            .get(&format!("/odata/Accounts?$top=5&$skip={skip}"))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    cache.run_pending_tasks().await;
+    assert!(cache.weighted_size() > BUDGET / 2, "{:?}", cache.metrics());
+    let hot = [
+        "/odata/Accounts?$top=5",
+        "/odata/Accounts?$top=5&$orderby=LastName",
+        "/odata/Accounts/$count",
+    ];
+    for _ in 0..8 {
+        for path in hot {
+            let r = env.get(path).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    }
+    cache.run_pending_tasks().await;
+    let before_scan = cache.metrics().evictions;
+    for skip in 0..440 {
+        let r = env
+            .get(&format!(
+                "/odata/Accounts?$top=5&$skip={skip}&$orderby=Id desc"
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        if skip % 40 == 0 {
+            cache.run_pending_tasks().await;
+        }
+    }
+    cache.run_pending_tasks().await;
+    let m = cache.metrics();
+    assert!(
+        m.evictions > before_scan + 100,
+        "the scan must meet a full cache: {m:?}"
+    );
+    let (upstream, ()) = upstream_requests(&env, async {
+        for path in hot {
+            let r = env.get(path).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    })
+    .await;
+    assert_eq!(upstream, 0, "the repeated queries were evicted by the scan");
+    env.stop().await;
+}
+
 #[tokio::test]
 async fn no_cache_from_the_client_forces_an_upstream_read() {
     let env = Env::start(20, |_| {}).await;
