@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json};
 use crate::values::composite;
 
 use super::value::{
-    key_bytes, write_field, write_int, write_json, write_key, write_str, ValueFormat,
+    write_field, write_int, write_json, write_key, write_str, EscapedKey, ValueFormat,
 };
 use crate::bind::query::{ExpandItem, QueryShape};
 use crate::edm::{ComplexTypeId, Conversion, EdmType, EntitySetId, Property, ServiceModel};
@@ -22,7 +22,7 @@ pub struct EntityWriter<'a> {
     set: EntitySetId,
     /// Properties to write, in type order, with their keys escaped once
     /// and the format of their values.
-    properties: Vec<(&'a Property, Box<[u8]>, ValueFormat)>,
+    properties: Vec<(&'a Property, EscapedKey, ValueFormat)>,
     /// The keys of the complex values those properties hold.
     complex_keys: ComplexKeys,
     /// The ZeyOS field holding the modification time ETags are made of.
@@ -67,10 +67,10 @@ impl<'a> EntityWriter<'a> {
         };
         properties.sort_unstable();
         properties.dedup();
-        let properties: Vec<(&Property, Box<[u8]>, ValueFormat)> = properties
+        let properties: Vec<(&Property, EscapedKey, ValueFormat)> = properties
             .into_iter()
             .filter_map(|i| ty.properties.get(i))
-            .map(|p| (p, key_bytes(&p.name), ValueFormat::of(p)))
+            .map(|p| (p, EscapedKey::new(&p.name), ValueFormat::of(p)))
             .collect();
         let complex_keys = ComplexKeys::for_types(model, properties.iter().map(|(p, _, _)| &p.ty));
         let modified_field = ty
@@ -213,7 +213,7 @@ impl<'a> EntityWriter<'a> {
                 }
             }
             sep(out);
-            out.extend_from_slice(key);
+            key.append_to(out);
             match (&p.ty, p.conversion, field) {
                 (EdmType::Collection(inner), Conversion::Json, Some(FieldRef::List(list))) => {
                     write_record_list(
@@ -340,7 +340,7 @@ struct ComplexEntry {
 }
 
 /// One complex type's property keys, `"Name":`, in property order.
-type TypeKeys = Vec<Box<[u8]>>;
+type TypeKeys = Vec<EscapedKey>;
 
 impl ComplexKeys {
     /// The keys of every complex type values of `types` can hold, nested
@@ -355,7 +355,11 @@ impl ComplexKeys {
                     let ct = model.complex_type(*id);
                     keys.by_type.push(ComplexEntry {
                         id: *id,
-                        keys: ct.properties.iter().map(|p| key_bytes(&p.name)).collect(),
+                        keys: ct
+                            .properties
+                            .iter()
+                            .map(|p| EscapedKey::new(&p.name))
+                            .collect(),
                         formats: ct.properties.iter().map(ValueFormat::of).collect(),
                         positions: ShapePositions::new(ct.properties.iter().map(|p| &p.upstream)),
                     });
@@ -548,7 +552,7 @@ fn write_complex_with<'e>(
         let known = entry.and_then(|e| Some((e.keys.get(i)?, *e.formats.get(i)?)));
         let format = match known {
             Some((key, format)) => {
-                out.extend_from_slice(key);
+                key.append_to(out);
                 format
             }
             None => {
