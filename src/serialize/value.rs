@@ -212,18 +212,14 @@ impl ValueFormat {
             Some(value) => value,
         };
         match self {
-            ValueFormat::UnixTime => match field_i64(value) {
+            ValueFormat::UnixTime | ValueFormat::UnixDate => match field_i64(value) {
                 Some(secs) => {
                     out.push(b'"');
-                    civil::format_unix_utc(secs, &mut TextOut(out));
-                    out.push(b'"');
-                }
-                None => out.extend_from_slice(b"null"),
-            },
-            ValueFormat::UnixDate => match field_i64(value) {
-                Some(secs) => {
-                    out.push(b'"');
-                    civil::format_unix_date(secs, &mut TextOut(out));
+                    if self == ValueFormat::UnixTime {
+                        civil::format_unix_utc(secs, &mut TextOut(out));
+                    } else {
+                        civil::format_unix_date(secs, &mut TextOut(out));
+                    }
                     out.push(b'"');
                 }
                 None => out.extend_from_slice(b"null"),
