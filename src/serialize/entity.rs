@@ -320,9 +320,10 @@ fn found(at: &[Option<usize>], i: usize) -> Option<usize> {
     at.get(i).copied().flatten()
 }
 
-/// The property keys (`"Name":`) of complex types, escaped once per
-/// writer rather than once per value: a page of transactions carries some
-/// 2,000 line items of about twenty properties each.
+/// The property keys (`"Name":`) of complex types and the formats of
+/// their values, decided once per writer rather than once per value: a
+/// page of transactions carries some 2,000 line items of about twenty
+/// properties each.
 #[derive(Debug, Default)]
 pub struct ComplexKeys {
     /// Each type's keys, and where its properties' fields are in the
@@ -330,17 +331,18 @@ pub struct ComplexKeys {
     by_type: Vec<ComplexEntry>,
 }
 
-/// One complex type's escaped keys, value formats and field positions.
+/// One complex type's escaped keys with value formats, and its field
+/// positions.
 #[derive(Debug)]
 struct ComplexEntry {
     id: ComplexTypeId,
-    keys: TypeKeys,
-    formats: Vec<ValueFormat>,
+    properties: PropertyOut,
     positions: ShapePositions,
 }
 
-/// One complex type's property keys, `"Name":`, in property order.
-type TypeKeys = Vec<EscapedKey>;
+/// One complex type's property keys, `"Name":`, and the formats of their
+/// values, in property order.
+type PropertyOut = Vec<(EscapedKey, ValueFormat)>;
 
 impl ComplexKeys {
     /// The keys of every complex type values of `types` can hold, nested
@@ -355,12 +357,11 @@ impl ComplexKeys {
                     let ct = model.complex_type(*id);
                     keys.by_type.push(ComplexEntry {
                         id: *id,
-                        keys: ct
+                        properties: ct
                             .properties
                             .iter()
-                            .map(|p| EscapedKey::new(&p.name))
+                            .map(|p| (EscapedKey::new(&p.name), ValueFormat::of(p)))
                             .collect(),
-                        formats: ct.properties.iter().map(ValueFormat::of).collect(),
                         positions: ShapePositions::new(ct.properties.iter().map(|p| &p.upstream)),
                     });
                     pending.extend(ct.properties.iter().map(|p| &p.ty));
@@ -549,9 +550,8 @@ fn write_complex_with<'e>(
             out.push(b',');
         }
         first = false;
-        let known = entry.and_then(|e| Some((e.keys.get(i)?, *e.formats.get(i)?)));
-        let format = match known {
-            Some((key, format)) => {
+        let format = match entry.and_then(|e| e.properties.get(i)) {
+            Some(&(ref key, format)) => {
                 key.append_to(out);
                 format
             }
