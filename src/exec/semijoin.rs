@@ -257,39 +257,54 @@ fn reroot(e: &BoundExpr, depth: usize) -> Option<BoundExpr> {
     })
 }
 
-/// The lambdas of an expression whose collection hangs off `root`.
-fn lambdas_at(expr: &BoundExpr, root: PathRoot) -> Vec<&Lambda> {
-    let mut out = Vec::new();
+/// The lambdas of an expression whose collection hangs off `root`,
+/// grouped by navigation property: one fetch of the children serves every
+/// lambda of the group, so it must read the fields all of them need.
+fn lambdas_at(expr: &BoundExpr, root: PathRoot) -> Vec<Vec<Lambda>> {
+    let mut groups: Vec<Vec<Lambda>> = Vec::new();
     expr.visit(&mut |e| {
         if let BoundExpr::Lambda(l) = e {
-            if l.root == root && !out.iter().any(|x: &&Lambda| x.navigation == l.navigation) {
-                out.push(l);
+            if l.root == root {
+                add_to_group(&mut groups, l.clone());
             }
         }
     });
-    out
+    groups
+}
+
+/// Adds `l` to the group of its navigation property, or starts one.
+fn add_to_group(groups: &mut Vec<Vec<Lambda>>, l: Lambda) {
+    match groups.iter_mut().find(|g| g[0].navigation == l.navigation) {
+        Some(group) => group.push(l),
+        None => groups.push(vec![l]),
+    }
 }
 
 /// Fetches the children the residual's lambdas need for a batch of rows
-/// (one request per lambda and batch, recursively for nested lambdas) and
-/// keeps them on the rows under [`children_key`].
+/// (one request per navigation property and batch, recursively for nested
+/// lambdas) and keeps them on the rows under [`children_key`].
 pub async fn attach_children(
     ctx: &ExecContext,
     residual: &BoundExpr,
     rows: &mut [Row],
 ) -> Result<(), GatewayError> {
-    let lambdas: Vec<Lambda> = lambdas_at(residual, PathRoot::It)
-        .into_iter()
-        .cloned()
-        .collect();
-    for l in lambdas {
-        Box::pin(attach_one(ctx, &l, rows)).await?;
+    for group in lambdas_at(residual, PathRoot::It) {
+        Box::pin(attach_group(ctx, &group, rows)).await?;
     }
     Ok(())
 }
 
-/// Fetches one lambda's children for a batch of rows (and theirs).
-async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(), GatewayError> {
+/// Fetches the children of one navigation property for a batch of rows,
+/// with every field the group's lambdas read on them (and the children's
+/// own children for lambdas nested in those).
+async fn attach_group(
+    ctx: &ExecContext,
+    group: &[Lambda],
+    rows: &mut [Row],
+) -> Result<(), GatewayError> {
+    let Some(l) = group.first() else {
+        return Ok(());
+    };
     let ids: BTreeSet<i64> = rows
         .iter()
         .filter_map(|r| r.get("ID").and_then(field_i64))
@@ -308,17 +323,25 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(
         )));
     };
     let es = ctx.model.set(child_set);
-    // Fields the predicate reads on the range variable.
+    // Fields the predicates read on their range variables, and the
+    // lambdas nested in them, grouped again by navigation property.
     let mut fields: Vec<String> = vec!["ID".into(), l.child_field.clone()];
-    let mut nested: Vec<Lambda> = Vec::new();
-    if let Some(p) = &l.predicate {
+    let mut nested: Vec<Vec<Lambda>> = Vec::new();
+    for member in group {
+        let Some(p) = &member.predicate else {
+            continue;
+        };
         for prop in p.properties() {
-            if prop.root == PathRoot::Var(l.depth) && !fields.contains(&prop.upstream) {
+            if prop.root == PathRoot::Var(member.depth) && !fields.contains(&prop.upstream) {
                 fields.push(prop.upstream.clone());
             }
         }
-        for inner in lambdas_at(p, PathRoot::Var(l.depth)) {
-            nested.push(inner.clone());
+        for inner in lambdas_at(p, PathRoot::Var(member.depth)) {
+            // Nested lambdas range over the children: rooted at them.
+            for mut rerooted in inner {
+                rerooted.root = PathRoot::It;
+                add_to_group(&mut nested, rerooted);
+            }
         }
     }
     let mut parts = crate::plan::collection::base_filters(es);
@@ -369,10 +392,7 @@ async fn attach_one(ctx: &ExecContext, l: &Lambda, rows: &mut [Row]) -> Result<(
         }
     }
     for inner in &nested {
-        // The nested lambda ranges over the children.
-        let mut rerooted = inner.clone();
-        rerooted.root = PathRoot::It;
-        Box::pin(attach_one(ctx, &rerooted, &mut children)).await?;
+        Box::pin(attach_group(ctx, inner, &mut children)).await?;
     }
     let mut by_parent: std::collections::HashMap<i64, Vec<Record>> =
         std::collections::HashMap::new();
