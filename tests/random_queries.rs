@@ -1,0 +1,802 @@
+//! Random queries against the oracle: a seeded generator writes OData
+//! requests from the service model and values taken from the data, and
+//! each answer of the gateway (every page, every row, `@odata.count`) is
+//! compared with the oracle's (`common::oracle`).
+//!
+//! The read corpus (`tests/read_corpus.rs`) checks each operator, function
+//! and null case on its own; this test combines them as nobody would write
+//! by hand: comparisons under `not` and `or`, functions of navigation
+//! paths next to residual filters, several lambdas in one filter, orders
+//! on nullable properties and navigation paths with `$skip`, `$top` and
+//! small pages, `$expand` with nested options, `/$count`, `$search`, and
+//! collections reached through a key. Every query is type-correct and uses
+//! only what the service supports, so any error status is a failure too.
+//!
+//! The queries are the same on every run (a fixed seed). To search further:
+//! `RANDOM_SEED=7 RANDOM_QUERIES=5000 cargo test --release --test
+//! random_queries -- --nocapture`. A failure prints its URL; `RANDOM_URL=...
+//! [RANDOM_PAGE=N]` runs that one query while it is cut down by hand, and
+//! `RANDOM_PRINT=1` lists the queries generated. Once fixed, the query goes
+//! into `conformance/read/queries.txt`.
+
+mod common;
+
+use common::compare::{diff, fetch, oracle_for};
+use common::oracle::{Answer, Oracle};
+use common::Env;
+use serde_json::Value as Json;
+use zeyos_odata::edm::{Conversion, EdmType, EntitySetId, ServiceModel};
+
+/// Accounts in the simulator; the other entities scale with it.
+const SCALE: usize = 150;
+/// Queries per run unless `RANDOM_QUERIES` says otherwise.
+const DEFAULT_QUERIES: usize = 800;
+/// Seed unless `RANDOM_SEED` says otherwise.
+const DEFAULT_SEED: u64 = 0x5eed_0da7a;
+
+/// The entity sets queried (service root and set name).
+const SETS: [(&str, &str); 9] = [
+    ("/odata/", "Accounts"),
+    ("/odata/", "Contacts"),
+    ("/odata/", "Transactions"),
+    ("/odata/", "Items"),
+    ("/odata/", "Tasks"),
+    ("/odata/", "Tickets"),
+    ("/v1/", "Companies"),
+    ("/v1/", "Invoices"),
+    ("/v1/", "Contacts"),
+];
+
+/// SplitMix64: small, seedable, and the same sequence on every platform.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// What kind of literal and functions a property takes.
+#[derive(Debug, Clone)]
+enum Kind {
+    Str,
+    Int,
+    Dec,
+    Dbl,
+    Bool,
+    Date,
+    Dto,
+    /// The enum's qualified name and its members (name, value).
+    Enum(String, Vec<(String, i64)>),
+}
+
+/// A property a filter may name, with values seen in the data.
+#[derive(Debug, Clone)]
+struct Prop {
+    name: String,
+    kind: Kind,
+    samples: Vec<Json>,
+}
+
+/// What the generator knows of one entity set.
+struct SetInfo {
+    path: String,
+    props: Vec<Prop>,
+    /// To-one navigation properties and their target's properties.
+    to_one: Vec<(String, Vec<Prop>)>,
+    /// To-many navigation properties and their target's properties.
+    to_many: Vec<(String, Vec<Prop>)>,
+    /// Collections of complex values (line items) and their members'
+    /// properties.
+    items: Vec<(String, Vec<Prop>)>,
+    /// Every navigation property, whether it is to-many, and the path of
+    /// its target set (for `$expand` and for paths through a key).
+    navigation: Vec<(String, bool, String)>,
+    /// Key values seen in the data.
+    keys: Vec<Json>,
+}
+
+fn kind_of(model: &ServiceModel, ty: &EdmType, conversion: Conversion) -> Option<Kind> {
+    if conversion == Conversion::Json {
+        return None;
+    }
+    Some(match ty {
+        EdmType::String => Kind::Str,
+        EdmType::Int32 | EdmType::Int64 => Kind::Int,
+        EdmType::Decimal => Kind::Dec,
+        EdmType::Double => Kind::Dbl,
+        EdmType::Boolean => Kind::Bool,
+        EdmType::Date => Kind::Date,
+        EdmType::DateTimeOffset => Kind::Dto,
+        EdmType::Enum(id) => {
+            let e = &model.enum_types[id.0];
+            Kind::Enum(format!("{}.{}", model.namespace, e.name), e.members.clone())
+        }
+        _ => return None,
+    })
+}
+
+/// Distinct non-null values of `name` in the oracle's rows, at most 24.
+fn samples(rows: &[serde_json::Map<String, Json>], name: &str) -> Vec<Json> {
+    let mut out: Vec<Json> = Vec::new();
+    for row in rows {
+        match row.get(name) {
+            Some(Json::Null) | None => {}
+            Some(v) if out.contains(v) => {}
+            Some(v) => out.push(v.clone()),
+        }
+        if out.len() >= 24 {
+            break;
+        }
+    }
+    out
+}
+
+fn set_rows(oracle: &Oracle, path: &str) -> Vec<serde_json::Map<String, Json>> {
+    match oracle.evaluate(path) {
+        Ok(Answer::Collection { rows, .. }) => rows,
+        other => panic!("the oracle reads {path}: {other:?}"),
+    }
+}
+
+fn props_of(model: &ServiceModel, oracle: &Oracle, set: EntitySetId) -> Vec<Prop> {
+    let es = &model.entity_sets[set.0];
+    let ty = &model.entity_types[es.entity_type.0];
+    let rows = set_rows(oracle, &format!("{}{}", model.root, es.name));
+    ty.properties
+        .iter()
+        .filter(|p| p.filterable)
+        .filter_map(|p| {
+            Some(Prop {
+                name: p.name.clone(),
+                kind: kind_of(model, &p.ty, p.conversion)?,
+                samples: samples(&rows, &p.name),
+            })
+        })
+        .collect()
+}
+
+/// The properties of the members of the collection `name` (line items),
+/// with values from every member of every row.
+fn item_props(
+    model: &ServiceModel,
+    rows: &[serde_json::Map<String, Json>],
+    name: &str,
+    complex: zeyos_odata::edm::ComplexTypeId,
+) -> Vec<Prop> {
+    let members: Vec<serde_json::Map<String, Json>> = rows
+        .iter()
+        .filter_map(|r| r.get(name)?.as_array())
+        .flatten()
+        .filter_map(|m| m.as_object().cloned())
+        .collect();
+    model.complex_types[complex.0]
+        .properties
+        .iter()
+        .filter_map(|p| {
+            Some(Prop {
+                name: p.name.clone(),
+                kind: kind_of(model, &p.ty, p.conversion)?,
+                samples: samples(&members, &p.name),
+            })
+        })
+        .collect()
+}
+
+fn set_info(env: &Env, oracle: &Oracle, root: &str, name: &str) -> SetInfo {
+    let model = env
+        .gateway
+        .services
+        .iter()
+        .map(|s| s.model.clone())
+        .find(|m| m.root == root)
+        .expect("the service exists");
+    let id = model.set_index[name];
+    let es = &model.entity_sets[id.0];
+    let ty = &model.entity_types[es.entity_type.0];
+    let path = format!("{root}{name}");
+    let rows = set_rows(oracle, &path);
+    let items = ty
+        .properties
+        .iter()
+        .filter_map(|p| {
+            let complex = p.ty.complex_items()?;
+            Some((p.name.clone(), item_props(&model, &rows, &p.name, complex)))
+        })
+        .collect();
+    let key = &ty.properties[ty.key].name;
+    let mut info = SetInfo {
+        path,
+        props: props_of(&model, oracle, id),
+        to_one: Vec::new(),
+        to_many: Vec::new(),
+        items,
+        navigation: Vec::new(),
+        keys: samples(&rows, key),
+    };
+    for nav in &ty.navigation {
+        let Some(binding) = es.navigation_bindings.iter().find(|b| b.path == nav.name) else {
+            continue;
+        };
+        let target = format!("{root}{}", model.entity_sets[binding.target.0].name);
+        info.navigation
+            .push((nav.name.clone(), nav.collection, target));
+        let props = props_of(&model, oracle, binding.target);
+        if nav.collection {
+            info.to_many.push((nav.name.clone(), props));
+        } else {
+            info.to_one.push((nav.name.clone(), props));
+        }
+    }
+    info
+}
+
+// ------------------------------------------------------------------ literals
+
+/// Characters a query string cannot carry as they are inside a literal.
+fn escape_url(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '+' => out.push_str("%2B"),
+            '&' => out.push_str("%26"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn string_literal(s: &str) -> String {
+    format!("'{}'", escape_url(&s.replace('\'', "''")))
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+/// `2016-01-19T15:54:06Z` written at another offset (the same instant).
+fn with_offset(utc: &str, minutes: i64) -> Option<String> {
+    let n = |a: usize, b: usize| utc.get(a..b)?.parse::<i64>().ok();
+    let days = days_from_civil(n(0, 4)?, n(5, 7)?, n(8, 10)?);
+    let secs = days * 86_400 + n(11, 13)? * 3600 + n(14, 16)? * 60 + n(17, 19)? + minutes * 60;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    let sign = if minutes < 0 { '-' } else { '+' };
+    Some(format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{}{:02}:{:02}",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60,
+        if sign == '+' { "%2B" } else { "-" },
+        minutes.abs() / 60,
+        minutes.abs() % 60
+    ))
+}
+
+/// A value of the property's kind: mostly one seen in the data.
+fn value(rng: &mut Rng, p: &Prop) -> Json {
+    if !p.samples.is_empty() && rng.chance(0.85) {
+        return rng.pick(&p.samples).clone();
+    }
+    match &p.kind {
+        Kind::Str => {
+            Json::from(*rng.pick(&["", "a", "M", "Köln", "O'Connor", "100%", "a_b", "zz"]))
+        }
+        Kind::Int => Json::from(*rng.pick(&[-1i64, 0, 1, 2, 3, 50, 1000])),
+        Kind::Dec | Kind::Dbl => Json::from(*rng.pick(&[-0.5f64, 0.0, 1.5, 99.99, 1000.0])),
+        Kind::Bool => Json::from(rng.chance(0.5)),
+        Kind::Date => Json::from(*rng.pick(&["2016-01-19", "2020-02-29", "1999-12-31"])),
+        Kind::Dto => Json::from(*rng.pick(&["2016-01-19T15:54:06Z", "2020-02-29T00:00:00Z"])),
+        Kind::Enum(_, members) => Json::from(rng.pick(members).0.clone()),
+    }
+}
+
+/// `v` as a literal of the property's kind, in one of the forms clients
+/// write.
+fn literal(rng: &mut Rng, p: &Prop, v: &Json) -> String {
+    match (&p.kind, v) {
+        (Kind::Str, Json::String(s)) => string_literal(s),
+        (Kind::Dto, Json::String(s)) => {
+            let minutes = *rng.pick(&[0i64, 120, -300, 330, 60]);
+            if minutes != 0 && rng.chance(0.5) {
+                if let Some(shifted) = with_offset(s, minutes) {
+                    return shifted;
+                }
+            }
+            s.clone()
+        }
+        (Kind::Date, Json::String(s)) => s.clone(),
+        (Kind::Enum(qualified, members), Json::String(s)) => match rng.below(3) {
+            0 => format!("{qualified}'{s}'"),
+            1 => string_literal(s),
+            _ => members
+                .iter()
+                .find(|(name, _)| name == s)
+                .map_or_else(|| string_literal(s), |(_, v)| v.to_string()),
+        },
+        (_, Json::Number(n)) => n.to_string(),
+        (_, Json::Bool(b)) => b.to_string(),
+        (_, other) => panic!("no literal for {other} of {}", p.name),
+    }
+}
+
+fn lit(rng: &mut Rng, p: &Prop) -> String {
+    let v = value(rng, p);
+    literal(rng, p, &v)
+}
+
+/// A piece of a sample string: what `contains` and friends look for.
+fn fragment(rng: &mut Rng, p: &Prop) -> String {
+    let s = match value(rng, p) {
+        Json::String(s) => s,
+        _ => "a".to_string(),
+    };
+    let chars: Vec<char> = s.chars().collect();
+    let piece: String = if chars.is_empty() {
+        String::new()
+    } else {
+        let start = rng.below(chars.len());
+        let len = 1 + rng.below(4.min(chars.len() - start));
+        chars[start..start + len].iter().collect()
+    };
+    match rng.below(10) {
+        0 => piece.to_uppercase(),
+        1 => piece.to_lowercase(),
+        2 => rng.pick(&["%", "_", "\\", "%a", "e_"]).to_string(),
+        _ => piece,
+    }
+}
+
+// ------------------------------------------------------------------ filters
+
+const COMPARE: [&str; 6] = ["eq", "ne", "gt", "ge", "lt", "le"];
+
+/// A boolean condition on `p`, reached through `path` (`Contact/` or `x/`).
+fn condition(rng: &mut Rng, path: &str, p: &Prop) -> String {
+    let name = format!("{path}{}", p.name);
+    let op = *rng.pick(&COMPARE);
+    if rng.chance(0.07) {
+        return format!("{name} {} null", if rng.chance(0.5) { "eq" } else { "ne" });
+    }
+    match &p.kind {
+        Kind::Str => match rng.below(14) {
+            0 => format!("contains({name},{})", string_literal(&fragment(rng, p))),
+            1 => format!("startswith({name},{})", string_literal(&fragment(rng, p))),
+            2 => format!("endswith({name},{})", string_literal(&fragment(rng, p))),
+            3 | 4 => {
+                let (f, s) = match value(rng, p) {
+                    Json::String(s) if rng.chance(0.5) => ("tolower", s.to_lowercase()),
+                    Json::String(s) => ("toupper", s.to_uppercase()),
+                    _ => ("tolower", "a".into()),
+                };
+                format!(
+                    "{f}({name}) {} {}",
+                    rng.pick(&["eq", "ne"]),
+                    string_literal(&s)
+                )
+            }
+            5 => format!("length({name}) {op} {}", rng.below(12)),
+            6 => format!(
+                "indexof({name},{}) {op} {}",
+                string_literal(&fragment(rng, p)),
+                rng.below(5) as i64 - 1
+            ),
+            7 => format!(
+                "substring({name},{}) {op} {}",
+                rng.below(3),
+                string_literal(&fragment(rng, p))
+            ),
+            8 => format!("trim({name}) {op} {}", lit(rng, p)),
+            9 => format!("concat({name},'x') {op} {}", lit(rng, p)),
+            10 => in_list(rng, &name, p),
+            _ => format!("{name} {op} {}", lit(rng, p)),
+        },
+        Kind::Int | Kind::Dec | Kind::Dbl => match rng.below(11) {
+            9 => format!("-{name} {op} {}", lit(rng, p)),
+            10 => format!("{name} div 2 {op} {}", lit(rng, p)),
+            0 => format!("{name} add 1 {op} {}", lit(rng, p)),
+            1 => format!("{name} sub 2.5 {op} {}", lit(rng, p)),
+            2 => format!("{name} mul 2 {op} {}", lit(rng, p)),
+            3 if matches!(p.kind, Kind::Int) => {
+                format!("{name} mod 3 {} {}", rng.pick(&["eq", "ne"]), rng.below(3))
+            }
+            3 => format!(
+                "{}({name}) {op} {}",
+                rng.pick(&["round", "floor", "ceiling"]),
+                lit(rng, p)
+            ),
+            4 => in_list(rng, &name, p),
+            _ => format!("{name} {op} {}", lit(rng, p)),
+        },
+        Kind::Bool => match rng.below(4) {
+            0 => name,
+            1 => format!("not {name}"),
+            _ => format!("{name} {} {}", rng.pick(&["eq", "ne"]), rng.chance(0.5)),
+        },
+        Kind::Date => match rng.below(6) {
+            0 => format!("year({name}) {op} {}", 2014 + rng.below(8)),
+            1 => format!("month({name}) {op} {}", 1 + rng.below(12)),
+            2 => format!("day({name}) {op} {}", 1 + rng.below(31)),
+            _ => format!("{name} {op} {}", lit(rng, p)),
+        },
+        Kind::Dto => match rng.below(8) {
+            0 => format!("year({name}) {op} {}", 2014 + rng.below(8)),
+            1 => format!("month({name}) {op} {}", 1 + rng.below(12)),
+            2 => format!("day({name}) {op} {}", 1 + rng.below(31)),
+            3 => format!("hour({name}) {op} {}", rng.below(24)),
+            4 => {
+                let day = match value(rng, p) {
+                    Json::String(s) => s.get(..10).unwrap_or("2016-01-19").to_string(),
+                    _ => "2016-01-19".into(),
+                };
+                format!("date({name}) {op} {day}")
+            }
+            _ => format!("{name} {op} {}", lit(rng, p)),
+        },
+        Kind::Enum(..) => match rng.below(4) {
+            0 => in_list(rng, &name, p),
+            1 => format!("{name} {op} {}", lit(rng, p)),
+            _ => format!("{name} {} {}", rng.pick(&["eq", "ne"]), lit(rng, p)),
+        },
+    }
+}
+
+fn in_list(rng: &mut Rng, name: &str, p: &Prop) -> String {
+    let mut items: Vec<String> = (0..1 + rng.below(3)).map(|_| lit(rng, p)).collect();
+    if rng.chance(0.2) {
+        items.push("null".into());
+    }
+    format!("{name} in ({})", items.join(","))
+}
+
+/// Whether two kinds may be compared with each other.
+fn comparable(a: &Kind, b: &Kind) -> bool {
+    let numeric = |k: &Kind| matches!(k, Kind::Int | Kind::Dec | Kind::Dbl);
+    match (a, b) {
+        (Kind::Enum(x, _), Kind::Enum(y, _)) => x == y,
+        _ if numeric(a) && numeric(b) => true,
+        _ => std::mem::discriminant(a) == std::mem::discriminant(b),
+    }
+}
+
+/// A condition on the set's own properties (against a literal or another
+/// property), a to-one navigation's, the members of a to-many navigation,
+/// or the set's line items.
+fn leaf(rng: &mut Rng, set: &SetInfo) -> String {
+    let roll = rng.below(100);
+    if roll < 14 && !set.to_one.is_empty() {
+        let (nav, props) = rng.pick(&set.to_one);
+        if !props.is_empty() {
+            let p = rng.pick(props);
+            return condition(rng, &format!("{nav}/"), p);
+        }
+    }
+    if roll >= 92 && !set.to_many.is_empty() {
+        let (nav, props) = rng.pick(&set.to_many);
+        if !props.is_empty() {
+            let p = rng.pick(props);
+            let inner = condition(rng, "x/", p);
+            let lambda = if rng.chance(0.7) { "any" } else { "all" };
+            return format!("{nav}/{lambda}(x:{inner})");
+        }
+    }
+    if (86..92).contains(&roll) && !set.items.is_empty() {
+        let (name, props) = rng.pick(&set.items);
+        if !props.is_empty() {
+            let p = rng.pick(props);
+            let inner = condition(rng, "i/", p);
+            let lambda = if rng.chance(0.7) { "any" } else { "all" };
+            return format!("{name}/{lambda}(i:{inner})");
+        }
+    }
+    let p = rng.pick(&set.props);
+    if (80..86).contains(&roll) {
+        let others: Vec<&Prop> = set
+            .props
+            .iter()
+            .filter(|q| q.name != p.name && comparable(&p.kind, &q.kind))
+            .collect();
+        if !others.is_empty() {
+            let q = rng.pick(&others);
+            let op = if matches!(p.kind, Kind::Bool) {
+                *rng.pick(&["eq", "ne"])
+            } else {
+                *rng.pick(&COMPARE)
+            };
+            return format!("{} {op} {}", p.name, q.name);
+        }
+    }
+    condition(rng, "", p)
+}
+
+fn filter(rng: &mut Rng, set: &SetInfo, depth: u32) -> String {
+    if depth == 0 || rng.chance(0.45) {
+        return leaf(rng, set);
+    }
+    match rng.below(5) {
+        0 | 1 => format!(
+            "{} and {}",
+            filter(rng, set, depth - 1),
+            filter(rng, set, depth - 1)
+        ),
+        2 | 3 => format!(
+            "({} or {})",
+            filter(rng, set, depth - 1),
+            filter(rng, set, depth - 1)
+        ),
+        _ => format!("not ({})", filter(rng, set, depth - 1)),
+    }
+}
+
+fn find<'a>(sets: &'a [SetInfo], path: &str) -> Option<&'a SetInfo> {
+    sets.iter().find(|s| s.path == path)
+}
+
+/// An `$orderby` key: a property of the set or of a to-one navigation.
+fn order_key(rng: &mut Rng, set: &SetInfo) -> String {
+    let dir = *rng.pick(&["", " asc", " desc"]);
+    if rng.chance(0.15) && !set.to_one.is_empty() {
+        let (nav, props) = rng.pick(&set.to_one);
+        if !props.is_empty() {
+            return format!("{nav}/{}{dir}", rng.pick(props).name);
+        }
+    }
+    format!("{}{dir}", rng.pick(&set.props).name)
+}
+
+fn select(rng: &mut Rng, set: &SetInfo) -> String {
+    let names: Vec<String> = (0..1 + rng.below(4))
+        .map(|_| rng.pick(&set.props).name.clone())
+        .collect();
+    names.join(",")
+}
+
+/// One `$expand` item, with options when it is to-many.
+fn expand(rng: &mut Rng, sets: &[SetInfo], set: &SetInfo) -> String {
+    let (nav, many, target) = rng.pick(&set.navigation);
+    let target = find(sets, target);
+    let mut options = Vec::new();
+    if let Some(t) = target {
+        if *many && rng.chance(0.5) {
+            options.push(format!("$filter={}", filter(rng, t, 1)));
+        }
+        if *many && rng.chance(0.4) {
+            options.push(format!("$orderby={}", order_key(rng, t)));
+        }
+        if *many && rng.chance(0.3) {
+            options.push(format!("$top={}", rng.pick(&[0, 1, 3])));
+        }
+        if rng.chance(0.4) {
+            options.push(format!("$select={}", select(rng, t)));
+        }
+    }
+    if options.is_empty() {
+        nav.clone()
+    } else {
+        format!("{nav}({})", options.join(";"))
+    }
+}
+
+/// A word of a string value, for `$search`.
+fn search_word(rng: &mut Rng, set: &SetInfo) -> Option<String> {
+    let strings: Vec<&Prop> = set
+        .props
+        .iter()
+        .filter(|p| matches!(p.kind, Kind::Str) && !p.samples.is_empty())
+        .collect();
+    let p = rng.pick(&strings);
+    let text = rng.pick(&p.samples).as_str()?.to_string();
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 3)
+        .collect();
+    (!words.is_empty()).then(|| rng.pick(&words).to_lowercase())
+}
+
+/// One request: the URL and the page size to ask for.
+fn query(rng: &mut Rng, sets: &[SetInfo], set: &SetInfo) -> (String, Option<u64>) {
+    // The collection: the set itself, or a to-many navigation of one of
+    // its entities.
+    let mut path = set.path.clone();
+    let mut target = set;
+    if rng.chance(0.1) && !set.keys.is_empty() {
+        let navs: Vec<&(String, bool, String)> = set
+            .navigation
+            .iter()
+            .filter(|(_, many, t)| *many && find(sets, t).is_some())
+            .collect();
+        if !navs.is_empty() {
+            let (nav, _, t) = rng.pick(&navs);
+            path = format!("{}({})/{nav}", set.path, rng.pick(&set.keys));
+            target = find(sets, t).unwrap_or(set);
+        }
+    }
+    if rng.chance(0.07) {
+        let filter = if rng.chance(0.8) {
+            format!("?$filter={}", filter(rng, target, 3))
+        } else {
+            String::new()
+        };
+        return (format!("{path}/$count{filter}"), None);
+    }
+    let mut options = Vec::new();
+    if rng.chance(0.85) {
+        options.push(format!("$filter={}", filter(rng, target, 3)));
+    }
+    if rng.chance(0.05) {
+        if let Some(word) = search_word(rng, target) {
+            options.push(format!("$search={word}"));
+        }
+    }
+    if rng.chance(0.6) {
+        let keys: Vec<String> = (0..1 + rng.below(2))
+            .map(|_| order_key(rng, target))
+            .collect();
+        options.push(format!("$orderby={}", keys.join(",")));
+    }
+    if rng.chance(0.3) {
+        options.push(format!("$select={}", select(rng, target)));
+    }
+    if rng.chance(0.15) && !target.navigation.is_empty() {
+        options.push(format!("$expand={}", expand(rng, sets, target)));
+    }
+    if rng.chance(0.4) {
+        options.push(format!("$top={}", rng.pick(&[0, 1, 2, 7, 25, 60, 200])));
+    }
+    if rng.chance(0.3) {
+        options.push(format!("$skip={}", rng.pick(&[1, 5, 30, 100])));
+    }
+    if rng.chance(0.3) {
+        options.push("$count=true".into());
+    }
+    let page = rng.chance(0.25).then(|| *rng.pick(&[3u64, 10, 40]));
+    let url = if options.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", options.join("&"))
+    };
+    (url, page)
+}
+
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_queries_match_the_oracle() {
+    let seed = env_number("RANDOM_SEED", DEFAULT_SEED);
+    let total = env_number("RANDOM_QUERIES", DEFAULT_QUERIES);
+    // A ZeyOS limit below the sets' sizes: reads cross upstream chunks.
+    let env = Env::start(SCALE, |c| c.upstream.max_limit = 60).await;
+    let oracle = oracle_for(&env).await;
+    let sets: Vec<SetInfo> = SETS
+        .iter()
+        .map(|(root, name)| set_info(&env, &oracle, root, name))
+        .collect();
+    let mut rng = Rng(seed);
+    let mut queries: Vec<(String, Option<u64>)> = (0..total)
+        .map(|_| {
+            let set = rng.pick(&sets);
+            query(&mut rng, &sets, set)
+        })
+        .collect();
+    if let Ok(url) = std::env::var("RANDOM_URL") {
+        // One query to look into, e.g. a failure's, shortened by hand.
+        queries = vec![(
+            url,
+            std::env::var("RANDOM_PAGE")
+                .ok()
+                .and_then(|p| p.parse().ok()),
+        )];
+    }
+    let total = queries.len();
+    if std::env::var_os("RANDOM_PRINT").is_some() {
+        for (url, page) in &queries {
+            println!("query: {url} (page size {page:?})");
+        }
+    }
+
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    let nonempty = std::sync::atomic::AtomicUsize::new(0);
+    let worker = || async {
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some((url, page)) = queries.get(i) else {
+                break;
+            };
+            let outcome = match oracle.evaluate(url) {
+                Err(e) => Err(format!("the oracle cannot evaluate it: {e}")),
+                Ok(expected) => {
+                    if matches!(&expected, Answer::Collection { keys, .. } if !keys.is_empty()) {
+                        nonempty.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    match fetch(&env, url, *page).await {
+                        Err(e) => Err(e),
+                        Ok(got) => {
+                            let want_count = url.contains("$count=true");
+                            diff(&expected, &got, want_count).map_or(Ok(()), Err)
+                        }
+                    }
+                }
+            };
+            if let Err(e) = outcome {
+                let page = page.map_or(String::new(), |n| format!(" (page size {n})"));
+                failures
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(format!("#{i} {url}{page}\n    {e}"));
+            }
+        }
+    };
+    tokio::join!(worker(), worker(), worker(), worker());
+    env.stop().await;
+    let mut failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    failures.sort();
+    let nonempty = nonempty.into_inner();
+    println!(
+        "random queries (seed {seed}): {} passed, {} failed; {nonempty} of {total} expected rows",
+        total - failures.len(),
+        failures.len()
+    );
+    for f in &failures {
+        println!("FAIL {f}");
+    }
+    // Queries that all answer nothing would test little.
+    assert!(
+        total < 10 || nonempty * 3 >= total,
+        "only {nonempty} of {total} queries expect rows"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} random queries failed",
+        failures.len()
+    );
+}
