@@ -18,6 +18,7 @@ use super::expr::{
     NavStep, PathRoot, PropertyPath,
 };
 use super::literal::literal;
+use crate::config::error::Hint;
 use crate::edm::{EdmType, Join, ServiceModel};
 use crate::error::GatewayError;
 use crate::values::Value;
@@ -460,16 +461,25 @@ impl Binder<'_> {
                 Some(target.to_string()),
             ));
         };
-        if n.is_qualified() || !args.is_empty() {
+        if !n.is_qualified() && !args.is_empty() {
+            return Err(unknown_function(&n.name, target));
+        }
+        if n.is_qualified() {
             return Err(GatewayError::not_implemented(
                 format!("`{whole}`: casts and functions in paths are not supported"),
                 Some(target.to_string()),
             ));
         }
         let Some(idx) = ct.properties.iter().position(|p| p.name == n.name) else {
+            let names = ct.properties.iter().map(|p| p.name.as_str());
             return Err(GatewayError::bad_request(
                 "UnknownProperty",
-                format!("{} has no property `{}`", ct.name, n.name),
+                format!(
+                    "{} has no property `{}`{}",
+                    ct.name,
+                    n.name,
+                    Hint::closest(&n.name, names)
+                ),
                 Some(target),
             ));
         };
@@ -575,7 +585,10 @@ impl Binder<'_> {
                     Some(target.to_string()),
                 ));
             };
-            if n.is_qualified() || !seg.args.is_empty() {
+            if !n.is_qualified() && !seg.args.is_empty() {
+                return Err(unknown_function(&n.name, target));
+            }
+            if n.is_qualified() {
                 return Err(GatewayError::not_implemented(
                     format!("`{seg}` (casts and functions in paths) is not supported"),
                     Some(target.to_string()),
@@ -629,18 +642,26 @@ impl Binder<'_> {
                 }
                 if i + 1 != segs.len() {
                     let prop = &ty.properties[*idx];
-                    return Err(GatewayError::not_implemented(
-                        format!(
-                            "paths into the {} value `{}` are not supported",
-                            if matches!(prop.ty, EdmType::Complex(_) | EdmType::Collection(_)) {
-                                "structured"
-                            } else {
-                                "primitive"
-                            },
-                            text.join("/")
+                    let name = text.join("/");
+                    // A path on into a single structured value is OData
+                    // this service lacks; into a collection or a primitive
+                    // value, it is no path at all.
+                    return Err(match prop.ty {
+                        EdmType::Complex(_) => GatewayError::not_implemented(
+                            format!("paths into the structured value `{name}` are not supported"),
+                            Some(target.to_string()),
                         ),
-                        Some(target.to_string()),
-                    ));
+                        EdmType::Collection(_) => bad(
+                            "InvalidPath",
+                            format!("`{name}` is a collection; use {name}/any(x: ...) or {name}/all(x: ...)"),
+                            target,
+                        ),
+                        _ => bad(
+                            "InvalidPath",
+                            format!("`{name}` is a primitive value; nothing can follow it in a path"),
+                            target,
+                        ),
+                    });
                 }
                 let prop = &ty.properties[*idx];
                 if navigation.len() > 1 {
@@ -670,9 +691,11 @@ impl Binder<'_> {
                     }
                     Join::Reverse { field, .. } => {
                         let Some(next) = segs.get(i + 1) else {
-                            return Err(GatewayError::not_implemented(
-                                format!("`{}` is a collection; use any() or all()", text.join("/")),
-                                Some(target.to_string()),
+                            let name = text.join("/");
+                            return Err(bad(
+                                "InvalidPath",
+                                format!("`{name}` is a collection; use {name}/any(x: ...) or {name}/all(x: ...)"),
+                                target,
                             ));
                         };
                         if !navigation.is_empty() || i + 2 != segs.len() {
@@ -682,12 +705,11 @@ impl Binder<'_> {
                             ));
                         }
                         let SegmentKind::Lambda(l) = &next.kind else {
-                            return Err(GatewayError::not_implemented(
-                                format!(
-                                    "`{}/{next}` is not supported; use any() or all()",
-                                    text.join("/")
-                                ),
-                                Some(target.to_string()),
+                            let name = text.join("/");
+                            return Err(bad(
+                                "InvalidPath",
+                                format!("`{name}/{next}`: `{name}` is a collection; use {name}/any(x: ...) or {name}/all(x: ...)"),
+                                target,
                             ));
                         };
                         let depth = scope.vars.len();
@@ -734,9 +756,19 @@ impl Binder<'_> {
                     ExprType::Edm(EdmType::Untyped),
                 ));
             }
+            let names = ty
+                .properties
+                .iter()
+                .map(|p| p.name.as_str())
+                .chain(ty.navigation.iter().map(|p| p.name.as_str()));
             return Err(GatewayError::bad_request(
                 "UnknownProperty",
-                format!("{} has no property `{}`", ty.name, n.name),
+                format!(
+                    "{} has no property `{}`{}",
+                    ty.name,
+                    n.name,
+                    Hint::closest(&n.name, names)
+                ),
                 Some(target),
             ));
         }
@@ -748,6 +780,20 @@ impl Binder<'_> {
             Some(target.to_string()),
         ))
     }
+}
+
+/// The error for a call of a function that is neither canonical nor the
+/// service's (which has none): a typo such as `toower(Name)` more often
+/// than not, so the closest canonical name is suggested.
+fn unknown_function(name: &str, target: &str) -> GatewayError {
+    bad(
+        "UnknownFunction",
+        format!(
+            "`{name}` is not an OData canonical function, and this service defines no functions{}",
+            Hint::closest(name, ast::Function::NAMES.iter().copied())
+        ),
+        target,
+    )
 }
 
 /// Whether a name can be a ZeyOS extdata field. ZeyOS names them in lower

@@ -137,11 +137,7 @@ impl Binder<'_> {
                             dynamic.push(n.name.clone());
                         }
                     } else {
-                        return Err(bad(
-                            "InvalidSelect",
-                            format!("{} has no property `{}`", ty.name, n.name),
-                            "$select",
-                        ));
+                        return Err(unknown_selected(ty, &n.name));
                     }
                 }
                 [SelectSegment::Annotation { .. }] | [SelectSegment::AllOperations(_)] => {}
@@ -159,6 +155,15 @@ impl Binder<'_> {
                         ),
                         "$select",
                     ));
+                }
+                // A path whose first name is no property at all.
+                [SelectSegment::Name(n), _, ..]
+                    if !(n.is_qualified()
+                        || ty.property_index.contains_key(&n.name)
+                        || ty.unsupported_feature(&n.name).is_some()
+                        || (ty.open && is_extdata_name(&n.name))) =>
+                {
+                    return Err(unknown_selected(ty, &n.name));
                 }
                 _ => {
                     return Err(GatewayError::not_implemented(
@@ -365,6 +370,25 @@ impl Binder<'_> {
 
 /// `$search` as ZeyOS `query` text: ZeyOS matches rows containing every
 /// term, so only terms combined with AND (or by juxtaposition) translate.
+/// The error for a `$select` item naming no property of `ty`, with the
+/// closest name when it looks like a typo.
+fn unknown_selected(ty: &crate::edm::EntityType, name: &str) -> GatewayError {
+    let names = ty
+        .properties
+        .iter()
+        .map(|p| p.name.as_str())
+        .chain(ty.navigation.iter().map(|p| p.name.as_str()));
+    bad(
+        "InvalidSelect",
+        format!(
+            "{} has no property `{name}`{}",
+            ty.name,
+            crate::config::error::Hint::closest(name, names)
+        ),
+        "$select",
+    )
+}
+
 fn search_text(s: &ast::SearchExpr) -> Result<String, GatewayError> {
     use ast::SearchKind as K;
     fn walk(s: &ast::SearchExpr, out: &mut Vec<String>) -> Result<(), GatewayError> {

@@ -158,6 +158,12 @@ fn binds_filters_with_types_and_enums() {
         ("LastName", 400),
         ("geo.distance(LastName, LastName) lt 1", 501),
         ("Contact/AssignedUser/Name eq 'x'", 501),
+        // Typos and paths that cannot exist are bad requests, not
+        // features this service lacks.
+        ("toower(LastName) eq 'x'", 400),
+        ("LastName/Length eq 1", 400),
+        ("Transactions eq null", 400),
+        ("Transactions/NetAmount gt 1", 400),
     ] {
         let e = bind(&m, &format!("Accounts?$filter={f}")).unwrap_err();
         assert_eq!(e.status(), status, "{f}: {e}");

@@ -248,13 +248,25 @@ impl fmt::Display for Hint {
 
 impl Hint {
     /// The candidate closest to `name`, if it is close enough to be a typo.
+    /// Of equally close candidates, the one that starts like `name` wins
+    /// (`toupr` suggests `toupper`, not `hour`): typos are rarer at the
+    /// start of a word.
     pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Self {
+        let name = name.to_lowercase();
         let best = candidates
             .into_iter()
-            .map(|c| (edit_distance(&name.to_lowercase(), &c.to_lowercase()), c))
+            .map(|c| {
+                let lower = c.to_lowercase();
+                let prefix = name
+                    .chars()
+                    .zip(lower.chars())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                (edit_distance(&name, &lower), std::cmp::Reverse(prefix), c)
+            })
             .min();
         match best {
-            Some((d, c)) if d <= 2.max(name.len() / 4) => Self(Some(c.to_owned())),
+            Some((d, _, c)) if d <= 2.max(name.len() / 4) => Self(Some(c.to_owned())),
             _ => Self(None),
         }
     }
@@ -297,5 +309,10 @@ mod tests {
             Some("accounts")
         );
         assert_eq!(Hint::closest("zzz", ["accounts"]).0, None);
+        // Equally close: the one that starts alike.
+        assert_eq!(
+            Hint::closest("toupr", ["hour", "toupper"]).0.as_deref(),
+            Some("toupper")
+        );
     }
 }

@@ -301,6 +301,10 @@ macro_rules! functions {
         }
 
         impl Function {
+            /// Every canonical function's name, for suggestions when a
+            /// call names none of them.
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+
             /// The function's name as the specification spells it.
             pub fn name(self) -> &'static str {
                 match self { $(Function::$variant => $name,)* }
