@@ -742,6 +742,139 @@ async fn random_queries_match_the_oracle_with_gateway_string_order() {
     run(env, DEFAULT_QUERIES / 2, 1).await;
 }
 
+/// Tokens a mutation inserts: pieces of OData syntax out of place, values
+/// out of range, names that do not exist.
+const NOISE: [&str; 24] = [
+    "'",
+    "(",
+    ")",
+    ",",
+    " ",
+    "/",
+    "$",
+    "%25",
+    "%27",
+    "eq",
+    " and ",
+    "null",
+    "1e999",
+    "99999999999999999999",
+    "-",
+    "@x",
+    ";",
+    "=",
+    "&",
+    "$top=-1",
+    "Nope",
+    "any(",
+    "x:",
+    "2016-13-45",
+];
+
+/// `url` with one to three random edits in its query: a character
+/// deleted, noise inserted, the rest cut off, or an option repeated.
+fn mutate(rng: &mut Rng, url: &str) -> String {
+    let Some(query_start) = url.find('?') else {
+        return format!("{url}?$filter={}", rng.pick(&NOISE));
+    };
+    let mut chars: Vec<char> = url.chars().collect();
+    let start = url[..query_start].chars().count() + 1;
+    for _ in 0..1 + rng.below(3) {
+        if chars.len() <= start {
+            break;
+        }
+        let at = start + rng.below(chars.len() - start);
+        match rng.below(5) {
+            0 => {
+                chars.remove(at);
+            }
+            1 | 2 => {
+                let noise: Vec<char> = rng.pick(&NOISE).chars().collect();
+                chars.splice(at..at, noise);
+            }
+            3 => chars.truncate(at),
+            _ => {
+                let text: String = chars.iter().collect();
+                let options: Vec<&str> = text[query_start + 1..].split('&').collect();
+                let again = format!("&{}", rng.pick(&options));
+                chars.extend(again.chars());
+            }
+        }
+    }
+    chars.into_iter().collect()
+}
+
+/// Broken requests (valid ones with random edits) get an answer, never a
+/// server error: a 4xx or 501 with the OData error shape, or, where the
+/// edit left a valid request, its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_queries_get_odata_errors() {
+    let env = Env::start(40, |c| c.upstream.max_limit = 25).await;
+    let oracle = oracle_for(&env).await;
+    let sets: Vec<SetInfo> = SETS
+        .iter()
+        .map(|(root, name)| set_info(&env, &oracle, root, name))
+        .collect();
+    let mut rng = Rng(env_number("RANDOM_SEED", DEFAULT_SEED + 2));
+    let total = env_number("RANDOM_QUERIES", DEFAULT_QUERIES);
+    let mut failures = Vec::new();
+    let mut statuses = std::collections::BTreeMap::new();
+    for i in 0..total {
+        let set = rng.pick(&sets);
+        let (url, _) = query(&mut rng, &sets, set);
+        let url = mutate(&mut rng, &url);
+        let Ok(r) = tokio::time::timeout(std::time::Duration::from_secs(30), env.get(&url)).await
+        else {
+            failures.push(format!("#{i} {url}\n    no answer within 30 s"));
+            continue;
+        };
+        *statuses.entry(r.status).or_insert(0) += 1;
+        if std::env::var_os("RANDOM_PRINT").is_some() {
+            println!("query: {} {url} {}", r.status, r.text());
+        }
+        let problem = if r.status >= 500 && r.status != 501 {
+            Some(format!("status {}", r.status))
+        } else if r.status >= 400 {
+            match serde_json::from_slice::<Json>(&r.body) {
+                Ok(j)
+                    if j["error"]["code"].as_str().is_some_and(|c| !c.is_empty())
+                        && j["error"]["message"]
+                            .as_str()
+                            .is_some_and(|m| !m.is_empty()) =>
+                {
+                    None
+                }
+                _ => Some(format!("status {} without an OData error", r.status)),
+            }
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            failures.push(format!("#{i} {url}\n    {problem}: {}", r.text()));
+        }
+    }
+    env.stop().await;
+    println!(
+        "broken queries: {} passed, {} failed; statuses {statuses:?}",
+        total - failures.len(),
+        failures.len()
+    );
+    for f in &failures {
+        println!("FAIL {f}");
+    }
+    // Most edits must break the request, or this tests little.
+    let errors: usize = statuses.range(400..).map(|(_, n)| n).sum();
+    assert!(
+        errors * 2 >= total,
+        "only {errors} of {total} edits broke the request"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} broken queries failed",
+        failures.len()
+    );
+}
+
 /// Generates `default_total` queries (or `RANDOM_QUERIES`) from the seed
 /// (`RANDOM_SEED`, else [`DEFAULT_SEED`] plus `seed_offset`) and compares
 /// each answer with the oracle's.
