@@ -596,7 +596,31 @@ fn order_key(rng: &mut Rng, set: &SetInfo) -> String {
             return format!("{nav}/{}{dir}", rng.pick(props).name);
         }
     }
-    format!("{}{dir}", rng.pick(&set.props).name)
+    let p = rng.pick(&set.props);
+    if rng.chance(0.15) {
+        // An expression: sorted by its value, ties by key.
+        let name = &p.name;
+        let expr = match p.kind {
+            Kind::Str => match rng.below(4) {
+                0 => format!("length({name})"),
+                1 => format!("tolower({name})"),
+                2 => format!("toupper({name})"),
+                _ => format!("substring({name},1)"),
+            },
+            Kind::Int | Kind::Dec | Kind::Dbl => match rng.below(2) {
+                0 => format!("{name} mul -1"),
+                _ => format!("{name} add 1"),
+            },
+            Kind::Date | Kind::Dto => match rng.below(3) {
+                0 => format!("year({name})"),
+                1 => format!("month({name})"),
+                _ => format!("day({name})"),
+            },
+            _ => name.clone(),
+        };
+        return format!("{expr}{dir}");
+    }
+    format!("{}{dir}", p.name)
 }
 
 fn select(rng: &mut Rng, set: &SetInfo) -> String {
