@@ -22,7 +22,7 @@
 mod common;
 
 use common::compare::{diff, fetch, oracle_for};
-use common::oracle::{Answer, Oracle};
+use common::oracle::{civil_from_days, days_from_civil, Answer, Oracle};
 use common::Env;
 use serde_json::Value as Json;
 use zeyos_odata::edm::{Conversion, EdmType, EntitySetId, ServiceModel};
@@ -168,14 +168,21 @@ fn props_of(model: &ServiceModel, oracle: &Oracle, set: EntitySetId) -> Vec<Prop
     ty.properties
         .iter()
         .filter(|p| p.filterable)
-        .filter_map(|p| {
-            Some(Prop {
-                name: p.name.clone(),
-                kind: kind_of(model, &p.ty, p.conversion)?,
-                samples: samples(&rows, &p.name),
-            })
-        })
+        .filter_map(|p| prop(model, p, &rows))
         .collect()
+}
+
+/// `p` with values from `rows`, if the generator can write its literals.
+fn prop(
+    model: &ServiceModel,
+    p: &zeyos_odata::edm::Property,
+    rows: &[serde_json::Map<String, Json>],
+) -> Option<Prop> {
+    Some(Prop {
+        name: p.name.clone(),
+        kind: kind_of(model, &p.ty, p.conversion)?,
+        samples: samples(rows, &p.name),
+    })
 }
 
 /// The properties of the members of the collection `name` (line items),
@@ -195,13 +202,7 @@ fn item_props(
     model.complex_types[complex.0]
         .properties
         .iter()
-        .filter_map(|p| {
-            Some(Prop {
-                name: p.name.clone(),
-                kind: kind_of(model, &p.ty, p.conversion)?,
-                samples: samples(&members, &p.name),
-            })
-        })
+        .filter_map(|p| prop(model, p, &members))
         .collect()
 }
 
@@ -272,36 +273,6 @@ fn escape_url(s: &str) -> String {
 
 fn string_literal(s: &str) -> String {
     format!("'{}'", escape_url(&s.replace('\'', "''")))
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
 }
 
 /// `2016-01-19T15:54:06Z` written at another offset (the same instant).
@@ -737,6 +708,19 @@ fn query(rng: &mut Rng, sets: &[SetInfo], set: &SetInfo) -> (String, Option<u64>
     (url, page)
 }
 
+/// Prints `what`, the number of passed and failed queries, and every
+/// failure.
+fn report(what: &str, total: usize, failures: &[String]) {
+    println!(
+        "{what}; {} passed, {} failed",
+        total - failures.len(),
+        failures.len()
+    );
+    for f in failures {
+        println!("FAIL {f}");
+    }
+}
+
 fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
@@ -878,14 +862,11 @@ async fn broken_queries_get_odata_errors() {
         }
     }
     env.stop().await;
-    println!(
-        "broken queries: {} passed, {} failed; statuses {statuses:?}",
-        total - failures.len(),
-        failures.len()
+    report(
+        &format!("broken queries: statuses {statuses:?}"),
+        total,
+        &failures,
     );
-    for f in &failures {
-        println!("FAIL {f}");
-    }
     // Most edits must break the request, or this tests little.
     let errors: usize = statuses.range(400..).map(|(_, n)| n).sum();
     assert!(
@@ -971,14 +952,11 @@ async fn run(env: Env, default_total: usize, seed_offset: u64) {
     let mut failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
     failures.sort();
     let nonempty = nonempty.into_inner();
-    println!(
-        "random queries (seed {seed}): {} passed, {} failed; {nonempty} of {total} expected rows",
-        total - failures.len(),
-        failures.len()
+    report(
+        &format!("random queries (seed {seed}): {nonempty} of {total} expected rows"),
+        total,
+        &failures,
     );
-    for f in &failures {
-        println!("FAIL {f}");
-    }
     // Queries that all answer nothing would test little.
     assert!(
         total < 10 || nonempty * 3 >= total,
