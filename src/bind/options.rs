@@ -368,8 +368,6 @@ impl Binder<'_> {
     }
 }
 
-/// `$search` as ZeyOS `query` text: ZeyOS matches rows containing every
-/// term, so only terms combined with AND (or by juxtaposition) translate.
 /// The error for a `$select` item naming no property of `ty`, with the
 /// closest name when it looks like a typo.
 fn unknown_selected(ty: &crate::edm::EntityType, name: &str) -> GatewayError {
@@ -389,6 +387,8 @@ fn unknown_selected(ty: &crate::edm::EntityType, name: &str) -> GatewayError {
     )
 }
 
+/// `$search` as ZeyOS `query` text: ZeyOS matches rows containing every
+/// term, so only terms combined with AND (or by juxtaposition) translate.
 fn search_text(s: &ast::SearchExpr) -> Result<String, GatewayError> {
     use ast::SearchKind as K;
     fn walk(s: &ast::SearchExpr, out: &mut Vec<String>) -> Result<(), GatewayError> {
