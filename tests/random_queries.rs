@@ -21,7 +21,7 @@
 
 mod common;
 
-use common::compare::{diff, fetch, oracle_for};
+use common::compare::{diff, fetch, oracle_for, report};
 use common::oracle::{civil_from_days, days_from_civil, Answer, Oracle};
 use common::Env;
 use serde_json::Value as Json;
@@ -252,6 +252,13 @@ fn set_info(env: &Env, oracle: &Oracle, root: &str, name: &str) -> SetInfo {
         }
     }
     info
+}
+
+/// What the generator knows of every set in [`SETS`].
+fn all_sets(env: &Env, oracle: &Oracle) -> Vec<SetInfo> {
+    SETS.iter()
+        .map(|(root, name)| set_info(env, oracle, root, name))
+        .collect()
 }
 
 // ------------------------------------------------------------------ literals
@@ -497,22 +504,14 @@ fn leaf(rng: &mut Rng, set: &SetInfo) -> String {
             return condition(rng, &format!("{nav}/"), p);
         }
     }
-    if roll >= 92 && !set.to_many.is_empty() {
-        let (nav, props) = rng.pick(&set.to_many);
-        if !props.is_empty() {
-            let p = rng.pick(props);
-            let inner = condition(rng, "x/", p);
-            let lambda = if rng.chance(0.7) { "any" } else { "all" };
-            return format!("{nav}/{lambda}(x:{inner})");
+    if roll >= 92 {
+        if let Some(l) = lambda(rng, &set.to_many, "x") {
+            return l;
         }
     }
-    if (86..92).contains(&roll) && !set.items.is_empty() {
-        let (name, props) = rng.pick(&set.items);
-        if !props.is_empty() {
-            let p = rng.pick(props);
-            let inner = condition(rng, "i/", p);
-            let lambda = if rng.chance(0.7) { "any" } else { "all" };
-            return format!("{name}/{lambda}(i:{inner})");
+    if (86..92).contains(&roll) {
+        if let Some(l) = lambda(rng, &set.items, "i") {
+            return l;
         }
     }
     let p = rng.pick(&set.props);
@@ -533,6 +532,22 @@ fn leaf(rng: &mut Rng, set: &SetInfo) -> String {
         }
     }
     condition(rng, "", p)
+}
+
+/// `any` or `all` with variable `var` over one of `collections` (to-many
+/// navigation properties or line items) and a condition on its members.
+fn lambda(rng: &mut Rng, collections: &[(String, Vec<Prop>)], var: &str) -> Option<String> {
+    if collections.is_empty() {
+        return None;
+    }
+    let (name, props) = rng.pick(collections);
+    if props.is_empty() {
+        return None;
+    }
+    let p = rng.pick(props);
+    let inner = condition(rng, &format!("{var}/"), p);
+    let quantifier = if rng.chance(0.7) { "any" } else { "all" };
+    Some(format!("{name}/{quantifier}({var}:{inner})"))
 }
 
 fn filter(rng: &mut Rng, set: &SetInfo, depth: u32) -> String {
@@ -708,19 +723,6 @@ fn query(rng: &mut Rng, sets: &[SetInfo], set: &SetInfo) -> (String, Option<u64>
     (url, page)
 }
 
-/// Prints `what`, the number of passed and failed queries, and every
-/// failure.
-fn report(what: &str, total: usize, failures: &[String]) {
-    println!(
-        "{what}; {} passed, {} failed",
-        total - failures.len(),
-        failures.len()
-    );
-    for f in failures {
-        println!("FAIL {f}");
-    }
-}
-
 fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
@@ -819,10 +821,7 @@ fn mutate(rng: &mut Rng, url: &str) -> String {
 async fn broken_queries_get_odata_errors() {
     let env = Env::start(40, |c| c.upstream.max_limit = 25).await;
     let oracle = oracle_for(&env).await;
-    let sets: Vec<SetInfo> = SETS
-        .iter()
-        .map(|(root, name)| set_info(&env, &oracle, root, name))
-        .collect();
+    let sets = all_sets(&env, &oracle);
     let mut rng = Rng(env_number("RANDOM_SEED", DEFAULT_SEED + 2));
     let total = env_number("RANDOM_QUERIES", DEFAULT_QUERIES);
     let mut failures = Vec::new();
@@ -863,7 +862,7 @@ async fn broken_queries_get_odata_errors() {
     }
     env.stop().await;
     report(
-        &format!("broken queries: statuses {statuses:?}"),
+        &format!("broken queries (statuses {statuses:?})"),
         total,
         &failures,
     );
@@ -887,10 +886,7 @@ async fn run(env: Env, default_total: usize, seed_offset: u64) {
     let seed = env_number("RANDOM_SEED", DEFAULT_SEED + seed_offset);
     let total = env_number("RANDOM_QUERIES", default_total);
     let oracle = oracle_for(&env).await;
-    let sets: Vec<SetInfo> = SETS
-        .iter()
-        .map(|(root, name)| set_info(&env, &oracle, root, name))
-        .collect();
+    let sets = all_sets(&env, &oracle);
     let mut rng = Rng(seed);
     let mut queries: Vec<(String, Option<u64>)> = (0..total)
         .map(|_| {
@@ -953,7 +949,7 @@ async fn run(env: Env, default_total: usize, seed_offset: u64) {
     failures.sort();
     let nonempty = nonempty.into_inner();
     report(
-        &format!("random queries (seed {seed}): {nonempty} of {total} expected rows"),
+        &format!("random queries (seed {seed}, {nonempty} of {total} expecting rows)"),
         total,
         &failures,
     );

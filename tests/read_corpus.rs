@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::compare::{diff, fetch, oracle_for};
+use common::compare::{diff, fetch, oracle_for, report};
 use common::oracle::{Answer, Oracle};
 use common::{basic, Env};
 use serde_json::Value as Json;
@@ -220,17 +220,6 @@ async fn run_all(env: &Env, oracle: &Oracle, cases: &[Case], page: Option<u64>) 
         }
     }
     failures
-}
-
-fn report(what: &str, total: usize, failures: &[String]) {
-    println!(
-        "{what}: {} passed, {} failed",
-        total - failures.len(),
-        failures.len()
-    );
-    for f in failures {
-        println!("FAIL {f}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -299,3 +299,16 @@ fn add_composites_and_extdata(
         }
     }
 }
+
+/// Prints `what`, how many of `total` cases passed and failed, and every
+/// failure: the summary the oracle-backed tests end with.
+pub fn report(what: &str, total: usize, failures: &[String]) {
+    println!(
+        "{what}: {} passed, {} failed",
+        total - failures.len(),
+        failures.len()
+    );
+    for f in failures {
+        println!("FAIL {f}");
+    }
+}
