@@ -26,17 +26,6 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// The output buffer as a text sink, for formatters that write text
-/// needing no escaping (digits, `-`, `:`).
-struct TextOut<'a>(&'a mut Vec<u8>);
-
-impl std::fmt::Write for TextOut<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
-}
-
 /// Appends `s` in quotes as it is; for strings known to need no escaping.
 fn write_unescaped(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
@@ -216,9 +205,9 @@ impl ValueFormat {
                 Some(secs) => {
                     out.push(b'"');
                     if self == ValueFormat::UnixTime {
-                        civil::format_unix_utc(secs, &mut TextOut(out));
+                        civil::write_unix_utc(secs, out);
                     } else {
-                        civil::format_unix_date(secs, &mut TextOut(out));
+                        civil::write_unix_date(secs, out);
                     }
                     out.push(b'"');
                 }
