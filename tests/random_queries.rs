@@ -493,12 +493,20 @@ fn comparable(a: &Kind, b: &Kind) -> bool {
 }
 
 /// A condition on the set's own properties (against a literal or another
-/// property), a to-one navigation's, the members of a to-many navigation,
-/// or the set's line items.
+/// property), a to-one navigation's (or whether it has an entity), the
+/// members of a to-many navigation, or the set's line items.
 fn leaf(rng: &mut Rng, set: &SetInfo) -> String {
     let roll = rng.below(100);
     if roll < 14 && !set.to_one.is_empty() {
         let (nav, props) = rng.pick(&set.to_one);
+        if rng.chance(0.2) {
+            // Whether there is a related entity at all.
+            return match rng.below(3) {
+                0 => format!("{nav} eq null"),
+                1 => format!("{nav} ne null"),
+                _ => format!("null {} {nav}", rng.pick(&["eq", "ne"])),
+            };
+        }
         if !props.is_empty() {
             let p = rng.pick(props);
             return condition(rng, &format!("{nav}/"), p);

@@ -53,6 +53,29 @@ fn add_case_mapping_accounts(env: &Env) {
     }
 }
 
+/// Points some foreign keys at rows that do not exist, as a ZeyOS
+/// database keeps them after a row was deleted without its references:
+/// the navigation then has no entity (`Contact eq null`, a null
+/// `$expand`), although the key property still holds a number.
+fn add_dangling_references(env: &Env) {
+    let conn = rusqlite::Connection::open(env.sim.db_path()).expect("the sim's database opens");
+    conn.execute_batch(
+        "UPDATE accounts SET contact = 900000 + \"ID\" WHERE \"ID\" IN (2, 5, 7); \
+         UPDATE transactions SET contract = 900000 + \"ID\" \
+           WHERE \"ID\" IN (SELECT \"ID\" FROM transactions WHERE contract IS NOT NULL ORDER BY \"ID\" LIMIT 4); \
+         UPDATE transactions SET contract = 900000 + \"ID\" \
+           WHERE \"ID\" IN (SELECT \"ID\" FROM transactions WHERE contract IS NULL ORDER BY \"ID\" LIMIT 2); \
+         UPDATE tasks SET project = 900000 + \"ID\" WHERE \"ID\" IN (3, 4);",
+    )
+    .expect("foreign keys pointed at missing rows");
+}
+
+/// What the corpus runs over: the seeded data with the additions above.
+fn prepare_data(env: &Env) {
+    add_case_mapping_accounts(env);
+    add_dangling_references(env);
+}
+
 /// One line of the corpus.
 #[derive(Debug, Clone)]
 struct Case {
@@ -228,7 +251,7 @@ async fn read_corpus_matches_the_oracle() {
     // A ZeyOS limit well below the collection sizes: most reads cross
     // several upstream chunks.
     let env = Env::start(SCALE, |c| c.upstream.max_limit = 400).await;
-    add_case_mapping_accounts(&env);
+    prepare_data(&env);
     let oracle = oracle_for(&env).await;
     let cases = load_corpus();
     assert!(cases.len() >= 200, "the corpus has {} queries", cases.len());
@@ -244,7 +267,7 @@ async fn read_corpus_matches_the_oracle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiny_chunks_and_pages_match_the_oracle() {
     let env = Env::start(40, |c| c.upstream.max_limit = 7).await;
-    add_case_mapping_accounts(&env);
+    prepare_data(&env);
     let oracle = oracle_for(&env).await;
     // Queries over the smaller sets keep this fast.
     let cases: Vec<Case> = load_corpus()

@@ -56,7 +56,7 @@ impl Binder<'_> {
                     None => Ok((BoundExpr::Literal(Value::Null, None), ExprType::Null)),
                 }
             }
-            ExprKind::Path(p) => self.member_path(p, scope, target, e),
+            ExprKind::Path(p) => self.member_path(p, scope, target, e, false),
             ExprKind::Unary { op, operand } => {
                 let (inner, t) = self.expr_depth(operand, scope, target, alias_depth)?;
                 match op {
@@ -115,14 +115,24 @@ impl Binder<'_> {
         if op == B::In {
             return self.in_list(left, right, scope, target, alias_depth);
         }
-        let (l, lt) = self.expr_depth(left, scope, target, alias_depth)?;
+        // `Contact eq null`, `null ne Contact`: OData lets a to-one
+        // navigation property be compared with null (LINQ clients write
+        // `a.Contact == null`); it stands for the related entity's key,
+        // which is null exactly when there is no related entity.
+        let is_null = |e: &ast::Expr| matches!(e.kind, ExprKind::Literal(ast::Literal::Null));
+        let entity_key = matches!(op, B::Eq | B::Ne) && (is_null(left) || is_null(right));
+        let operand = |e: &ast::Expr| match &e.kind {
+            ExprKind::Path(p) if entity_key => self.member_path(p, scope, target, e, true),
+            _ => self.expr_depth(e, scope, target, alias_depth),
+        };
+        let (l, lt) = operand(left)?;
         let (r, rt) = match &right.kind {
             // `Type has 'CUSTOMER'`: the 4.01 short form takes its type from
             // the left operand, which only `has` below knows.
             ExprKind::Literal(ast::Literal::Enum(e)) if op == B::Has && e.type_name.is_none() => {
                 untyped_enum(e)
             }
-            _ => self.expr_depth(right, scope, target, alias_depth)?,
+            _ => operand(right)?,
         };
         match op {
             B::And | B::Or => {
@@ -501,12 +511,17 @@ impl Binder<'_> {
         ))
     }
 
+    /// A path as a value. With `entity_key`, a path that ends on a to-one
+    /// navigation property stands for the related entity's key (null
+    /// exactly when there is no related entity), for comparisons with
+    /// null; otherwise such a path is an entity, not a value.
     fn member_path(
         &self,
         p: &ast::MemberPath,
         scope: &Scope,
         target: &str,
         whole: &ast::Expr,
+        entity_key: bool,
     ) -> Result<(BoundExpr, ExprType), GatewayError> {
         let mut segs = p.segments.as_slice();
         // Over the items of a collection of complex values, every path is a
@@ -772,13 +787,40 @@ impl Binder<'_> {
                 Some(target),
             ));
         }
-        // The path ended on a navigation property.
-        Err(GatewayError::not_implemented(
-            format!(
-                "`{whole}` (an entity as a value) is not supported; compare its properties instead"
-            ),
-            Some(target.to_string()),
-        ))
+        // The path ended on a to-one navigation property.
+        if !entity_key {
+            return Err(GatewayError::not_implemented(
+                format!(
+                    "`{whole}` (an entity as a value) is not supported except in a comparison with null; compare its properties instead"
+                ),
+                Some(target.to_string()),
+            ));
+        }
+        if navigation.len() > 1 {
+            return Err(GatewayError::not_implemented(
+                format!(
+                    "`{}` follows more than one navigation property; ZeyOS joins only direct relations",
+                    text.join("/")
+                ),
+                Some(target.to_string()),
+            ));
+        }
+        // Exact because a to-one navigation always leads to an entity
+        // type whose set shows all its rows (no base filter), which the
+        // model's tests check: the join's row is then the related entity.
+        let ty = self.model.entity_type(ty_id);
+        let key = ty.key_property();
+        upstream_prefix.push(key.upstream.clone());
+        text.push(key.name.clone());
+        let path = PropertyPath {
+            root,
+            navigation,
+            owner: ty_id,
+            property: ty.key,
+            text: text.join("/"),
+            upstream: upstream_prefix.join("."),
+        };
+        Ok((BoundExpr::Property(path), ExprType::Edm(key.ty.clone())))
     }
 }
 

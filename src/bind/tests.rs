@@ -201,3 +201,83 @@ fn aliases_are_substituted() {
     let f = r.shape.filter.unwrap();
     assert!(matches!(f, BoundExpr::Compare(..)));
 }
+
+/// `Contact eq null`: a to-one navigation property compared with null
+/// binds to the related entity's key through ZeyOS's join; anything else
+/// done with the entity stays unsupported.
+#[test]
+fn to_one_navigation_compared_with_null() {
+    let m = model("odata");
+    let key_path = |filter: &str| {
+        let bound = bind(&m, &format!("Accounts?$filter={filter}")).unwrap();
+        format!("{:?}", bound.shape.filter.expect("a filter"))
+    };
+    for filter in [
+        "Contact eq null",
+        "null ne Contact",
+        "not (Contact ne null)",
+    ] {
+        assert!(
+            key_path(filter).contains("upstream: \"contact.ID\""),
+            "{filter}"
+        );
+    }
+    for (filter, status) in [
+        ("Contact eq 1", 501),
+        ("Contact/Creator eq null", 501),
+        ("Contact eq Contact", 501),
+        ("Transactions eq null", 400),
+    ] {
+        let err = bind(&m, &format!("Accounts?$filter={filter}")).unwrap_err();
+        assert_eq!(err.status().as_u16(), status, "{filter}: {err}");
+    }
+}
+
+/// `Contact eq null` binds to ZeyOS's join on the related key, which is
+/// exact only if no to-one navigation leads to an entity type whose set
+/// shows some of its rows (a base filter the join would not check). The
+/// model builder routes to-one navigation to an entity's canonical,
+/// unfiltered type; this checks it for the shipped services and for a
+/// service that adds a filtered set of transactions.
+#[test]
+fn to_one_navigation_never_leads_to_a_filtered_set() {
+    let text = r#"
+[[service]]
+name = "odata"
+root = "/odata/"
+expose = "all"
+
+[[service.entity_set]]
+name = "Invoices"
+entity = "transactions"
+type = "Invoice"
+base_filter = { type = "BILLING_INVOICE" }
+"#;
+    let extra = crate::config::Config::from_str(text, "t.toml").unwrap();
+    let mut models = extra.service_models().unwrap();
+    models.push(model("odata"));
+    models.push(model("hq"));
+    let mut to_one = 0;
+    for m in &models {
+        for ty in &m.entity_types {
+            for nav in ty.navigation.iter().filter(|n| !n.collection) {
+                to_one += 1;
+                let filtered = m
+                    .entity_sets
+                    .iter()
+                    .find(|es| es.entity_type == nav.target && !es.base_filter.is_empty());
+                assert!(
+                    filtered.is_none(),
+                    "{}.{} leads to {}, a filtered set",
+                    ty.name,
+                    nav.name,
+                    filtered.map_or("", |es| es.name.as_str())
+                );
+            }
+        }
+    }
+    assert!(
+        to_one > 100,
+        "{to_one} to-one navigation properties checked"
+    );
+}

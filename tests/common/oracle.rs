@@ -993,7 +993,19 @@ impl<'o> Req<'o> {
             }
             return Err(format!("{} has no member {}", t.name, n.name));
         }
-        Err("a path to an entity is not a value".into())
+        // A path that ends on a to-one navigation property: the related
+        // entity, compared only with null (`Contact eq null`). Its key
+        // stands for it, null when there is none.
+        match (segs.last().map(|s| &s.kind), cur) {
+            (Some(SegmentKind::Name(_)), None) => Ok(V::Null),
+            (Some(SegmentKind::Name(_)), Some(e)) => e
+                .row
+                .get("ID")
+                .and_then(json_int)
+                .map(V::Int)
+                .ok_or_else(|| "related row without ID".into()),
+            _ => Err("a path to an entity is not a value".into()),
+        }
     }
 
     /// A path from a lambda variable that stands for a complex value.
