@@ -1,6 +1,8 @@
 //! Pages around the size where the gateway stops buffering a page for its
-//! entity tag and starts streaming it: every one must arrive whole, and the
-//! switch must not panic the task that writes the page.
+//! entity tag and starts streaming it: every one must arrive whole, the
+//! switch must not panic the task that writes the page, and the tag of a
+//! buffered page (hashed chunk by chunk while the page is written) must be
+//! the tag of the body as sent.
 //!
 //! The page writer runs in the request's task until it knows whether the
 //! page fits the buffer; a page that just passes the limit may still be
@@ -14,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::Env;
+use zeyos_odata::server::conditional::strong_etag;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_around_the_streaming_limit_arrive_whole_without_panics() {
@@ -44,6 +47,9 @@ async fn pages_around_the_streaming_limit_arrive_whole_without_panics() {
             .unwrap_or_else(|e| panic!("{url}: not JSON ({e}), {} bytes", body.len()));
         let rows = j["value"].as_array().map(|a| a.len()).unwrap_or(0);
         assert_eq!(rows, top, "{url}");
+        if let Some(tag) = r.header("etag") {
+            assert_eq!(tag, strong_etag(&r.body), "{url}: ETag of another body");
+        }
         sizes.push((top, body.len(), r.header("etag").is_some()));
     }
     env.stop().await;

@@ -23,23 +23,46 @@ pub const CACHE_CONTROL_PRIVATE: &str = "private, no-cache";
 /// is computed over every page of up to a MiB before it is sent, and
 /// BLAKE3 takes a third of the time.)
 pub fn strong_etag(body: &[u8]) -> String {
-    strong_etag_of_parts([body])
+    let mut tag = BodyTag::new();
+    tag.update(body);
+    tag.finish()
 }
 
-/// [`strong_etag`] of the bytes of `parts` one after the other: a page
-/// kept as the chunks it was written in gets the tag of its whole body.
-pub fn strong_etag_of_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
-    let mut hasher = blake3::Hasher::new();
-    for part in parts {
-        hasher.update(part);
+/// [`strong_etag`] computed piece by piece, as a body is written: a page
+/// hashes each chunk once it is full, while ZeyOS is still sending the
+/// rows of the next, so that after the last row only the last chunk is
+/// left to hash before the response can start (on the 100-transaction
+/// page, hashing it whole at the end took about a tenth of the gateway's
+/// time after ZeyOS's last byte).
+pub struct BodyTag(blake3::Hasher);
+
+impl BodyTag {
+    /// The tag of an empty body, until parts are added.
+    pub fn new() -> BodyTag {
+        BodyTag(blake3::Hasher::new())
     }
-    let digest = hasher.finalize();
-    let digest = digest.as_bytes();
-    let mut tag = String::with_capacity(24);
-    tag.push('"');
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&digest[..16], &mut tag);
-    tag.push('"');
-    tag
+
+    /// Adds the next part of the body.
+    pub fn update(&mut self, part: &[u8]) {
+        self.0.update(part);
+    }
+
+    /// The tag of everything passed to [`BodyTag::update`], in order.
+    pub fn finish(&self) -> String {
+        let digest = self.0.finalize();
+        let digest = digest.as_bytes();
+        let mut tag = String::with_capacity(24);
+        tag.push('"');
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&digest[..16], &mut tag);
+        tag.push('"');
+        tag
+    }
+}
+
+impl Default for BodyTag {
+    fn default() -> Self {
+        BodyTag::new()
+    }
 }
 
 /// Whether the request's `If-None-Match` matches `etag` (weak comparison,
@@ -127,8 +150,11 @@ mod tests {
         assert_eq!(a.len(), 24);
         assert_eq!(a, strong_etag(b"{\"value\":[]}"));
         assert_ne!(a, strong_etag(b"{\"value\":[1]}"));
-        let parts: [&[u8]; 3] = [b"{\"val", b"", b"ue\":[]}"];
-        assert_eq!(a, strong_etag_of_parts(parts));
+        let mut pieces = BodyTag::new();
+        for part in [&b"{\"val"[..], b"", b"ue\":[]}"] {
+            pieces.update(part);
+        }
+        assert_eq!(a, pieces.finish());
     }
 
     #[test]

@@ -142,6 +142,8 @@ impl RequestCtx<'_> {
             // The page's chunks written but not sent yet, and their size.
             let mut held: Vec<Bytes> = Vec::new();
             let mut held_len = 0;
+            // The page's entity tag, hashed chunk by chunk as they are held.
+            let mut tag = conditional::BodyTag::new();
             // The rows of a page that may still end whole, freed only once
             // its response is on its way (see below).
             let mut spent: Vec<Vec<Row>> = Vec::new();
@@ -180,6 +182,9 @@ impl RequestCtx<'_> {
                         // copying what it holds); checked after each row,
                         // as a batch of wide rows is a megabyte.
                         held_len += out.len();
+                        if head_tx.is_some() {
+                            tag.update(&out);
+                        }
                         held.push(Bytes::from(std::mem::take(&mut out)));
                         out.reserve(64 * 1024);
                         let streaming = match head_tx.take() {
@@ -221,8 +226,9 @@ impl RequestCtx<'_> {
             .await;
             match (result, head_tx.take()) {
                 (Ok(()), Some(h)) => {
+                    tag.update(&out);
                     held.push(Bytes::from(out));
-                    let _ = h.send(PageHead::Complete(held));
+                    let _ = h.send(PageHead::Complete(held, tag.finish()));
                     // Freeing a page's rows costs a sixth of writing them
                     // (`row_path` bench); a task of its own does it after
                     // this one has handed the response to the connection.
@@ -255,8 +261,7 @@ impl RequestCtx<'_> {
             tokio::spawn(page_writer);
         }
         let mut r = match head {
-            Ok(PageHead::Complete(page)) => {
-                let etag = conditional::strong_etag_of_parts(page.iter().map(|c| &c[..]));
+            Ok(PageHead::Complete(page, etag)) => {
                 if conditional::none_match(&self.parts.headers, &etag) {
                     return Ok(not_modified(&etag));
                 }

@@ -24,8 +24,9 @@ pub(super) const ETAG_BUFFER_LIMIT: usize = 1 << 20;
 /// How a collection page begins, as its writer reports it.
 pub(super) enum PageHead {
     /// The whole page: it ended before reaching [`ETAG_BUFFER_LIMIT`]
-    /// (checked after each batch of rows), in the chunks it was written in.
-    Complete(Vec<Bytes>),
+    /// (checked after each batch of rows), in the chunks it was written in,
+    /// and its strong entity tag.
+    Complete(Vec<Bytes>, String),
     /// The page is larger and follows through the body channel.
     Streaming,
     /// The page failed before anything was sent.
