@@ -9,8 +9,9 @@
 //! every request reaches the backend) in this process on loopback, then
 //! for each scenario drives N concurrent keep-alive clients for the given
 //! time against (a) the simulator with the ZeyOS list request the gateway
-//! sends and (b) the gateway with the OData URL, and prints latency
-//! percentiles and throughput. Everything shares the machine's cores, so
+//! sends and (b) the gateway with the OData URL, in alternating slices of
+//! a quarter of a second (so that both see the same machine), and prints
+//! latency percentiles and throughput. Everything shares the machine's cores, so
 //! absolute numbers depend on it; the ratios are the point. Each run also
 //! reports how busy every CPU was: a throughput ratio says something about
 //! capacity only where a CPU was saturated. `SCENARIO=N`
@@ -45,12 +46,15 @@
 //! which ZeyOS request the gateway sends for each scenario (same seed and
 //! scale, so the same data).
 
+mod wire;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use wire::{Connection, WireRequest};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -95,18 +99,6 @@ fn cpu_times() -> Vec<(String, u64, u64)> {
         .collect()
 }
 
-/// The busy fraction of each CPU between two `cpu_times` readings.
-fn cpu_busy(before: &[(String, u64, u64)], after: &[(String, u64, u64)]) -> Vec<(String, f64)> {
-    before
-        .iter()
-        .zip(after)
-        .map(|((name, b0, t0), (_, b1, t1))| {
-            let total = t1.saturating_sub(*t0).max(1);
-            (name.clone(), b1.saturating_sub(*b0) as f64 / total as f64)
-        })
-        .collect()
-}
-
 impl Stats {
     fn pct(&self, p: f64) -> Duration {
         if self.latencies.is_empty() {
@@ -143,47 +135,136 @@ async fn send(client: &HttpClient, t: &Target) -> (u16, u64) {
     }
 }
 
-async fn drive(client: &HttpClient, target: &Target, seconds: u64, concurrency: usize) -> Stats {
-    // Warm up connections and caches of the backend.
-    for _ in 0..20 {
-        let (status, _) = send(client, target).await;
-        assert_eq!(status, 200, "{} answered {status}", target.url);
-    }
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let start = Instant::now();
-    let cpu_before = cpu_times();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let client = client.clone();
-        let target = target.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut bytes = 0;
-            while Instant::now() < deadline {
-                let t0 = Instant::now();
-                let (status, n) = send(&client, &target).await;
-                if status == 200 {
-                    lat.push(t0.elapsed());
-                    bytes += n;
-                }
-            }
-            (lat, bytes)
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut bytes = 0;
-    for t in tasks {
-        if let Ok((l, b)) = t.await {
-            latencies.extend(l);
-            bytes += b;
+/// How long each side runs before the other takes over.
+const SLICE: Duration = Duration::from_millis(250);
+
+/// Drives `a` and `b` (the simulator directly, and the gateway) with
+/// `concurrency` keep-alive clients each, in alternating slices of
+/// [`SLICE`] until each has run `seconds`. On a shared machine whose speed
+/// drifts by a fifth within minutes, two runs one after the other compare
+/// two different machines; slices a quarter of a second long see the same
+/// one.
+async fn drive_pair(
+    client: &HttpClient,
+    a: &Target,
+    b: &Target,
+    seconds: u64,
+    concurrency: usize,
+) -> (Stats, Stats) {
+    let mut sides = [
+        Side::open(client, a, concurrency).await,
+        Side::open(client, b, concurrency).await,
+    ];
+    let slices = (Duration::from_secs(seconds).as_millis() / SLICE.as_millis()).max(1);
+    for _ in 0..slices {
+        for side in &mut sides {
+            side.run(SLICE).await;
         }
     }
-    latencies.sort();
-    Stats {
-        latencies,
-        elapsed: start.elapsed(),
-        bytes,
-        cpu_busy: cpu_busy(&cpu_before, &cpu_times()),
+    let [a, b] = sides;
+    (a.stats(), b.stats())
+}
+
+/// One target's clients and what they measured so far.
+struct Side {
+    wire: WireRequest,
+    conns: Vec<Connection>,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+    bytes: u64,
+    /// Busy and total jiffies per CPU, summed over this side's slices.
+    jiffies: Vec<(String, u64, u64)>,
+}
+
+impl Side {
+    /// Connects the clients, after warming up the backend's caches and
+    /// checking that the load generator's own client reads the same body
+    /// as hyper's.
+    async fn open(client: &HttpClient, target: &Target, concurrency: usize) -> Side {
+        let (status, hyper_len) = send(client, target).await;
+        assert_eq!(status, 200, "{} answered {status}", target.url);
+        let wire = WireRequest::new(target.method, &target.url, &target.headers, &target.body);
+        let mut conns = Vec::new();
+        for _ in 0..concurrency {
+            let mut conn = Connection::open(wire.addr()).await.expect("connect");
+            for _ in 0..3 {
+                let r = conn.send(&wire).await.expect("a response");
+                assert_eq!(r.status, 200, "{} answered {}", target.url, r.status);
+                assert_eq!(r.body_len, hyper_len, "{}: body length", target.url);
+            }
+            conns.push(conn);
+        }
+        Side {
+            wire,
+            conns,
+            latencies: Vec::new(),
+            elapsed: Duration::ZERO,
+            bytes: 0,
+            jiffies: Vec::new(),
+        }
+    }
+
+    /// Every client sends requests back to back for `slice`.
+    async fn run(&mut self, slice: Duration) {
+        let start = Instant::now();
+        let deadline = start + slice;
+        let before = cpu_times();
+        let mut tasks = Vec::new();
+        for mut conn in std::mem::take(&mut self.conns) {
+            let wire = self.wire.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut bytes = 0;
+                while Instant::now() < deadline {
+                    let t0 = Instant::now();
+                    match conn.send(&wire).await {
+                        Ok(r) if r.status == 200 => {
+                            lat.push(t0.elapsed());
+                            bytes += r.body_len;
+                        }
+                        Ok(_) => {}
+                        // The server closed the connection: open another.
+                        Err(_) => match Connection::open(wire.addr()).await {
+                            Ok(c) => conn = c,
+                            Err(_) => return (None, lat, bytes),
+                        },
+                    }
+                }
+                (Some(conn), lat, bytes)
+            }));
+        }
+        for t in tasks {
+            if let Ok((conn, lat, bytes)) = t.await {
+                self.conns.extend(conn);
+                self.latencies.extend(lat);
+                self.bytes += bytes;
+            }
+        }
+        self.elapsed += start.elapsed();
+        let after = cpu_times();
+        if self.jiffies.is_empty() {
+            self.jiffies = after.iter().map(|(n, _, _)| (n.clone(), 0, 0)).collect();
+        }
+        for ((_, busy, total), ((_, b0, t0), (_, b1, t1))) in
+            self.jiffies.iter_mut().zip(before.iter().zip(&after))
+        {
+            *busy += b1.saturating_sub(*b0);
+            *total += t1.saturating_sub(*t0);
+        }
+    }
+
+    fn stats(mut self) -> Stats {
+        self.latencies.sort();
+        Stats {
+            latencies: self.latencies,
+            elapsed: self.elapsed,
+            bytes: self.bytes,
+            cpu_busy: self
+                .jiffies
+                .into_iter()
+                .map(|(cpu, busy, total)| (cpu, busy as f64 / total.max(1) as f64))
+                .collect(),
+        }
     }
 }
 
@@ -357,8 +438,7 @@ async fn main() {
                 url: format!("{load_gw}{url}"),
                 ..probe.clone()
             };
-            let d = drive(&client, &direct, seconds, concurrency).await;
-            let g = drive(&client, &through, seconds, concurrency).await;
+            let (d, g) = drive_pair(&client, &direct, &through, seconds, concurrency).await;
             report(name, &d, &g);
         }
     }
