@@ -178,6 +178,30 @@ async fn errors_have_the_odata_shape_and_the_right_status() {
         )
         .await;
     assert_eq!(r.status, 405);
+    // A batch comes as a POST, and may hold nothing but reads: its answer
+    // names `$batch`, not writes.
+    for path in ["/odata/$batch", "/v1/%24batch"] {
+        let r = env
+            .http
+            .send(
+                "POST",
+                &format!("{}{path}", env.base),
+                &[
+                    ("authorization", basic("demo", "demo")),
+                    ("content-type", "multipart/mixed;boundary=b".into()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 501, "{path}");
+        let j = r.json();
+        assert_eq!(j["error"]["target"], "$batch", "{path}");
+        assert!(
+            j["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("$batch")),
+            "{path}: {j}"
+        );
+    }
     let deep = format!(
         "/odata/Accounts?$filter={}Id eq 1{}",
         "(".repeat(10_000),

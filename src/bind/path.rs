@@ -33,7 +33,7 @@ impl Binder<'_> {
             }
             SegmentKind::Batch => {
                 return Err(GatewayError::not_implemented(
-                    "$batch is not supported by this service; send the requests one by one",
+                    super::BATCH_NOT_SUPPORTED,
                     Some("$batch"),
                 ))
             }

@@ -190,8 +190,17 @@ impl Gateway {
             }
             return Ok(r);
         }
+        let resource = &path[service.model.root.len()..];
         match parts.method {
             Method::GET | Method::HEAD => {}
+            // Batches are sent with POST, reads among them too: they get
+            // the binder's answer for `$batch`, not the one for writes.
+            Method::POST if is_batch(resource) => {
+                return Err(GatewayError::not_implemented(
+                    crate::bind::BATCH_NOT_SUPPORTED,
+                    Some("$batch"),
+                ))
+            }
             Method::POST | Method::PUT | Method::PATCH | Method::DELETE => {
                 return Err(GatewayError::not_implemented(
                     "this gateway serves reads; creating, changing and deleting through it is not supported yet",
@@ -330,3 +339,13 @@ impl Gateway {
 }
 
 pub use super::response::{elapsed_ms, error_response};
+
+/// Whether the resource path (after the service root) is `$batch`,
+/// possibly with its `$` percent-encoded.
+fn is_batch(resource: &str) -> bool {
+    let encoded = resource
+        .get(..3)
+        .is_some_and(|p| p.eq_ignore_ascii_case("%24"))
+        && resource.get(3..) == Some("batch");
+    resource == "$batch" || encoded
+}
