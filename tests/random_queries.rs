@@ -6,10 +6,10 @@
 //! The read corpus (`tests/read_corpus.rs`) checks each operator, function
 //! and null case on its own; this test combines them as nobody would write
 //! by hand: comparisons under `not` and `or`, functions of navigation
-//! paths next to residual filters, several lambdas in one filter, orders
-//! on nullable properties and navigation paths with `$skip`, `$top` and
-//! small pages, `$expand` with nested options, `/$count`, `$search`, and
-//! collections reached through a key. Every query is type-correct and uses
+//! paths next to residual filters, several lambdas and counts of related
+//! entities in one filter, orders on nullable properties and navigation
+//! paths with `$skip`, `$top` and small pages, `$expand` with nested
+//! options, `/$count`, `$search`, and collections reached through a key. Every query is type-correct and uses
 //! only what the service supports, so any error status is a failure too.
 //!
 //! The queries are the same on every run (a fixed seed). To search further:
@@ -543,7 +543,9 @@ fn leaf(rng: &mut Rng, set: &SetInfo) -> String {
 }
 
 /// `any` or `all` with variable `var` over one of `collections` (to-many
-/// navigation properties or line items) and a condition on its members.
+/// navigation properties or line items) and a condition on its members, or
+/// their `$count` (of all of them, or of those a condition holds for)
+/// compared with a small number.
 fn lambda(rng: &mut Rng, collections: &[(String, Vec<Prop>)], var: &str) -> Option<String> {
     if collections.is_empty() {
         return None;
@@ -553,6 +555,16 @@ fn lambda(rng: &mut Rng, collections: &[(String, Vec<Prop>)], var: &str) -> Opti
         return None;
     }
     let p = rng.pick(props);
+    if rng.chance(0.25) {
+        // In `$count($filter=...)` the member's names are bare.
+        let counted = if rng.chance(0.5) {
+            format!("{name}/$count")
+        } else {
+            format!("{name}/$count($filter={})", condition(rng, "", p))
+        };
+        let op = *rng.pick(&COMPARE);
+        return Some(format!("{counted} {op} {}", rng.below(6)));
+    }
     let inner = condition(rng, &format!("{var}/"), p);
     let quantifier = if rng.chance(0.7) { "any" } else { "all" };
     Some(format!("{name}/{quantifier}({var}:{inner})"))

@@ -64,6 +64,10 @@ pub(super) struct Scope {
     /// options of `Transactions(1)/Items`), held as range variable 0.
     pub(super) item: Option<crate::edm::ComplexTypeId>,
     pub(super) vars: Vec<(String, VarKind)>,
+    /// Inside `$count($filter=...)`: the range variable (the collection's
+    /// member) that bare names and `$this` refer to; `$it` stays the
+    /// resource the whole expression is about.
+    pub(super) implicit: Option<usize>,
 }
 
 pub(super) fn bad(code: &'static str, message: impl Into<String>, target: &str) -> GatewayError {
@@ -250,6 +254,7 @@ impl<'m> Binder<'m> {
                     it: self.model.set(set).entity_type,
                     item: Some(cid),
                     vars: vec![("$it".to_string(), VarKind::Complex(cid))],
+                    implicit: None,
                 },
                 q,
             )?,

@@ -168,11 +168,25 @@ pub struct PropertyPath {
     pub upstream: String,
 }
 
-/// A lambda (`any`/`all`) over a to-many navigation property.
+/// What an expression over the members of a collection computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantifier {
+    /// `any(...)`: whether some member satisfies the predicate (whether
+    /// there is a member at all, without one).
+    Any,
+    /// `all(...)`: whether every member does.
+    All,
+    /// `$count` or `$count($filter=...)`: how many members do (all of
+    /// them, without a filter), an `Edm.Int64`.
+    Count,
+}
+
+/// A lambda (`any`/`all`) or a count (`$count`) over a to-many navigation
+/// property.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lambda {
-    /// `any` (true) or `all` (false).
-    pub any: bool,
+    /// What it computes.
+    pub quantifier: Quantifier,
     /// The collection's source (`$it` or an outer range variable).
     pub root: PathRoot,
     /// The navigation property name, e.g. `Transactions`.
@@ -182,7 +196,7 @@ pub struct Lambda {
     /// The ZeyOS field on the child that holds the parent's ID.
     pub child_field: String,
     /// The predicate over the range variable (`PathRoot::Var(depth)`);
-    /// `None` for `any()` without a predicate.
+    /// `None` for `any()` and `$count` without one.
     pub predicate: Option<Box<BoundExpr>>,
     /// The range variable's depth.
     pub depth: usize,
@@ -213,12 +227,12 @@ pub enum BoundExpr {
     Neg(Box<BoundExpr>),
     /// A canonical function call.
     Call(Func, Vec<BoundExpr>),
-    /// `any`/`all`.
+    /// `any`/`all`/`$count` over related entities.
     Lambda(Lambda),
     /// `x has Flag`: enum flags test.
     Has(Box<BoundExpr>, Box<BoundExpr>),
-    /// `any`/`all` over a collection of complex values held in a
-    /// composite field (transaction line items).
+    /// `any`/`all`/`$count` over a collection of complex values held in
+    /// a composite field (transaction line items).
     ItemsLambda(ItemsLambda),
     /// A property of a complex value bound to a range variable
     /// (`i/Amount` inside `Items/any(i: ...)`).
@@ -227,12 +241,12 @@ pub enum BoundExpr {
     Dynamic(DynamicProperty),
 }
 
-/// `Items/any(i: i/Amount gt 5)`: a lambda over the complex values of a
-/// composite field, evaluated in the gateway.
+/// `Items/any(i: i/Amount gt 5)` or `Items/$count`: a lambda or count
+/// over the complex values of a composite field, evaluated in the gateway.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemsLambda {
-    /// `any` (true) or `all`.
-    pub any: bool,
+    /// What it computes.
+    pub quantifier: Quantifier,
     /// The collection-valued property.
     pub collection: PropertyPath,
     /// The complex type of its members.

@@ -15,11 +15,11 @@ use odata_syntax::{ExprKind, PathStart, SegmentKind};
 use super::binder::{bad, Binder, Scope, VarKind};
 use super::expr::{
     ArithOp, BoundExpr, CmpOp, DynamicProperty, ExprType, Func, ItemProperty, ItemsLambda, Lambda,
-    NavStep, PathRoot, PropertyPath,
+    NavStep, PathRoot, PropertyPath, Quantifier,
 };
 use super::literal::literal;
 use crate::config::error::Hint;
-use crate::edm::{EdmType, Join, ServiceModel};
+use crate::edm::{EdmType, EntityTypeId, Join, ServiceModel};
 use crate::error::GatewayError;
 use crate::values::Value;
 
@@ -449,6 +449,37 @@ impl Binder<'_> {
         }
     }
 
+    /// The `$filter` of `$count(...)`: a predicate over the members of the
+    /// collection counted, which its bare names and `$this` refer to (a
+    /// range variable without a name); `$it` stays the resource the whole
+    /// expression is about. `None` for a plain `$count`.
+    fn count_filter(
+        &self,
+        options: Option<&ast::QueryOptions>,
+        scope: &Scope,
+        member: VarKind,
+        target: &str,
+    ) -> Result<Option<Box<BoundExpr>>, GatewayError> {
+        let Some(options) = options else {
+            return Ok(None);
+        };
+        if options.search.is_some() {
+            return Err(GatewayError::not_implemented(
+                "$search inside $count(...) is not supported; use $filter",
+                Some(target.to_string()),
+            ));
+        }
+        let Some(filter) = &options.filter else {
+            return Ok(None);
+        };
+        let mut inner = scope.clone();
+        inner.vars.push((String::new(), member));
+        inner.implicit = Some(inner.vars.len() - 1);
+        let (b, t) = self.expr(filter, &inner, target)?;
+        expect_boolean(&t, filter, target)?;
+        Ok(Some(Box::new(b)))
+    }
+
     /// `i/Amount` for a range variable over complex values.
     fn item_property(
         &self,
@@ -524,6 +555,45 @@ impl Binder<'_> {
         entity_key: bool,
     ) -> Result<(BoundExpr, ExprType), GatewayError> {
         let mut segs = p.segments.as_slice();
+        // Inside `$count($filter=...)`, a bare name or `$this` is a member
+        // of the collection counted, unless it names a range variable.
+        if let Some(depth) = scope.implicit {
+            let named = match (&p.start, segs.first()) {
+                (
+                    PathStart::Relative,
+                    Some(ast::Segment {
+                        kind: SegmentKind::Name(n),
+                        args,
+                        ..
+                    }),
+                ) => {
+                    !n.is_qualified()
+                        && args.is_empty()
+                        && scope.vars.iter().any(|(v, _)| *v == n.name)
+                }
+                _ => false,
+            };
+            if !named && matches!(p.start, PathStart::This | PathStart::Relative) {
+                if let Some((_, kind)) = scope.vars.get(depth) {
+                    match *kind {
+                        VarKind::Complex(cid) => {
+                            return self.item_property(cid, depth, segs, "$this", target, whole)
+                        }
+                        VarKind::Entity(ty) => {
+                            return self.member_path_from(
+                                PathRoot::Var(depth),
+                                ty,
+                                segs,
+                                scope,
+                                target,
+                                whole,
+                                entity_key,
+                            )
+                        }
+                    }
+                }
+            }
+        }
         // Over the items of a collection of complex values, every path is a
         // property of the item: item properties are primitive, so no lambda
         // (and no other range variable) can occur inside.
@@ -535,7 +605,7 @@ impl Binder<'_> {
                 return self.item_property(cid, 0, segs, "$it", target, whole);
             }
         }
-        let (root, mut ty_id) = match &p.start {
+        let (root, ty_id) = match &p.start {
             PathStart::It | PathStart::This => (PathRoot::It, scope.it),
             PathStart::Root => {
                 return Err(GatewayError::not_implemented(
@@ -582,6 +652,22 @@ impl Binder<'_> {
                 }
             }
         };
+        self.member_path_from(root, ty_id, segs, scope, target, whole, entity_key)
+    }
+
+    /// The rest of [`Self::member_path`] once its start is known: the
+    /// segments `segs` from an instance of `ty_id` at `root`.
+    #[allow(clippy::too_many_arguments)]
+    fn member_path_from(
+        &self,
+        root: PathRoot,
+        mut ty_id: EntityTypeId,
+        segs: &[ast::Segment],
+        scope: &Scope,
+        target: &str,
+        whole: &ast::Expr,
+        entity_key: bool,
+    ) -> Result<(BoundExpr, ExprType), GatewayError> {
         if segs.is_empty() {
             return Err(GatewayError::not_implemented(
                 format!("`{whole}` (an entity as a value) is not supported here"),
@@ -629,6 +715,45 @@ impl Binder<'_> {
                 if let (Some(next), EdmType::Collection(inner)) =
                     (segs.get(i + 1), &ty.properties[*idx].ty)
                 {
+                    if matches!(next.kind, SegmentKind::Count(_) | SegmentKind::Lambda(_))
+                        && !matches!(inner.as_ref(), EdmType::Complex(_))
+                    {
+                        return Err(GatewayError::not_implemented(
+                            format!(
+                                "`{whole}`: any, all and $count over a collection of primitive values are not supported"
+                            ),
+                            Some(target.to_string()),
+                        ));
+                    }
+                    if let (SegmentKind::Count(options), EdmType::Complex(cid)) =
+                        (&next.kind, inner.as_ref())
+                    {
+                        if i + 2 != segs.len() || navigation.len() > 1 {
+                            return Err(GatewayError::not_implemented(
+                                format!("`{whole}`: nothing may follow $count"),
+                                Some(target.to_string()),
+                            ));
+                        }
+                        let collection = property_path();
+                        let depth = scope.vars.len();
+                        let predicate = self.count_filter(
+                            options.as_deref(),
+                            scope,
+                            VarKind::Complex(*cid),
+                            target,
+                        )?;
+                        return Ok((
+                            BoundExpr::ItemsLambda(ItemsLambda {
+                                quantifier: Quantifier::Count,
+                                collection,
+                                complex: *cid,
+                                predicate,
+                                depth,
+                                text: whole.to_string(),
+                            }),
+                            ExprType::Edm(EdmType::Int64),
+                        ));
+                    }
                     if let (SegmentKind::Lambda(l), EdmType::Complex(cid)) =
                         (&next.kind, inner.as_ref())
                     {
@@ -644,7 +769,7 @@ impl Binder<'_> {
                             self.lambda_predicate(l, scope, VarKind::Complex(*cid), target)?;
                         return Ok((
                             BoundExpr::ItemsLambda(ItemsLambda {
-                                any: l.kind == ast::LambdaKind::Any,
+                                quantifier: quantifier(l),
                                 collection,
                                 complex: *cid,
                                 predicate,
@@ -668,7 +793,7 @@ impl Binder<'_> {
                         ),
                         EdmType::Collection(_) => bad(
                             "InvalidPath",
-                            format!("`{name}` is a collection; use {name}/any(x: ...) or {name}/all(x: ...)"),
+                            format!("`{name}` is a collection; use {name}/any(x: ...), {name}/all(x: ...) or {name}/$count"),
                             target,
                         ),
                         _ => bad(
@@ -709,7 +834,7 @@ impl Binder<'_> {
                             let name = text.join("/");
                             return Err(bad(
                                 "InvalidPath",
-                                format!("`{name}` is a collection; use {name}/any(x: ...) or {name}/all(x: ...)"),
+                                format!("`{name}` is a collection; use {name}/any(x: ...), {name}/all(x: ...) or {name}/$count"),
                                 target,
                             ));
                         };
@@ -719,29 +844,39 @@ impl Binder<'_> {
                                 Some(target.to_string()),
                             ));
                         }
-                        let SegmentKind::Lambda(l) = &next.kind else {
-                            let name = text.join("/");
-                            return Err(bad(
-                                "InvalidPath",
-                                format!("`{name}/{next}`: `{name}` is a collection; use {name}/any(x: ...) or {name}/all(x: ...)"),
-                                target,
-                            ));
+                        let member = VarKind::Entity(nav.target);
+                        let (quantifier, predicate, value_type) = match &next.kind {
+                            SegmentKind::Lambda(l) => (
+                                quantifier(l),
+                                self.lambda_predicate(l, scope, member, target)?,
+                                ExprType::Boolean,
+                            ),
+                            SegmentKind::Count(options) => (
+                                Quantifier::Count,
+                                self.count_filter(options.as_deref(), scope, member, target)?,
+                                ExprType::Edm(EdmType::Int64),
+                            ),
+                            _ => {
+                                let name = text.join("/");
+                                return Err(bad(
+                                    "InvalidPath",
+                                    format!("`{name}/{next}`: `{name}` is a collection; use {name}/any(x: ...), {name}/all(x: ...) or {name}/$count"),
+                                    target,
+                                ));
+                            }
                         };
-                        let depth = scope.vars.len();
-                        let predicate =
-                            self.lambda_predicate(l, scope, VarKind::Entity(nav.target), target)?;
                         return Ok((
                             BoundExpr::Lambda(Lambda {
-                                any: l.kind == ast::LambdaKind::Any,
+                                quantifier,
                                 root,
                                 navigation: n.name.clone(),
                                 target: nav.target,
                                 child_field: field.clone(),
                                 predicate,
-                                depth,
+                                depth: scope.vars.len(),
                                 text: whole.to_string(),
                             }),
-                            ExprType::Boolean,
+                            value_type,
                         ));
                     }
                 }
@@ -1038,5 +1173,13 @@ fn coerce_enum(
             Ok(BoundExpr::Literal(Value::Enum(id, v), t))
         }
         other => Ok(other),
+    }
+}
+
+/// `any` or `all`, as written.
+fn quantifier(l: &ast::Lambda) -> Quantifier {
+    match l.kind {
+        ast::LambdaKind::Any => Quantifier::Any,
+        ast::LambdaKind::All => Quantifier::All,
     }
 }

@@ -29,6 +29,7 @@ impl Binder<'_> {
             it: type_id,
             item: None,
             vars: Vec::new(),
+            implicit: None,
         };
         let (filter, orderby) = self.filter_and_orderby(&scope, q)?;
         let search = match &q.search {
@@ -72,6 +73,17 @@ impl Binder<'_> {
         let mut orderby = Vec::new();
         for item in q.orderby.iter().flatten() {
             let (e, t) = self.expr(&item.expr, scope, "$orderby")?;
+            if e.has_lambda() {
+                // Related entities are fetched for a filter's rows, not
+                // for sorting them.
+                return Err(GatewayError::not_implemented(
+                    format!(
+                        "cannot order by `{}`: ordering by related entities (any, all, $count) is not supported; filter on it instead",
+                        item.expr
+                    ),
+                    Some("$orderby"),
+                ));
+            }
             let dynamic = matches!(e, BoundExpr::Dynamic(_));
             if let (
                 false,

@@ -233,6 +233,55 @@ fn to_one_navigation_compared_with_null() {
     }
 }
 
+/// `Transactions/$count` and `Items/$count` are numbers; inside
+/// `$count($filter=...)` bare names are the member's properties and `$it`
+/// the entity filtered; ordering by related entities is refused as
+/// unsupported, not as a bad request.
+#[test]
+fn counts_of_collections_in_expressions() {
+    use super::expr::{PathRoot, Quantifier};
+    let m = model("odata");
+    let filter = |url: &str| bind(&m, url).map(|b| b.shape.filter.expect("a filter"));
+    let Ok(BoundExpr::Compare(_, count, _)) =
+        filter("Accounts?$filter=Transactions/$count($filter=NetAmount gt $it/Id) gt 2")
+    else {
+        panic!("not a comparison");
+    };
+    let BoundExpr::Lambda(l) = *count else {
+        panic!("not a count: {count:?}");
+    };
+    assert_eq!(l.quantifier, Quantifier::Count);
+    let Some(predicate) = l.predicate else {
+        panic!("no predicate")
+    };
+    let BoundExpr::Compare(_, member, outer) = *predicate else {
+        panic!("not a comparison: {predicate:?}");
+    };
+    assert!(
+        matches!(*member, BoundExpr::Property(ref p) if p.root == PathRoot::Var(0) && p.text == "NetAmount")
+    );
+    assert!(
+        matches!(*outer, BoundExpr::Property(ref p) if p.root == PathRoot::It && p.text == "Id")
+    );
+    assert!(filter("Transactions?$filter=Items/$count($filter=Amount gt 1) eq 0").is_ok());
+    for (url, status) in [
+        ("Accounts?$filter=Transactions/$count", 400),
+        ("Accounts?$filter=Transactions/$count eq 'x'", 400),
+        (
+            "Accounts?$filter=Transactions/$count($filter=Nope eq 1) gt 0",
+            400,
+        ),
+        ("Accounts?$orderby=Transactions/$count", 501),
+        ("Accounts?$filter=Transactions/$count($search=x) gt 0", 501),
+        ("Accounts?$filter=Transactions/$count/x gt 0", 501),
+        ("Notes?$filter=Attachments/$count gt 0", 501),
+        ("Notes?$filter=Attachments/any(a: a eq 'x')", 501),
+    ] {
+        let err = bind(&m, url).unwrap_err();
+        assert_eq!(err.status().as_u16(), status, "{url}: {err}");
+    }
+}
+
 /// `Contact eq null` binds to ZeyOS's join on the related key, which is
 /// exact only if no to-one navigation leads to an entity type whose set
 /// shows some of its rows (a base filter the join would not check). The

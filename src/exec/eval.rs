@@ -17,7 +17,9 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde_json::Value as Json;
 
-use crate::bind::expr::{ArithOp, BoundExpr, CmpOp, Func, Lambda, PathRoot, PropertyPath};
+use crate::bind::expr::{
+    ArithOp, BoundExpr, CmpOp, Func, Lambda, PathRoot, PropertyPath, Quantifier,
+};
 use crate::edm::ServiceModel;
 use crate::upstream::{FieldRef, Fields};
 use crate::values::{civil, composite, from_upstream, DateTime, Number, Value};
@@ -227,10 +229,10 @@ impl<'m> Evaluator<'m> {
             })
             .collect::<Result<_, _>>()?;
         let Some(predicate) = &l.predicate else {
-            return Ok(Value::Bool(l.any && !children.is_empty()));
+            return Ok(unfiltered(l.quantifier, children.len()));
         };
         quantify(
-            l.any,
+            l.quantifier,
             children.into_iter().map(|child| {
                 vars.truncate(l.depth);
                 vars.push(child);
@@ -282,10 +284,10 @@ impl<'m> Evaluator<'m> {
             (_, Some(_)) => return Err(EvalError::BadValue(format!("{}: not a list", l.text))),
         };
         let Some(predicate) = &l.predicate else {
-            return Ok(Value::Bool(l.any && !items.is_empty()));
+            return Ok(unfiltered(l.quantifier, items.len()));
         };
         quantify(
-            l.any,
+            l.quantifier,
             items.into_iter().map(|item| {
                 // The range variable's rows live only for this evaluation.
                 let mut inner: Vec<&dyn Fields> = vars.clone();
@@ -506,15 +508,30 @@ fn local_date(t: &DateTime) -> (i64, u32, u32) {
     civil::civil_from_days(local.div_euclid(civil::SECONDS_PER_DAY))
 }
 
-/// `any` (`any` true) or `all` over the predicate's value per member, so
+/// `any`, `all` or `$count` over the predicate's value per member, so
 /// navigation and complex-collection lambdas share one rule: any is true
 /// if some member is true, all is false if some member is not true, and
-/// empty collections give any → false, all → true. Members are evaluated
-/// lazily: the first decisive value or the first error ends the loop.
+/// empty collections give any → false, all → true; a count counts the
+/// members whose value is true (not false, not null), 0 for none. Members
+/// are evaluated lazily: for any and all, the first decisive value or the
+/// first error ends the loop.
 fn quantify(
-    any: bool,
+    quantifier: Quantifier,
     members: impl Iterator<Item = Result<Value, EvalError>>,
 ) -> Result<Value, EvalError> {
+    let any = match quantifier {
+        Quantifier::Any => true,
+        Quantifier::All => false,
+        Quantifier::Count => {
+            let mut n: i64 = 0;
+            for v in members {
+                if v? == Value::Bool(true) {
+                    n += 1;
+                }
+            }
+            return Ok(Value::Int(n));
+        }
+    };
     for v in members {
         // A member decides when it holds under any or fails under all.
         if (v? == Value::Bool(true)) == any {
@@ -522,6 +539,17 @@ fn quantify(
         }
     }
     Ok(Value::Bool(!any))
+}
+
+/// The value of a lambda or count without a predicate over `members`
+/// members: whether there is one (`any()`), or how many (`$count`).
+/// (`all()` needs a predicate; the binder refuses it without.)
+fn unfiltered(quantifier: Quantifier, members: usize) -> Value {
+    match quantifier {
+        Quantifier::Count => Value::Int(i64::try_from(members).unwrap_or(i64::MAX)),
+        Quantifier::Any => Value::Bool(members > 0),
+        Quantifier::All => Value::Bool(false),
+    }
 }
 
 fn truth(v: Value, expr: &BoundExpr) -> Result<Option<bool>, EvalError> {

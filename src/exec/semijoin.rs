@@ -19,7 +19,7 @@ use serde_json::Value as Json;
 
 use super::collection::ExecContext;
 use super::eval::children_key;
-use crate::bind::expr::{BoundExpr, Lambda, PathRoot, PropertyPath};
+use crate::bind::expr::{BoundExpr, Lambda, PathRoot, PropertyPath, Quantifier};
 use crate::edm::{EntitySetId, EntityTypeId};
 use crate::error::GatewayError;
 use crate::plan::pushdown::{FilterCapabilities, Translator};
@@ -57,7 +57,11 @@ async fn rewrite(
     expr: BoundExpr,
 ) -> Result<BoundExpr, GatewayError> {
     Ok(match expr {
-        BoundExpr::Lambda(l) if l.root == PathRoot::It && l.depth == 0 => {
+        // A count is a number per parent, not a set of parents: it stays
+        // for the evaluator.
+        BoundExpr::Lambda(l)
+            if l.root == PathRoot::It && l.depth == 0 && l.quantifier != Quantifier::Count =>
+        {
             match semijoin(ctx, caps, owner, &l).await? {
                 Some(e) => e,
                 None => BoundExpr::Lambda(l),
@@ -97,7 +101,8 @@ async fn semijoin(
         None => None,
     };
     let translator = Translator::new(&ctx.model, caps);
-    let child_filter = match (&predicate, l.any) {
+    let any = l.quantifier == Quantifier::Any;
+    let child_filter = match (&predicate, any) {
         (None, _) => Filter::And(Vec::new()),
         (Some(p), true) => match translator.t(p) {
             Some(f) => f,
@@ -135,7 +140,7 @@ async fn semijoin(
     } else {
         BoundExpr::In(Box::new(id), list)
     };
-    Ok(Some(if l.any {
+    Ok(Some(if any {
         member
     } else {
         BoundExpr::Not(Box::new(member))

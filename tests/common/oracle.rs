@@ -131,6 +131,9 @@ enum Var<'r> {
 struct Scope<'r> {
     it: Ent<'r>,
     vars: Vec<(String, Var<'r>)>,
+    /// Inside `$count($filter=...)`: the member counted, which bare names
+    /// and `$this` refer to (`$it` stays the outer entity).
+    implicit: Option<Var<'r>>,
 }
 
 /// One request being evaluated.
@@ -312,6 +315,7 @@ impl<'o> Req<'o> {
                 let scope = Scope {
                     it: ent,
                     vars: Vec::new(),
+                    implicit: None,
                 };
                 match self.eval(f, &scope)? {
                     V::Bool(true) => {}
@@ -339,6 +343,7 @@ impl<'o> Req<'o> {
                     row,
                 },
                 vars: Vec::new(),
+                implicit: None,
             };
             let mut keys = Vec::with_capacity(items.len());
             for item in &items {
@@ -878,6 +883,7 @@ impl<'o> Req<'o> {
     fn path(&self, p: &ast::MemberPath, sc: &Scope<'o>) -> R<V> {
         let mut segs = p.segments.as_slice();
         let start: Var<'o> = match &p.start {
+            PathStart::This if sc.implicit.is_some() => sc.implicit.ok_or("no member")?,
             PathStart::It | PathStart::This => Var::Ent(sc.it),
             PathStart::Relative => {
                 let var = match segs.first() {
@@ -890,12 +896,13 @@ impl<'o> Req<'o> {
                     }
                     _ => None,
                 };
-                match var {
-                    Some((_, v)) => {
+                match (var, sc.implicit) {
+                    (Some((_, v)), _) => {
                         segs = &segs[1..];
                         *v
                     }
-                    None => Var::Ent(sc.it),
+                    (None, Some(member)) => member,
+                    (None, None) => Var::Ent(sc.it),
                 }
             }
             _ => return Err("unsupported path start".into()),
@@ -921,8 +928,9 @@ impl<'o> Req<'o> {
                         Some(_) => convert(raw.unwrap_or(&Json::Null), prop),
                     };
                 }
-                // `Items/any(i: ...)` over a collection of complex values.
-                let (EdmType::Collection(inner), Some(SegmentKind::Lambda(l))) =
+                // `Items/any(i: ...)` or `Items/$count` over a collection
+                // of complex values.
+                let (EdmType::Collection(inner), Some(next)) =
                     (&prop.ty, segs.get(i + 1).map(|s| &s.kind))
                 else {
                     return Err("path into a property".into());
@@ -936,7 +944,13 @@ impl<'o> Req<'o> {
                 if cur.is_none() {
                     return Ok(V::Null);
                 }
-                return self.items_lambda(l, ct, raw, sc);
+                let items = composite_items(raw)?;
+                let members = items.into_iter().map(|i| Var::Item(ct, i));
+                return match next {
+                    SegmentKind::Lambda(l) => self.lambda(l, members, sc),
+                    SegmentKind::Count(options) => self.count(options.as_deref(), members, sc),
+                    _ => Err("collection without lambda or $count".into()),
+                };
             }
             if let Some(nav) = t.navigation_property(&n.name) {
                 let target_set = set.and_then(|s| self.m.navigation_target(s, &n.name));
@@ -959,11 +973,7 @@ impl<'o> Req<'o> {
                         continue;
                     }
                     Join::Reverse { field, .. } => {
-                        let Some(ast::Segment {
-                            kind: SegmentKind::Lambda(l),
-                            ..
-                        }) = segs.get(i + 1)
-                        else {
+                        let Some(next) = segs.get(i + 1).map(|s| &s.kind) else {
                             return Err("collection without lambda".into());
                         };
                         if i + 2 != segs.len() {
@@ -980,7 +990,11 @@ impl<'o> Req<'o> {
                                 row: c,
                             })
                         });
-                        return self.lambda(l, vars, sc);
+                        return match next {
+                            SegmentKind::Lambda(l) => self.lambda(l, vars, sc),
+                            SegmentKind::Count(options) => self.count(options.as_deref(), vars, sc),
+                            _ => Err("collection without lambda or $count".into()),
+                        };
                     }
                 }
             }
@@ -1054,12 +1068,30 @@ impl<'o> Req<'o> {
         raw: Option<&'o Json>,
         sc: &Scope<'o>,
     ) -> R<V> {
-        let items: Vec<&'o Row> = match raw {
-            None | Some(Json::Null) => Vec::new(),
-            Some(Json::Array(a)) => a.iter().filter_map(Json::as_object).collect(),
-            Some(other) => return Err(format!("composite value is not a list: {other}")),
-        };
+        let items = composite_items(raw)?;
         self.lambda(l, items.into_iter().map(|i| Var::Item(ct, i)), sc)
+    }
+
+    /// `$count` (every member) or `$count($filter=...)` (the members the
+    /// filter is true for, its bare names naming the member).
+    fn count(
+        &self,
+        options: Option<&ast::QueryOptions>,
+        members: impl Iterator<Item = Var<'o>>,
+        sc: &Scope<'o>,
+    ) -> R<V> {
+        let Some(filter) = options.and_then(|o| o.filter.as_ref()) else {
+            return Ok(V::Int(members.count() as i64));
+        };
+        let mut n = 0;
+        for member in members {
+            let mut inner = sc.clone();
+            inner.implicit = Some(member);
+            if matches!(self.eval(filter, &inner)?, V::Bool(true)) {
+                n += 1;
+            }
+        }
+        Ok(V::Int(n))
     }
 
     /// `any`/`all` over the members a lambda variable ranges over.
@@ -1127,6 +1159,17 @@ impl<'o> Req<'o> {
             (V::Int(i), V::Enum(id, _)) => V::Enum(*id, *i),
             _ => v.clone(),
         })
+    }
+}
+
+/// The members of a composite field's collection; a null field is an
+/// empty collection (collections are never null, and the gateway writes it
+/// as `[]`).
+fn composite_items(raw: Option<&Json>) -> R<Vec<&Row>> {
+    match raw {
+        None | Some(Json::Null) => Ok(Vec::new()),
+        Some(Json::Array(a)) => Ok(a.iter().filter_map(Json::as_object).collect()),
+        Some(other) => Err(format!("composite value is not a list: {other}")),
     }
 }
 
