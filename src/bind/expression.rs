@@ -449,6 +449,31 @@ impl Binder<'_> {
         }
     }
 
+    /// What the segment `next` after a collection computes, if it is
+    /// `any(...)`, `all(...)` or `$count(...)`: its quantifier, its
+    /// predicate over the members (`member`), and its type.
+    fn collection_operation(
+        &self,
+        next: &SegmentKind,
+        scope: &Scope,
+        member: VarKind,
+        target: &str,
+    ) -> Result<Option<CollectionOperation>, GatewayError> {
+        Ok(Some(match next {
+            SegmentKind::Lambda(l) => (
+                quantifier(l),
+                self.lambda_predicate(l, scope, member, target)?,
+                ExprType::Boolean,
+            ),
+            SegmentKind::Count(options) => (
+                Quantifier::Count,
+                self.count_filter(options.as_deref(), scope, member, target)?,
+                ExprType::Edm(EdmType::Int64),
+            ),
+            _ => return Ok(None),
+        }))
+    }
+
     /// The `$filter` of `$count(...)`: a predicate over the members of the
     /// collection counted, which its bare names and `$this` refer to (a
     /// range variable without a name); `$it` stays the resource the whole
@@ -725,59 +750,29 @@ impl Binder<'_> {
                             Some(target.to_string()),
                         ));
                     }
-                    if let (SegmentKind::Count(options), EdmType::Complex(cid)) =
-                        (&next.kind, inner.as_ref())
-                    {
-                        if i + 2 != segs.len() || navigation.len() > 1 {
-                            return Err(GatewayError::not_implemented(
-                                format!("`{whole}`: nothing may follow $count"),
-                                Some(target.to_string()),
+                    if let EdmType::Complex(cid) = inner.as_ref() {
+                        let member = VarKind::Complex(*cid);
+                        if let Some((quantifier, predicate, value_type)) =
+                            self.collection_operation(&next.kind, scope, member, target)?
+                        {
+                            if i + 2 != segs.len() || navigation.len() > 1 {
+                                return Err(GatewayError::not_implemented(
+                                    format!("`{whole}`: nothing may follow `{next}`"),
+                                    Some(target.to_string()),
+                                ));
+                            }
+                            return Ok((
+                                BoundExpr::ItemsLambda(ItemsLambda {
+                                    quantifier,
+                                    collection: property_path(),
+                                    complex: *cid,
+                                    predicate,
+                                    depth: scope.vars.len(),
+                                    text: whole.to_string(),
+                                }),
+                                value_type,
                             ));
                         }
-                        let collection = property_path();
-                        let depth = scope.vars.len();
-                        let predicate = self.count_filter(
-                            options.as_deref(),
-                            scope,
-                            VarKind::Complex(*cid),
-                            target,
-                        )?;
-                        return Ok((
-                            BoundExpr::ItemsLambda(ItemsLambda {
-                                quantifier: Quantifier::Count,
-                                collection,
-                                complex: *cid,
-                                predicate,
-                                depth,
-                                text: whole.to_string(),
-                            }),
-                            ExprType::Edm(EdmType::Int64),
-                        ));
-                    }
-                    if let (SegmentKind::Lambda(l), EdmType::Complex(cid)) =
-                        (&next.kind, inner.as_ref())
-                    {
-                        if i + 2 != segs.len() || navigation.len() > 1 {
-                            return Err(GatewayError::not_implemented(
-                                format!("`{whole}`: nothing may follow a lambda"),
-                                Some(target.to_string()),
-                            ));
-                        }
-                        let collection = property_path();
-                        let depth = scope.vars.len();
-                        let predicate =
-                            self.lambda_predicate(l, scope, VarKind::Complex(*cid), target)?;
-                        return Ok((
-                            BoundExpr::ItemsLambda(ItemsLambda {
-                                quantifier: quantifier(l),
-                                collection,
-                                complex: *cid,
-                                predicate,
-                                depth,
-                                text: whole.to_string(),
-                            }),
-                            ExprType::Boolean,
-                        ));
                     }
                 }
                 if i + 1 != segs.len() {
@@ -845,25 +840,15 @@ impl Binder<'_> {
                             ));
                         }
                         let member = VarKind::Entity(nav.target);
-                        let (quantifier, predicate, value_type) = match &next.kind {
-                            SegmentKind::Lambda(l) => (
-                                quantifier(l),
-                                self.lambda_predicate(l, scope, member, target)?,
-                                ExprType::Boolean,
-                            ),
-                            SegmentKind::Count(options) => (
-                                Quantifier::Count,
-                                self.count_filter(options.as_deref(), scope, member, target)?,
-                                ExprType::Edm(EdmType::Int64),
-                            ),
-                            _ => {
-                                let name = text.join("/");
-                                return Err(bad(
-                                    "InvalidPath",
-                                    format!("`{name}/{next}`: `{name}` is a collection; use {name}/any(x: ...), {name}/all(x: ...) or {name}/$count"),
-                                    target,
-                                ));
-                            }
+                        let Some((quantifier, predicate, value_type)) =
+                            self.collection_operation(&next.kind, scope, member, target)?
+                        else {
+                            let name = text.join("/");
+                            return Err(bad(
+                                "InvalidPath",
+                                format!("`{name}/{next}`: `{name}` is a collection; use {name}/any(x: ...), {name}/all(x: ...) or {name}/$count"),
+                                target,
+                            ));
                         };
                         return Ok((
                             BoundExpr::Lambda(Lambda {
@@ -1175,6 +1160,10 @@ fn coerce_enum(
         other => Ok(other),
     }
 }
+
+/// An `any(...)`, `all(...)` or `$count(...)` bound: what it computes, its
+/// predicate over the members, and the type of its value.
+type CollectionOperation = (Quantifier, Option<Box<BoundExpr>>, ExprType);
 
 /// `any` or `all`, as written.
 fn quantifier(l: &ast::Lambda) -> Quantifier {
