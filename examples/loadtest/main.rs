@@ -11,10 +11,10 @@
 //! time against (a) the simulator with the ZeyOS list request the gateway
 //! sends and (b) the gateway with the OData URL, in alternating slices of
 //! a quarter of a second (so that both see the same machine), and prints
-//! latency percentiles and throughput. Everything shares the machine's cores, so
-//! absolute numbers depend on it; the ratios are the point. Each run also
-//! reports how busy every CPU was: a throughput ratio says something about
-//! capacity only where a CPU was saturated. `SCENARIO=N`
+//! latency percentiles and throughput. Everything shares the machine's
+//! cores, so absolute numbers depend on it; the ratios are the point. Each
+//! run also reports how busy every CPU was: a throughput ratio says
+//! something about capacity only where a CPU was saturated. `SCENARIO=N`
 //! runs only the Nth overhead scenario (from 0): 100 accounts, 1,000 wide
 //! transactions, one account by key, 100 wide transactions.
 //!
