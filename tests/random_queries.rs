@@ -9,8 +9,9 @@
 //! paths next to residual filters, several lambdas and counts of related
 //! entities in one filter, orders on nullable properties and navigation
 //! paths with `$skip`, `$top` and small pages, `$expand` with nested
-//! options, `/$count`, `$search`, and collections reached through a key. Every query is type-correct and uses
-//! only what the service supports, so any error status is a failure too.
+//! options, `/$count`, `$search`, and collections reached through a key.
+//! Every query is type-correct and uses only what the service supports,
+//! so any error status is a failure too.
 //!
 //! The queries are the same on every run (a fixed seed). To search further:
 //! `RANDOM_SEED=7 RANDOM_QUERIES=5000 cargo test --release --test

@@ -64,10 +64,10 @@ pub(super) struct Scope {
     /// options of `Transactions(1)/Items`), held as range variable 0.
     pub(super) item: Option<crate::edm::ComplexTypeId>,
     pub(super) vars: Vec<(String, VarKind)>,
-    /// Inside `$count($filter=...)`: the range variable (the collection's
-    /// member) that bare names and `$this` refer to; `$it` stays the
-    /// resource the whole expression is about.
-    pub(super) implicit: Option<usize>,
+    /// Inside `$count($filter=...)`: the range variable (its depth and
+    /// kind: the collection's member) that bare names and `$this` refer
+    /// to; `$it` stays the resource the whole expression is about.
+    pub(super) implicit: Option<(usize, VarKind)>,
 }
 
 pub(super) fn bad(code: &'static str, message: impl Into<String>, target: &str) -> GatewayError {

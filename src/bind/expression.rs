@@ -498,8 +498,8 @@ impl Binder<'_> {
             return Ok(None);
         };
         let mut inner = scope.clone();
+        inner.implicit = Some((inner.vars.len(), member));
         inner.vars.push((String::new(), member));
-        inner.implicit = Some(inner.vars.len() - 1);
         let (b, t) = self.expr(filter, &inner, target)?;
         expect_boolean(&t, filter, target)?;
         Ok(Some(Box::new(b)))
@@ -580,45 +580,6 @@ impl Binder<'_> {
         entity_key: bool,
     ) -> Result<(BoundExpr, ExprType), GatewayError> {
         let mut segs = p.segments.as_slice();
-        // Inside `$count($filter=...)`, a bare name or `$this` is a member
-        // of the collection counted, unless it names a range variable.
-        if let Some(depth) = scope.implicit {
-            let named = match (&p.start, segs.first()) {
-                (
-                    PathStart::Relative,
-                    Some(ast::Segment {
-                        kind: SegmentKind::Name(n),
-                        args,
-                        ..
-                    }),
-                ) => {
-                    !n.is_qualified()
-                        && args.is_empty()
-                        && scope.vars.iter().any(|(v, _)| *v == n.name)
-                }
-                _ => false,
-            };
-            if !named && matches!(p.start, PathStart::This | PathStart::Relative) {
-                if let Some((_, kind)) = scope.vars.get(depth) {
-                    match *kind {
-                        VarKind::Complex(cid) => {
-                            return self.item_property(cid, depth, segs, "$this", target, whole)
-                        }
-                        VarKind::Entity(ty) => {
-                            return self.member_path_from(
-                                PathRoot::Var(depth),
-                                ty,
-                                segs,
-                                scope,
-                                target,
-                                whole,
-                                entity_key,
-                            )
-                        }
-                    }
-                }
-            }
-        }
         // Over the items of a collection of complex values, every path is a
         // property of the item: item properties are primitive, so no lambda
         // (and no other range variable) can occur inside.
@@ -630,8 +591,19 @@ impl Binder<'_> {
                 return self.item_property(cid, 0, segs, "$it", target, whole);
             }
         }
+        // Inside `$count($filter=...)`, `$this` and a bare name that is no
+        // range variable are the member counted.
+        let counted = |segs: &[ast::Segment]| {
+            scope
+                .implicit
+                .map(|member| self.counted_member(member, segs, scope, target, whole, entity_key))
+        };
         let (root, ty_id) = match &p.start {
-            PathStart::It | PathStart::This => (PathRoot::It, scope.it),
+            PathStart::This => match counted(segs) {
+                Some(bound) => return bound,
+                None => (PathRoot::It, scope.it),
+            },
+            PathStart::It => (PathRoot::It, scope.it),
             PathStart::Root => {
                 return Err(GatewayError::not_implemented(
                     "$root paths are not supported by this service",
@@ -647,37 +619,68 @@ impl Binder<'_> {
             }
             PathStart::Relative => {
                 // A lambda variable?
-                match segs.first() {
+                let var = match segs.first() {
                     Some(ast::Segment {
                         kind: SegmentKind::Name(n),
                         args,
                         ..
-                    }) if !n.is_qualified() && args.is_empty() => {
-                        match scope.vars.iter().rposition(|(v, _)| *v == n.name) {
-                            Some(depth) => match scope.vars[depth].1 {
-                                VarKind::Entity(ty) => {
-                                    segs = &segs[1..];
-                                    (PathRoot::Var(depth), ty)
-                                }
-                                VarKind::Complex(cid) => {
-                                    return self.item_property(
-                                        cid,
-                                        depth,
-                                        &segs[1..],
-                                        &n.name,
-                                        target,
-                                        whole,
-                                    )
-                                }
-                            },
-                            None => (PathRoot::It, scope.it),
+                    }) if !n.is_qualified() && args.is_empty() => scope
+                        .vars
+                        .iter()
+                        .rposition(|(v, _)| *v == n.name)
+                        .map(|depth| (depth, n)),
+                    _ => None,
+                };
+                match var {
+                    Some((depth, n)) => match scope.vars[depth].1 {
+                        VarKind::Entity(ty) => {
+                            segs = &segs[1..];
+                            (PathRoot::Var(depth), ty)
                         }
-                    }
-                    _ => (PathRoot::It, scope.it),
+                        VarKind::Complex(cid) => {
+                            return self.item_property(
+                                cid,
+                                depth,
+                                &segs[1..],
+                                &n.name,
+                                target,
+                                whole,
+                            )
+                        }
+                    },
+                    None => match counted(segs) {
+                        Some(bound) => return bound,
+                        None => (PathRoot::It, scope.it),
+                    },
                 }
             }
         };
         self.member_path_from(root, ty_id, segs, scope, target, whole, entity_key)
+    }
+
+    /// The path `segs` from `member`, the range variable (depth and kind)
+    /// of the member counted by a `$count($filter=...)`.
+    fn counted_member(
+        &self,
+        (depth, kind): (usize, VarKind),
+        segs: &[ast::Segment],
+        scope: &Scope,
+        target: &str,
+        whole: &ast::Expr,
+        entity_key: bool,
+    ) -> Result<(BoundExpr, ExprType), GatewayError> {
+        match kind {
+            VarKind::Complex(cid) => self.item_property(cid, depth, segs, "$this", target, whole),
+            VarKind::Entity(ty) => self.member_path_from(
+                PathRoot::Var(depth),
+                ty,
+                segs,
+                scope,
+                target,
+                whole,
+                entity_key,
+            ),
+        }
     }
 
     /// The rest of [`Self::member_path`] once its start is known: the

@@ -883,8 +883,8 @@ impl<'o> Req<'o> {
     fn path(&self, p: &ast::MemberPath, sc: &Scope<'o>) -> R<V> {
         let mut segs = p.segments.as_slice();
         let start: Var<'o> = match &p.start {
-            PathStart::This if sc.implicit.is_some() => sc.implicit.ok_or("no member")?,
-            PathStart::It | PathStart::This => Var::Ent(sc.it),
+            PathStart::This => sc.implicit.unwrap_or(Var::Ent(sc.it)),
+            PathStart::It => Var::Ent(sc.it),
             PathStart::Relative => {
                 let var = match segs.first() {
                     Some(ast::Segment {
@@ -946,11 +946,7 @@ impl<'o> Req<'o> {
                 }
                 let items = composite_items(raw)?;
                 let members = items.into_iter().map(|i| Var::Item(ct, i));
-                return match next {
-                    SegmentKind::Lambda(l) => self.lambda(l, members, sc),
-                    SegmentKind::Count(options) => self.count(options.as_deref(), members, sc),
-                    _ => Err("collection without lambda or $count".into()),
-                };
+                return self.over(next, members, sc);
             }
             if let Some(nav) = t.navigation_property(&n.name) {
                 let target_set = set.and_then(|s| self.m.navigation_target(s, &n.name));
@@ -990,11 +986,7 @@ impl<'o> Req<'o> {
                                 row: c,
                             })
                         });
-                        return match next {
-                            SegmentKind::Lambda(l) => self.lambda(l, vars, sc),
-                            SegmentKind::Count(options) => self.count(options.as_deref(), vars, sc),
-                            _ => Err("collection without lambda or $count".into()),
-                        };
+                        return self.over(next, vars, sc);
                     }
                 }
             }
@@ -1070,6 +1062,21 @@ impl<'o> Req<'o> {
     ) -> R<V> {
         let items = composite_items(raw)?;
         self.lambda(l, items.into_iter().map(|i| Var::Item(ct, i)), sc)
+    }
+
+    /// The `any(...)`, `all(...)` or `$count(...)` segment `next` over
+    /// `members`.
+    fn over(
+        &self,
+        next: &SegmentKind,
+        members: impl Iterator<Item = Var<'o>>,
+        sc: &Scope<'o>,
+    ) -> R<V> {
+        match next {
+            SegmentKind::Lambda(l) => self.lambda(l, members, sc),
+            SegmentKind::Count(options) => self.count(options.as_deref(), members, sc),
+            _ => Err("collection without lambda or $count".into()),
+        }
     }
 
     /// `$count` (every member) or `$count($filter=...)` (the members the
