@@ -86,6 +86,9 @@ pub enum GatewayError {
     /// The body is larger than allowed.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A request of a batch was not run because one it depends on failed.
+    #[error("{0}")]
+    FailedDependency(String),
     /// ZeyOS failed or could not be reached.
     #[error("{0}")]
     Upstream(#[from] UpstreamError),
@@ -143,6 +146,7 @@ impl GatewayError {
             GatewayError::Conflict(_) => StatusCode::CONFLICT,
             GatewayError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             GatewayError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::FailedDependency(_) => StatusCode::FAILED_DEPENDENCY,
             GatewayError::Upstream(e) => upstream_status(e),
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -163,6 +167,7 @@ impl GatewayError {
             GatewayError::Conflict(_) => "Conflict",
             GatewayError::UriTooLong(_) => "UriTooLong",
             GatewayError::PayloadTooLarge(_) => "PayloadTooLarge",
+            GatewayError::FailedDependency(_) => "FailedDependency",
             GatewayError::Upstream(UpstreamError::Timeout(_)) => "UpstreamTimeout",
             GatewayError::Upstream(UpstreamError::Status { status, .. })
                 if matches!(status.as_u16(), 401 | 403 | 404 | 409 | 412) =>

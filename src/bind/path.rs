@@ -31,11 +31,13 @@ impl Binder<'_> {
                 }
                 return Ok(Resource::Metadata);
             }
+            // A batch arrives as POST, and is answered before binding; any
+            // other method on it ends here.
             SegmentKind::Batch => {
-                return Err(GatewayError::not_implemented(
-                    super::BATCH_NOT_SUPPORTED,
-                    Some("$batch"),
-                ))
+                return Err(GatewayError::MethodNotAllowed {
+                    message: "$batch is sent with POST".into(),
+                    allow: "POST",
+                })
             }
             SegmentKind::Entity | SegmentKind::All | SegmentKind::Crossjoin(_) => {
                 return Err(GatewayError::not_implemented(

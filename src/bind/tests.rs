@@ -118,7 +118,7 @@ fn binds_entity_sets_keys_and_navigation() {
     );
     assert_eq!(bind(&m, "Nope").unwrap_err().status(), 404);
     assert_eq!(bind(&m, "Accounts('x')").unwrap_err().status(), 400);
-    assert_eq!(bind(&m, "$batch").unwrap_err().status(), 501);
+    assert_eq!(bind(&m, "$batch").unwrap_err().status(), 405);
     assert_eq!(bind(&m, "Accounts?$index=1").unwrap_err().status(), 400);
     let e = bind(&m, "Accounts?$select=Contact/City").unwrap_err();
     assert_eq!(e.status(), 400);

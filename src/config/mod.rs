@@ -148,6 +148,8 @@ pub struct LimitsConfig {
     pub max_expand_breadth: u32,
     /// How many keys one upstream request for expanded entities carries.
     pub expand_batch_size: u32,
+    /// Most requests in one `$batch`.
+    pub max_batch_requests: u32,
 }
 
 /// A secret value (literal or read from `env:VAR`), never printed.

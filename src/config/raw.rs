@@ -77,6 +77,7 @@ pub(crate) struct RawLimits {
     pub max_expand_depth: Option<Spanned<i64>>,
     pub max_expand_breadth: Option<Spanned<i64>>,
     pub expand_batch_size: Option<Spanned<i64>>,
+    pub max_batch_requests: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -258,6 +258,14 @@ pub(crate) fn config(raw: RawConfig, source: &Arc<Source>) -> Result<Config, Con
             1,
             10_000,
         )?,
+        max_batch_requests: number(
+            source,
+            &lm.max_batch_requests,
+            "limits.max_batch_requests",
+            100,
+            1,
+            1_000,
+        )?,
     };
 
     if raw.services.is_empty() {

@@ -101,6 +101,20 @@ pub(crate) fn container(model: &ServiceModel) -> Vec<Annotation> {
         "Capabilities.AsynchronousRequestsSupported",
         Value::Bool(model.async_requests),
     ));
+    // What `$batch` does (src/server/batch): reads in both formats, with
+    // continue-on-error and `dependsOn`, but no references to other
+    // requests' results and no `if` conditions.
+    out.push(annotation(
+        "Capabilities.BatchSupport",
+        Value::Record(vec![
+            ("Supported", Value::Bool(true)),
+            ("ContinueOnErrorSupported", Value::Bool(true)),
+            ("ReferencesInRequestBodiesSupported", Value::Bool(false)),
+            ("ReferencesAcrossChangeSetsSupported", Value::Bool(false)),
+            ("EtagReferencesSupported", Value::Bool(false)),
+            ("RequestDependencyConditionsSupported", Value::Bool(false)),
+        ]),
+    ));
     out
 }
 

@@ -5,8 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value as Json;
 
 use super::body::{self, Body};
@@ -21,7 +23,9 @@ use crate::config::{Config, StringOrdering};
 use crate::edm::{MetadataDocuments, ServiceModel};
 use crate::error::GatewayError;
 use crate::plan::pushdown::FilterCapabilities;
-use crate::upstream::{Authenticator, Credential, UpstreamClient, UpstreamError, UpstreamSettings};
+use crate::upstream::{
+    Authenticator, Credential, Principal, UpstreamClient, UpstreamError, UpstreamSettings,
+};
 
 /// One OData service with its prepared metadata documents.
 pub struct Service {
@@ -137,25 +141,68 @@ impl Gateway {
     }
 
     /// Answers one request. Never fails: every error becomes an OData
-    /// error response.
-    pub async fn handle<B>(&self, req: Request<B>) -> (Response<Body>, RequestStats) {
-        let calls = Arc::new(AtomicU64::new(0));
-        let (parts, _body) = req.into_parts();
-        let head = parts.method == Method::HEAD;
-        let result = self.route(&parts, calls.clone()).await;
-        let mut response = match result {
-            Ok(r) => r,
-            Err(e) => error_response(&e),
-        };
-        if head {
-            *response.body_mut() = body::empty();
+    /// error response. Only a `$batch` has its body read; every other
+    /// request is a read, answered from its head.
+    pub async fn handle<B>(&self, req: Request<B>) -> (Response<Body>, RequestStats)
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = req.into_parts();
+        if parts.method == Method::POST {
+            if let Some(service) = self.batch_service(parts.uri.path()) {
+                let limit = self.batch_body_limit();
+                let (result, calls) = match Limited::new(body, limit).collect().await {
+                    Ok(collected) => self.batch(&parts, service, collected.to_bytes()).await,
+                    Err(e) => (Err(body_error(e.as_ref(), limit)), 0),
+                };
+                return finish(result, false, calls);
+            }
         }
-        conditional::mark_private(response.headers_mut());
-        set_odata_version(response.headers_mut());
-        let stats = RequestStats {
-            upstream_calls: calls.load(Ordering::Relaxed),
-        };
-        (response, stats)
+        self.handle_parts(&parts).await
+    }
+
+    /// Answers a request from its head: every request but a batch, and
+    /// each request inside one.
+    pub(super) async fn handle_parts(
+        &self,
+        parts: &http::request::Parts,
+    ) -> (Response<Body>, RequestStats) {
+        let calls = Arc::new(AtomicU64::new(0));
+        let result = self.route(parts, calls.clone()).await;
+        finish(
+            result,
+            parts.method == Method::HEAD,
+            calls.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The service whose `$batch` resource `path` is.
+    fn batch_service(&self, path: &str) -> Option<&Service> {
+        self.services.iter().find(|s| {
+            path.strip_prefix(s.model.root.as_str())
+                .is_some_and(is_batch)
+        })
+    }
+
+    /// The largest batch body read: room for the most requests a batch
+    /// may hold, each with a URL of the longest length and some headers.
+    fn batch_body_limit(&self) -> usize {
+        let l = &self.config.limits;
+        (l.max_batch_requests as usize).saturating_mul(l.max_url_length.saturating_add(4096))
+    }
+
+    /// The principal a request's credentials stand for.
+    pub(super) async fn principal(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Result<Principal, GatewayError> {
+        let credential = Credential::from_header(parts.headers.get(header::AUTHORIZATION))
+            .map_err(|e| GatewayError::Unauthorized(format!("{e}: send your ZeyOS user name and password (HTTP Basic) or a ZeyOS token (Bearer)")))?;
+        self.auth
+            .authenticate(credential)
+            .await
+            .map_err(login_error)
     }
 
     async fn route(
@@ -190,20 +237,11 @@ impl Gateway {
             }
             return Ok(r);
         }
-        let resource = &path[service.model.root.len()..];
         match parts.method {
             Method::GET | Method::HEAD => {}
-            // Batches are sent with POST, reads among them too: they get
-            // the binder's answer for `$batch`, not the one for writes.
-            Method::POST if is_batch(resource) => {
-                return Err(GatewayError::not_implemented(
-                    crate::bind::BATCH_NOT_SUPPORTED,
-                    Some("$batch"),
-                ))
-            }
             Method::POST | Method::PUT | Method::PATCH | Method::DELETE => {
                 return Err(GatewayError::not_implemented(
-                    "this gateway serves reads; creating, changing and deleting through it is not supported yet",
+                    WRITES_NOT_SUPPORTED,
                     None::<String>,
                 ))
             }
@@ -234,13 +272,7 @@ impl Gateway {
         let bound =
             Binder::new(&service.model, &uri.query.aliases, self.expand_limits).bind(&uri)?;
 
-        let credential = Credential::from_header(parts.headers.get(header::AUTHORIZATION))
-            .map_err(|e| GatewayError::Unauthorized(format!("{e}: send your ZeyOS user name and password (HTTP Basic) or a ZeyOS token (Bearer)")))?;
-        let principal = self
-            .auth
-            .authenticate(credential)
-            .await
-            .map_err(login_error)?;
+        let principal = self.principal(parts).await?;
 
         let req = RequestCtx {
             gateway: self,
@@ -340,9 +372,47 @@ impl Gateway {
 
 pub use super::response::{elapsed_ms, error_response};
 
+/// The answer to a data modification, alone or in a batch's change set.
+pub(super) const WRITES_NOT_SUPPORTED: &str =
+    "this gateway serves reads; creating, changing and deleting through it is not supported yet";
+
+/// The response for a route's result, with the headers every response
+/// carries.
+fn finish(
+    result: Result<Response<Body>, GatewayError>,
+    head: bool,
+    upstream_calls: u64,
+) -> (Response<Body>, RequestStats) {
+    let mut response = match result {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    };
+    if head {
+        *response.body_mut() = body::empty();
+    }
+    conditional::mark_private(response.headers_mut());
+    set_odata_version(response.headers_mut());
+    (response, RequestStats { upstream_calls })
+}
+
+/// Why a batch body could not be read.
+fn body_error(e: &(dyn std::error::Error + Send + Sync + 'static), limit: usize) -> GatewayError {
+    if e.is::<LengthLimitError>() {
+        GatewayError::PayloadTooLarge(format!(
+            "the batch is larger than {limit} bytes; split it into smaller batches"
+        ))
+    } else {
+        GatewayError::bad_request(
+            "InvalidBatch",
+            format!("the batch body could not be read: {e}"),
+            Some("$batch"),
+        )
+    }
+}
+
 /// Whether the resource path (after the service root) is `$batch`,
 /// possibly with its `$` percent-encoded.
-fn is_batch(resource: &str) -> bool {
+pub(super) fn is_batch(resource: &str) -> bool {
     let encoded = resource
         .get(..3)
         .is_some_and(|p| p.eq_ignore_ascii_case("%24"))

@@ -113,11 +113,12 @@ pub(super) fn json_response(
     r
 }
 
+/// `OData-Version: 4.0`, unless the response stated its version itself
+/// (a JSON batch, a 4.01 format).
 pub(super) fn set_odata_version(headers: &mut HeaderMap) {
-    headers.insert(
-        header::HeaderName::from_static("odata-version"),
-        HeaderValue::from_static("4.0"),
-    );
+    headers
+        .entry(header::HeaderName::from_static("odata-version"))
+        .or_insert(HeaderValue::from_static("4.0"));
 }
 
 /// The one place where errors become responses.

@@ -98,7 +98,7 @@ pub fn basic(user: &str, password: &str) -> String {
 /// redirects), so that no extra HTTP client crate is needed.
 pub mod reqwest_lite {
     use bytes::Bytes;
-    use http_body_util::{BodyExt, Empty};
+    use http_body_util::{BodyExt, Full};
     use hyper_util::client::legacy::connect::HttpConnector;
     use hyper_util::client::legacy::Client as HyperClient;
     use hyper_util::rt::TokioExecutor;
@@ -106,7 +106,7 @@ pub mod reqwest_lite {
     /// A pooled client.
     #[derive(Clone)]
     pub struct Client {
-        inner: HyperClient<HttpConnector, Empty<Bytes>>,
+        inner: HyperClient<HttpConnector, Full<Bytes>>,
     }
 
     /// A whole response.
@@ -159,12 +159,23 @@ pub mod reqwest_lite {
         /// Any method with headers (no body). Characters a URI cannot hold
         /// (spaces, quotes, non-ASCII) are percent-encoded.
         pub async fn send(&self, method: &str, url: &str, headers: &[(&str, String)]) -> Response {
+            self.send_body(method, url, headers, Bytes::new()).await
+        }
+
+        /// Any method with headers and a body.
+        pub async fn send_body(
+            &self,
+            method: &str,
+            url: &str,
+            headers: &[(&str, String)],
+            body: impl Into<Bytes>,
+        ) -> Response {
             let url = encode(url);
             let mut req = http::Request::builder().method(method).uri(url.as_str());
             for (k, v) in headers {
                 req = req.header(*k, v);
             }
-            let req = req.body(Empty::new()).expect("valid request");
+            let req = req.body(Full::new(body.into())).expect("valid request");
             let resp = self.inner.request(req).await.expect("request sent");
             let (parts, body) = resp.into_parts();
             let body = body.collect().await.expect("body read").to_bytes();

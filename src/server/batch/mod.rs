@@ -1,0 +1,636 @@
+//! `$batch` (OData protocol 11.7): several requests in one HTTP request.
+//!
+//! SAP UI5's OData V4 model sends every read through `$batch` by default,
+//! and OData client libraries batch on request; a service without it
+//! leaves them a 501 for every page. Each request of a batch is answered
+//! exactly as it would be on its own (the gateway's own handler runs it,
+//! with the batch's credentials), in the order sent. Both formats are
+//! read and written: multipart/mixed (OData 4.0) and JSON (4.01).
+//!
+//! Change sets and atomicity groups hold data modifications, which this
+//! gateway does not make: one that does is answered, as a whole, with the
+//! same 501 a single write gets, and none of its requests runs.
+
+mod json;
+mod multipart;
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Response, StatusCode};
+use http_body_util::BodyExt;
+
+use super::body::{self, Body};
+use super::gateway::{Gateway, Service, WRITES_NOT_SUPPORTED};
+use super::response::error_response;
+use crate::error::GatewayError;
+use crate::upstream::UpstreamError;
+
+/// One request of a batch, as read from either format.
+pub(super) struct Entry {
+    /// `Content-ID` (multipart) or `id` (JSON).
+    pub id: Option<String>,
+    pub method: String,
+    pub url: String,
+    /// Names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Ids and atomicity groups that must have succeeded first (JSON).
+    pub depends_on: Vec<String>,
+    /// Whether the request has an `if` condition (JSON), which this
+    /// service does not evaluate.
+    pub condition: bool,
+}
+
+/// A request or a change set (atomicity group), in the order sent.
+pub(super) enum Item {
+    Single(Entry),
+    ChangeSet {
+        /// The atomicity group's name (JSON); change sets have none.
+        group: Option<String>,
+        entries: Vec<Entry>,
+    },
+}
+
+/// A whole batch request.
+pub(super) struct Batch {
+    pub items: Vec<Item>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.items
+            .iter()
+            .map(|i| match i {
+                Item::Single(_) => 1,
+                Item::ChangeSet { entries, .. } => entries.len(),
+            })
+            .sum()
+    }
+}
+
+/// The response to one request of a batch.
+pub(super) struct Answer {
+    pub id: Option<String>,
+    pub group: Option<String>,
+    pub status: StatusCode,
+    pub headers: Vec<(HeaderName, String)>,
+    pub body: Bytes,
+}
+
+impl Answer {
+    fn succeeded(&self) -> bool {
+        self.status.is_success() || self.status == StatusCode::NOT_MODIFIED
+    }
+}
+
+/// What became of an item.
+pub(super) enum Outcome {
+    Single(Answer),
+    /// A change set whose requests were all answered (reads only).
+    ChangeSet(Vec<Answer>),
+    /// A change set answered as a whole; the ids of its members.
+    ChangeSetFailed {
+        answer: Answer,
+        members: Vec<Option<String>>,
+    },
+}
+
+impl Outcome {
+    fn failed(&self) -> bool {
+        match self {
+            Outcome::Single(a) => !a.succeeded(),
+            Outcome::ChangeSet(answers) => answers.iter().any(|a| !a.succeeded()),
+            Outcome::ChangeSetFailed { .. } => true,
+        }
+    }
+}
+
+/// Most bytes of answers one batch holds before its later requests are
+/// refused instead of run: the answer is written only when every request
+/// has been answered, so this bounds the memory a batch takes (a page of
+/// 1,000 wide transactions is about 2 MB).
+const MAX_ANSWER_BYTES: usize = 64 << 20;
+
+/// What the batch has done so far, which later requests depend on.
+#[derive(Default)]
+struct Progress {
+    /// Per request id and atomicity group: whether it succeeded.
+    succeeded: HashMap<String, bool>,
+    /// Upstream requests made, for the log line.
+    calls: u64,
+    /// Bytes of answer bodies held.
+    held: usize,
+}
+
+/// The two batch formats.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Format {
+    Multipart,
+    Json,
+}
+
+/// Headers of the batch request that each of its requests inherits unless
+/// it sets its own. Credentials are always the batch's: the protocol
+/// forbids them inside parts.
+const INHERITED: [HeaderName; 3] = [
+    header::HOST,
+    HeaderName::from_static("odata-version"),
+    HeaderName::from_static("odata-maxversion"),
+];
+
+/// Headers of a part that are not passed on: credentials (the batch's
+/// are used) and framing, which belongs to the batch.
+const DROPPED: [&str; 5] = [
+    "authorization",
+    "proxy-authorization",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+];
+
+/// First segments of a relative URL that are the service's own resources,
+/// not references to another request's result (JSON format 19.1).
+const SYSTEM_RESOURCES: [&str; 7] = [
+    "$batch",
+    "$crossjoin",
+    "$all",
+    "$entity",
+    "$root",
+    "$id",
+    "$metadata",
+];
+
+impl Gateway {
+    /// Answers `POST <service>/$batch` whose body has been read.
+    pub(super) async fn batch(
+        &self,
+        parts: &http::request::Parts,
+        service: &Service,
+        body: Bytes,
+    ) -> (Result<Response<Body>, GatewayError>, u64) {
+        let mut progress = Progress::default();
+        let result = self.run_batch(parts, service, body, &mut progress).await;
+        (result, progress.calls)
+    }
+
+    async fn run_batch(
+        &self,
+        parts: &http::request::Parts,
+        service: &Service,
+        body: Bytes,
+        progress: &mut Progress,
+    ) -> Result<Response<Body>, GatewayError> {
+        super::version::check(
+            header_str(parts, "odata-version"),
+            header_str(parts, "odata-maxversion"),
+        )?;
+        // Missing or wrong credentials fail the batch itself, with the
+        // challenge that makes clients ask for them.
+        self.principal(parts).await?;
+        let content_type = header_str(parts, "content-type").unwrap_or_default();
+        let (format, batch) = match multipart::media_type(content_type).as_str() {
+            "multipart/mixed" => {
+                let Some(boundary) = multipart::parameter(content_type, "boundary") else {
+                    return Err(GatewayError::bad_request(
+                        "InvalidBatch",
+                        "a multipart batch needs the boundary parameter in its Content-Type",
+                        Some("Content-Type"),
+                    ));
+                };
+                (Format::Multipart, multipart::read(&body, &boundary)?)
+            }
+            "application/json" => (Format::Json, json::read(&body)?),
+            _ => {
+                return Err(GatewayError::UnsupportedMediaType(format!(
+                    "a batch is sent as multipart/mixed (with a boundary) or application/json, not `{content_type}`"
+                )))
+            }
+        };
+        let max = self.config.limits.max_batch_requests as usize;
+        if batch.len() > max {
+            return Err(GatewayError::PayloadTooLarge(format!(
+                "this batch holds {} requests; this service answers at most {max} per batch",
+                batch.len()
+            )));
+        }
+        let answer_format = response_format(header_str(parts, "accept"), format)?;
+        let continue_on_error = continue_on_error(parts);
+        // Multipart batches stop at the first failure unless asked not to;
+        // JSON batches run every request whose dependencies succeeded.
+        let stop_on_error = format == Format::Multipart && continue_on_error != Some(true);
+
+        let root = service.model.root.as_str();
+        let mut outcomes = Vec::with_capacity(batch.items.len());
+        for item in &batch.items {
+            let outcome = match item {
+                Item::Single(entry) => {
+                    let answer = self.answer(parts, root, entry, progress).await;
+                    if let Some(id) = &entry.id {
+                        progress.succeeded.insert(id.clone(), answer.succeeded());
+                    }
+                    Outcome::Single(answer)
+                }
+                Item::ChangeSet { group, entries } => {
+                    let outcome = self.change_set(parts, root, group, entries, progress).await;
+                    let ok = !outcome.failed();
+                    for id in entries.iter().filter_map(|e| e.id.clone()) {
+                        progress.succeeded.entry(id).or_insert(ok);
+                    }
+                    if let Some(g) = group {
+                        progress.succeeded.insert(g.clone(), ok);
+                    }
+                    outcome
+                }
+            };
+            let failed = outcome.failed();
+            outcomes.push(outcome);
+            if failed && stop_on_error {
+                break;
+            }
+        }
+
+        let (content_type, bytes) = match answer_format {
+            Format::Json => ("application/json".to_string(), json::write(&outcomes)),
+            Format::Multipart => {
+                let boundary = boundary_for(&outcomes);
+                (
+                    format!("multipart/mixed; boundary={boundary}"),
+                    multipart::write(&outcomes, &boundary),
+                )
+            }
+        };
+        let mut response = Response::new(body::full(bytes));
+        if let Ok(v) = HeaderValue::from_str(&content_type) {
+            response.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        if answer_format == Format::Json {
+            // The JSON batch format is OData 4.01's; the answers inside
+            // state their own version.
+            response.headers_mut().insert(
+                HeaderName::from_static("odata-version"),
+                HeaderValue::from_static("4.01"),
+            );
+        }
+        if continue_on_error.is_some() {
+            response.headers_mut().insert(
+                HeaderName::from_static("preference-applied"),
+                HeaderValue::from_static(if continue_on_error == Some(true) {
+                    "odata.continue-on-error"
+                } else {
+                    "odata.continue-on-error=false"
+                }),
+            );
+        }
+        Ok(response)
+    }
+
+    /// A change set: refused as a whole when it holds a data modification
+    /// or (being multipart) holds anything at all but modifications;
+    /// otherwise (an atomicity group of reads) each of its requests.
+    async fn change_set(
+        &self,
+        parts: &http::request::Parts,
+        root: &str,
+        group: &Option<String>,
+        entries: &[Entry],
+        progress: &mut Progress,
+    ) -> Outcome {
+        let reads_only = entries.iter().all(|e| is_read(&e.method));
+        let refusal = if !reads_only {
+            Some(GatewayError::not_implemented(
+                WRITES_NOT_SUPPORTED,
+                None::<String>,
+            ))
+        } else if group.is_none() && !entries.is_empty() {
+            Some(GatewayError::bad_request(
+                "InvalidBatch",
+                "a change set holds data modifications; send reads outside change sets",
+                Some("$batch"),
+            ))
+        } else {
+            None
+        };
+        if let Some(e) = refusal {
+            let mut answer = error_answer(None, &e);
+            answer.group = group.clone();
+            return Outcome::ChangeSetFailed {
+                answer,
+                members: entries.iter().map(|e| e.id.clone()).collect(),
+            };
+        }
+        let mut answers = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let mut answer = self.answer(parts, root, entry, progress).await;
+            answer.group = group.clone();
+            answers.push(answer);
+        }
+        Outcome::ChangeSet(answers)
+    }
+
+    /// Runs one request of the batch, unless what it depends on failed.
+    async fn answer(
+        &self,
+        outer: &http::request::Parts,
+        root: &str,
+        entry: &Entry,
+        progress: &mut Progress,
+    ) -> Answer {
+        if entry.condition {
+            return error_answer(
+                entry.id.clone(),
+                &GatewayError::not_implemented(
+                    "conditions (`if`) on batch requests are not supported by this service; use dependsOn",
+                    Some("if"),
+                ),
+            );
+        }
+        if let Some(failed) = entry
+            .depends_on
+            .iter()
+            .find(|d| progress.succeeded.get(*d) != Some(&true))
+        {
+            return error_answer(
+                entry.id.clone(),
+                &GatewayError::FailedDependency(format!(
+                    "not run: request or atomicity group `{failed}`, which it depends on, failed"
+                )),
+            );
+        }
+        if progress.held > MAX_ANSWER_BYTES {
+            return error_answer(
+                entry.id.clone(),
+                &GatewayError::PayloadTooLarge(format!(
+                    "not run: the answers to this batch's earlier requests already hold {} bytes, \
+                     more than one batch answer holds ({MAX_ANSWER_BYTES}); send it in another batch",
+                    progress.held
+                )),
+            );
+        }
+        let request = match inner_request(outer, root, entry) {
+            Ok(r) => r,
+            Err(e) => return error_answer(entry.id.clone(), &e),
+        };
+        let (response, stats) = self.handle_parts(&request).await;
+        progress.calls += stats.upstream_calls;
+        let (head, body) = response.into_parts();
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) => {
+                // The answer failed after its head was made (ZeyOS broke
+                // off mid-page): the request failed, not the batch.
+                return error_answer(
+                    entry.id.clone(),
+                    &GatewayError::Upstream(UpstreamError::InvalidResponse(e.to_string())),
+                );
+            }
+        };
+        progress.held += body.len();
+        Answer {
+            id: entry.id.clone(),
+            group: None,
+            status: head.status,
+            headers: head
+                .headers
+                .iter()
+                .filter(|(name, _)| {
+                    *name != header::CONTENT_LENGTH && *name != header::TRANSFER_ENCODING
+                })
+                .filter_map(|(name, value)| {
+                    value.to_str().ok().map(|v| (name.clone(), v.to_string()))
+                })
+                .collect(),
+            body,
+        }
+    }
+}
+
+/// The request a batch entry stands for: its URL resolved against the
+/// service root, its headers plus those it inherits from the batch.
+fn inner_request(
+    outer: &http::request::Parts,
+    root: &str,
+    entry: &Entry,
+) -> Result<http::request::Parts, GatewayError> {
+    let invalid =
+        |message: String| GatewayError::bad_request("InvalidBatch", message, Some("$batch"));
+    let method = Method::from_bytes(entry.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| invalid(format!("`{}` is not an HTTP method", entry.method)))?;
+    let url = entry.url.as_str();
+    let target = if url.starts_with("http://") || url.starts_with("https://") {
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|_| invalid(format!("`{url}` is not a valid URL")))?;
+        uri.path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
+    } else if url.starts_with('/') {
+        url.to_string()
+    } else {
+        let first = url.split(['/', '?', '(']).next().unwrap_or_default();
+        if first.starts_with('$') && !SYSTEM_RESOURCES.contains(&first) {
+            return Err(GatewayError::not_implemented(
+                format!("`{first}` refers to the result of another request of the batch, which this service does not support; send the URL itself"),
+                Some(first.to_string()),
+            ));
+        }
+        format!("{root}{url}")
+    };
+    let resource = target.split('?').next().unwrap_or_default();
+    if resource
+        .strip_prefix(root)
+        .is_some_and(super::gateway::is_batch)
+    {
+        return Err(invalid(
+            "a request in a batch cannot itself be a batch".to_string(),
+        ));
+    }
+    let uri: http::Uri = target
+        .parse()
+        .map_err(|_| invalid(format!("`{url}` is not a valid URL")))?;
+    let (mut request, ()) = http::Request::new(()).into_parts();
+    request.method = method;
+    request.uri = uri;
+    let headers = &mut request.headers;
+    for (name, value) in &entry.headers {
+        if DROPPED.contains(&name.as_str()) {
+            continue;
+        }
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| invalid(format!("`{name}` is not a header name")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| invalid(format!("the value of header `{name}` is not valid")))?;
+        headers.append(name, value);
+    }
+    for name in INHERITED {
+        if !headers.contains_key(&name) {
+            if let Some(v) = outer.headers.get(&name) {
+                headers.insert(name, v.clone());
+            }
+        }
+    }
+    if let Some(v) = outer.headers.get(header::AUTHORIZATION) {
+        headers.insert(header::AUTHORIZATION, v.clone());
+    }
+    Ok(request)
+}
+
+/// The answer for an error, as its response would be outside a batch.
+fn error_answer(id: Option<String>, e: &GatewayError) -> Answer {
+    let response = error_response(e);
+    let body = e.to_json().to_string();
+    Answer {
+        id,
+        group: None,
+        status: response.status(),
+        headers: response
+            .headers()
+            .iter()
+            .filter(|(name, _)| *name != header::CONTENT_LENGTH)
+            .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.clone(), v.to_string())))
+            .collect(),
+        body: Bytes::from(body),
+    }
+}
+
+fn is_read(method: &str) -> bool {
+    method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD")
+}
+
+fn header_str<'p>(parts: &'p http::request::Parts, name: &str) -> Option<&'p str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The format of the answer: the one `Accept` names if it names only one
+/// of the two, otherwise the request's (protocol 11.7.1).
+fn response_format(accept: Option<&str>, request: Format) -> Result<Format, GatewayError> {
+    let Some(accept) = accept else {
+        return Ok(request);
+    };
+    let accepted = |media: &str| {
+        accept.split(',').any(|range| {
+            let m = multipart::media_type(range);
+            let q = multipart::parameter(range, "q")
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            q > 0.0
+                && (m == media
+                    || m == "*/*"
+                    || m.strip_suffix("/*")
+                        .is_some_and(|top| media.split('/').next() == Some(top)))
+        })
+    };
+    match (accepted("multipart/mixed"), accepted("application/json")) {
+        (true, true) => Ok(request),
+        (true, false) => Ok(Format::Multipart),
+        (false, true) => Ok(Format::Json),
+        (false, false) => Err(GatewayError::NotAcceptable(
+            "a batch is answered as multipart/mixed or application/json".into(),
+        )),
+    }
+}
+
+/// The `continue-on-error` preference of the batch, if stated.
+fn continue_on_error(parts: &http::request::Parts) -> Option<bool> {
+    parts
+        .headers
+        .get_all(HeaderName::from_static("prefer"))
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| odata_syntax::parse_prefer(v).ok())
+        .flatten()
+        .find_map(|p| match p {
+            odata_syntax::Preference::ContinueOnError(v) => Some(v.unwrap_or(true)),
+            _ => None,
+        })
+}
+
+/// A boundary for the answer that none of its bodies contains.
+fn boundary_for(outcomes: &[Outcome]) -> String {
+    loop {
+        let mut random = [0u8; 16];
+        // Without randomness, a counter-free fallback that is still
+        // checked against the bodies below.
+        if getrandom::fill(&mut random).is_err() {
+            random = *b"batchresponse000";
+        }
+        let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let boundary = format!("batchresponse_{hex}");
+        if multipart::fits(outcomes, &boundary) {
+            return boundary;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_format_follows_accept_then_the_request() {
+        use Format::*;
+        for (accept, request, want) in [
+            (None, Json, Some(Json)),
+            (Some("multipart/mixed"), Json, Some(Multipart)),
+            (
+                Some("application/json;q=0.9, multipart/mixed;q=0"),
+                Multipart,
+                Some(Json),
+            ),
+            (Some("*/*"), Multipart, Some(Multipart)),
+            (Some("application/*"), Multipart, Some(Json)),
+            (Some("text/html"), Json, None),
+        ] {
+            assert_eq!(response_format(accept, request).ok(), want, "{accept:?}");
+        }
+    }
+
+    #[test]
+    fn urls_resolve_against_the_service_root() {
+        let (outer, _) = http::Request::builder()
+            .header("authorization", "Basic eDp5")
+            .header("host", "gw:8080")
+            .header("odata-maxversion", "4.01")
+            .body(())
+            .map(|r| r.into_parts())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let entry = |url: &str, headers: Vec<(String, String)>| Entry {
+            id: None,
+            method: "get".into(),
+            url: url.into(),
+            headers,
+            depends_on: Vec::new(),
+            condition: false,
+        };
+        for (url, want) in [
+            ("Accounts?$top=2", "/odata/Accounts?$top=2"),
+            ("/odata/Accounts(1)", "/odata/Accounts(1)"),
+            ("http://elsewhere/odata/$metadata", "/odata/$metadata"),
+            ("$metadata", "/odata/$metadata"),
+        ] {
+            let r = inner_request(&outer.clone(), "/odata/", &entry(url, Vec::new()))
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(r.uri.to_string(), want);
+            assert_eq!(r.method, Method::GET);
+        }
+        let own = vec![
+            ("authorization".to_string(), "Bearer other".to_string()),
+            ("odata-maxversion".to_string(), "4.0".to_string()),
+        ];
+        let r = inner_request(&outer, "/odata/", &entry("Accounts", own))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.headers["authorization"], "Basic eDp5");
+        assert_eq!(r.headers["odata-maxversion"], "4.0");
+        assert_eq!(r.headers["host"], "gw:8080");
+        for url in [
+            "$1/Orders",
+            "$batch",
+            "/odata/%24batch",
+            "Accounts with space",
+        ] {
+            assert!(
+                inner_request(&outer, "/odata/", &entry(url, Vec::new())).is_err(),
+                "{url}"
+            );
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! `$batch` end to end: every request of a batch is answered exactly as it
+//! is when sent alone, in both formats, with the protocol's rules for
+//! failures, dependencies and change sets.
+
+mod common;
+
+use common::{basic, Env};
+use serde_json::{json, Value as Json};
+
+/// One response of a multipart batch answer, read independently of the
+/// gateway's reader.
+#[derive(Debug)]
+struct Part {
+    content_id: Option<String>,
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+/// The parts of a multipart answer, by its boundary. A change set's
+/// nested multipart is returned as a part with status 0 and the nested
+/// document as body.
+fn parts(content_type: &str, body: &[u8]) -> Vec<Part> {
+    let boundary = content_type
+        .split("boundary=")
+        .nth(1)
+        .expect("a boundary")
+        .trim_matches('"')
+        .to_string();
+    let text = String::from_utf8_lossy(body).into_owned();
+    let close = format!("--{boundary}--");
+    assert!(text.contains(&close), "no closing delimiter: {text}");
+    let mut out = Vec::new();
+    for chunk in text
+        .split(&format!("--{boundary}"))
+        .skip(1)
+        .take_while(|c| !c.starts_with("--"))
+    {
+        let chunk = chunk.strip_prefix("\r\n").expect("CRLF after delimiter");
+        let (head, rest) = chunk.split_once("\r\n\r\n").expect("part headers");
+        let header = |name: &str| {
+            head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_string())
+            })
+        };
+        let ct = header("content-type").unwrap_or_default();
+        if ct.starts_with("multipart/mixed") {
+            out.push(Part {
+                content_id: None,
+                status: 0,
+                content_type: ct,
+                body: rest.as_bytes().to_vec(),
+            });
+            continue;
+        }
+        assert_eq!(ct, "application/http");
+        let (response_head, body) = rest.split_once("\r\n\r\n").expect("response head");
+        let mut lines = response_head.lines();
+        let status_line = lines.next().expect("status line");
+        let status: u16 = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status");
+        let mut length = None;
+        let mut content_type = String::new();
+        for l in lines {
+            let (k, v) = l.split_once(':').expect("a header");
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse::<usize>().ok();
+            }
+            if k.eq_ignore_ascii_case("content-type") {
+                content_type = v.trim().to_string();
+            }
+        }
+        let length = length.expect("Content-Length on every response");
+        assert_eq!(&body[length..], "\r\n", "the body is as long as it says");
+        out.push(Part {
+            content_id: header("content-id"),
+            status,
+            content_type,
+            body: body.as_bytes()[..length].to_vec(),
+        });
+    }
+    out
+}
+
+fn get_part(url: &str) -> String {
+    format!("Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nGET {url} HTTP/1.1\r\n\r\n")
+}
+
+fn multipart(parts: &[String]) -> String {
+    let mut body = String::from("a preamble to ignore\r\n");
+    for p in parts {
+        body.push_str("--batch_1\r\n");
+        body.push_str(p);
+        body.push_str("\r\n");
+    }
+    body.push_str("--batch_1--\r\n");
+    body
+}
+
+async fn post(
+    env: &Env,
+    path: &str,
+    headers: &[(&str, String)],
+    body: String,
+) -> common::reqwest_lite::Response {
+    env.http
+        .send_body("POST", &format!("{}{path}", env.base), headers, body)
+        .await
+}
+
+fn auth() -> (&'static str, String) {
+    ("authorization", basic("demo", "demo"))
+}
+
+fn multipart_headers() -> Vec<(&'static str, String)> {
+    vec![
+        auth(),
+        ("content-type", "multipart/mixed; boundary=batch_1".into()),
+    ]
+}
+
+#[tokio::test]
+async fn multipart_batches_answer_each_read_as_it_is_answered_alone() {
+    let env = Env::start(60, |_| {}).await;
+    let urls = [
+        "Accounts?$top=3&$select=Id,LastName&$orderby=Id%20desc&$count=true",
+        "/odata/Accounts?$filter=contains(LastName,'a')&$top=2",
+        &format!("{}/odata/Transactions/$count", env.base),
+        "Accounts(1)?$expand=Contact",
+    ];
+    let body = multipart(&urls.iter().map(|u| get_part(u)).collect::<Vec<_>>());
+    let r = post(&env, "/odata/$batch", &multipart_headers(), body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.headers.get_all("odata-version").iter().count(), 1);
+    let ct = r.header("content-type").unwrap_or_default();
+    assert!(ct.starts_with("multipart/mixed; boundary="), "{ct}");
+    let got = parts(&ct, &r.body);
+    assert_eq!(
+        got.len(),
+        urls.len(),
+        "{:?}",
+        got.iter()
+            .map(|p| (
+                p.status,
+                String::from_utf8_lossy(&p.body)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            ))
+            .collect::<Vec<_>>()
+    );
+    for (url, part) in urls.iter().zip(&got) {
+        let path = url.strip_prefix(env.base.as_str()).unwrap_or(url);
+        let path = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/odata/{path}")
+        };
+        let alone = env.get_with(&path, &[auth()]).await;
+        assert_eq!(part.status, alone.status, "{url}");
+        assert_eq!(
+            String::from_utf8_lossy(&part.body),
+            alone.text(),
+            "{url}: the same body as alone"
+        );
+        assert_eq!(
+            Some(part.content_type.clone()),
+            alone.header("content-type")
+        );
+    }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_multipart_batch_stops_at_its_first_failure_unless_asked_to_go_on() {
+    let env = Env::start(20, |_| {}).await;
+    let body = multipart(&[
+        get_part("Accounts?$top=1"),
+        get_part("Nope"),
+        get_part("Accounts?$filter=Nope eq 1"),
+        get_part("Accounts?$top=2"),
+    ]);
+    let r = post(&env, "/odata/$batch", &multipart_headers(), body.clone()).await;
+    assert_eq!(r.status, 200);
+    let got = parts(&r.header("content-type").unwrap_or_default(), &r.body);
+    assert_eq!(
+        got.iter().map(|p| p.status).collect::<Vec<_>>(),
+        vec![200, 404],
+        "processing stops after the first error"
+    );
+    let error: Json = serde_json::from_slice(&got[1].body).unwrap_or_default();
+    assert_eq!(error["error"]["code"], "NotFound");
+
+    let mut headers = multipart_headers();
+    headers.push(("prefer", "odata.continue-on-error".into()));
+    let r = post(&env, "/odata/$batch", &headers, body).await;
+    assert_eq!(
+        r.header("preference-applied").as_deref(),
+        Some("odata.continue-on-error")
+    );
+    let got = parts(&r.header("content-type").unwrap_or_default(), &r.body);
+    assert_eq!(
+        got.iter().map(|p| p.status).collect::<Vec<_>>(),
+        vec![200, 404, 400, 200]
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn change_sets_are_refused_whole_without_running_any_request() {
+    let env = Env::start(20, |_| {}).await;
+    let change_set = "Content-Type: multipart/mixed; boundary=cs_1\r\n\r\n\
+        --cs_1\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n\
+        POST Accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{\"LastName\":\"x\"}\r\n\
+        --cs_1\r\nContent-Type: application/http\r\nContent-ID: 2\r\n\r\n\
+        DELETE Accounts(1) HTTP/1.1\r\n\r\n\r\n--cs_1--"
+        .to_string();
+    let mut headers = multipart_headers();
+    headers.push(("prefer", "continue-on-error".into()));
+    let body = multipart(&[
+        get_part("Accounts?$top=1"),
+        change_set,
+        get_part("Accounts(1)"),
+    ]);
+    let r = post(&env, "/odata/$batch", &headers, body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = parts(&r.header("content-type").unwrap_or_default(), &r.body);
+    assert_eq!(
+        got.iter().map(|p| p.status).collect::<Vec<_>>(),
+        vec![200, 501, 200],
+        "one answer for the whole change set"
+    );
+    assert!(got[1].content_id.is_none());
+    let error: Json = serde_json::from_slice(&got[1].body).unwrap_or_default();
+    assert_eq!(error["error"]["code"], "NotImplemented");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn json_batches_answer_by_id_with_dependencies() {
+    let env = Env::start(40, |_| {}).await;
+    let batch = json!({"requests": [
+        {"id": "a", "method": "get", "url": "Accounts?$top=2&$select=Id,LastName"},
+        {"id": "b", "method": "GET", "url": "/odata/Accounts(999999)"},
+        {"id": "c", "method": "get", "url": "Accounts/$count", "dependsOn": ["a"]},
+        {"id": "d", "method": "get", "url": "Accounts?$top=1", "dependsOn": ["b"]},
+        {"id": "e", "method": "get", "url": "Accounts?$top=1", "if": "$a/$succeeded"},
+        {"id": "f", "atomicityGroup": "g", "method": "post", "url": "Accounts", "body": {"LastName": "x"}},
+        {"id": "h", "atomicityGroup": "g", "method": "patch", "url": "Accounts(1)", "body": {}},
+        {"id": "i", "method": "get", "url": "Accounts?$top=1", "dependsOn": ["g"]},
+        {"id": "j", "method": "get", "url": "$metadata", "headers": {"accept": "application/xml"}},
+        {"id": "k", "method": "get", "url": "$a/Contact"},
+        {"id": "l", "method": "post", "url": "$batch"}
+    ]});
+    let headers = [auth(), ("content-type", "application/json".into())];
+    let r = post(&env, "/odata/$batch", &headers, batch.to_string()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    let doc = r.json();
+    let responses = doc["responses"].as_array().cloned().unwrap_or_default();
+    let by_id = |id: &str| {
+        responses
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no response for {id}: {doc}"))
+    };
+    let status = |id: &str| by_id(id)["status"].as_u64().unwrap_or_default();
+    assert_eq!(responses.len(), 11);
+    let alone = env.get("/odata/Accounts?$top=2&$select=Id,LastName").await;
+    assert_eq!(status("a"), 200);
+    assert_eq!(by_id("a")["body"], alone.json(), "the same body as alone");
+    assert_eq!(status("b"), 404);
+    assert_eq!(status("c"), 200);
+    assert_eq!(
+        by_id("c")["body"].as_str(),
+        Some(env.get("/odata/Accounts/$count").await.text().as_str()),
+        "text bodies are strings"
+    );
+    assert_eq!(status("d"), 424, "depends on a failure");
+    assert_eq!(by_id("d")["body"]["error"]["code"], "FailedDependency");
+    assert_eq!(status("e"), 501, "conditions are not evaluated");
+    for id in ["f", "h"] {
+        assert_eq!(status(id), 501, "{id}: writes are refused");
+        assert_eq!(by_id(id)["atomicityGroup"], "g");
+    }
+    assert_eq!(status("i"), 424, "depends on the failed group");
+    assert_eq!(status("j"), 200);
+    assert!(by_id("j")["body"].is_string(), "XML is base64url");
+    assert_eq!(status("k"), 501, "references to results are not supported");
+    assert_eq!(status("l"), 400, "a batch in a batch");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn the_answer_format_follows_accept() {
+    let env = Env::start(10, |_| {}).await;
+    let mut headers = multipart_headers();
+    headers.push(("accept", "application/json".into()));
+    let mut part = get_part("Accounts?$top=1");
+    part = part.replace(
+        "Content-Transfer-Encoding: binary\r\n",
+        "Content-ID: one\r\n",
+    );
+    let r = post(&env, "/odata/$batch", &headers, multipart(&[part])).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let doc = r.json();
+    assert_eq!(doc["responses"][0]["id"], "one");
+    assert_eq!(doc["responses"][0]["status"], 200);
+    assert_eq!(
+        doc["responses"][0]["body"],
+        env.get("/odata/Accounts?$top=1").await.json()
+    );
+    env.stop().await;
+}
+
+type Headers = Vec<(&'static str, String)>;
+
+#[tokio::test]
+async fn broken_batches_get_odata_errors() {
+    let env = Env::start(10, |c| c.limits.max_batch_requests = 3).await;
+    let one = multipart(&[get_part("Accounts?$top=1")]);
+    let cases: Vec<(Headers, String, u16, &str)> = vec![
+        (
+            vec![("content-type", "multipart/mixed; boundary=batch_1".into())],
+            one.clone(),
+            401,
+            "Unauthorized",
+        ),
+        (
+            vec![auth(), ("content-type", "text/plain".into())],
+            one.clone(),
+            415,
+            "UnsupportedMediaType",
+        ),
+        (
+            vec![auth(), ("content-type", "multipart/mixed".into())],
+            one.clone(),
+            400,
+            "InvalidBatch",
+        ),
+        (
+            multipart_headers(),
+            "--batch_1\r\nContent-Type: application/http\r\n\r\nGET Accounts\r\n".into(),
+            400,
+            "InvalidBatch",
+        ),
+        (
+            vec![auth(), ("content-type", "application/json".into())],
+            "{\"requests\":[{\"id\":\"1\",\"method\":\"get\"}]}".into(),
+            400,
+            "InvalidBatch",
+        ),
+        (
+            multipart_headers(),
+            multipart(&vec![get_part("Accounts"); 4]),
+            413,
+            "PayloadTooLarge",
+        ),
+        (
+            vec![auth(), ("content-type", "application/json".into())],
+            "x".repeat(3 * (8192 + 4096) + 1),
+            413,
+            "PayloadTooLarge",
+        ),
+        (
+            {
+                let mut h = multipart_headers();
+                h.push(("odata-version", "3.0".into()));
+                h
+            },
+            one.clone(),
+            400,
+            "UnsupportedODataVersion",
+        ),
+    ];
+    for (headers, body, status, code) in cases {
+        let r = post(&env, "/odata/$batch", &headers, body).await;
+        assert_eq!(r.status, status, "{code}: {}", r.text());
+        let j = r.json();
+        assert_eq!(j["error"]["code"], code, "{j}");
+        if status == 401 {
+            assert!(r.header("www-authenticate").is_some());
+        }
+    }
+    let r = env.get("/odata/$batch").await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow").as_deref(), Some("POST"));
+    env.stop().await;
+}
