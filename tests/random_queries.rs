@@ -19,6 +19,9 @@
 //! [RANDOM_PAGE=N]` runs that one query while it is cut down by hand, and
 //! `RANDOM_PRINT=1` lists the queries generated. Once fixed, the query goes
 //! into `conformance/read/queries.txt`.
+//!
+//! The same generator also checks that broken queries get OData errors,
+//! and that queries answered inside `$batch` are answered as alone.
 
 mod common;
 
@@ -898,6 +901,148 @@ async fn broken_queries_get_odata_errors() {
         "{} broken queries failed",
         failures.len()
     );
+}
+
+/// Generated queries, some of them broken, answered inside `$batch`
+/// exactly as alone: same status, same body. Batches of 1 to 12 requests
+/// alternate between the multipart format (with continue-on-error, so
+/// every request is answered) and the JSON format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_queries_answer_alike_in_batches() {
+    use common::batch::parts;
+    use common::reqwest_lite::encode;
+
+    let env = Env::start(40, |c| c.upstream.max_limit = 25).await;
+    let oracle = oracle_for(&env).await;
+    let sets = all_sets(&env, &oracle);
+    let mut rng = Rng(env_number("RANDOM_SEED", DEFAULT_SEED + 3));
+    let total = env_number("RANDOM_QUERIES", DEFAULT_QUERIES) / 4;
+    let urls: Vec<String> = (0..total)
+        .map(|_| {
+            let set = rng.pick(&sets);
+            let (url, _) = query(&mut rng, &sets, set);
+            if rng.chance(0.2) {
+                mutate(&mut rng, &url)
+            } else {
+                url
+            }
+        })
+        .collect();
+    let auth = ("authorization", common::basic("demo", "demo"));
+    let mut failures = Vec::new();
+    let mut done = 0;
+    let mut batch_number = 0;
+    while done < urls.len() {
+        let size = (1 + rng.below(12)).min(urls.len() - done);
+        let batch = &urls[done..done + size];
+        done += size;
+        batch_number += 1;
+        let json = batch_number % 2 == 0;
+        let (content_type, body) = if json {
+            let requests: Vec<Json> = batch
+                .iter()
+                .enumerate()
+                .map(|(i, u)| serde_json::json!({"id": i.to_string(), "method": "get", "url": encode(u)}))
+                .collect();
+            (
+                "application/json".to_string(),
+                serde_json::json!({ "requests": requests }).to_string(),
+            )
+        } else {
+            let mut body = String::new();
+            for u in batch {
+                body.push_str(&format!(
+                    "--b\r\nContent-Type: application/http\r\n\r\nGET {} HTTP/1.1\r\n\r\n\r\n",
+                    encode(u)
+                ));
+            }
+            body.push_str("--b--\r\n");
+            ("multipart/mixed; boundary=b".to_string(), body)
+        };
+        let headers = [
+            auth.clone(),
+            ("content-type", content_type),
+            ("prefer", "odata.continue-on-error".to_string()),
+        ];
+        let r = env
+            .http
+            .send_body(
+                "POST",
+                &format!("{}/odata/$batch", env.base),
+                &headers,
+                body,
+            )
+            .await;
+        if r.status != 200 {
+            failures.push(format!(
+                "batch #{batch_number}: status {}: {}",
+                r.status,
+                r.text()
+            ));
+            continue;
+        }
+        // (status, body as JSON or text) per request, in order.
+        let answers: Vec<(u16, Json)> = if json {
+            let doc = r.json();
+            let responses = doc["responses"].as_array().cloned().unwrap_or_default();
+            (0..batch.len())
+                .map(|i| {
+                    let id = i.to_string();
+                    let found = responses.iter().find(|x| x["id"].as_str() == Some(&id));
+                    found.map_or((0, Json::Null), |x| {
+                        (x["status"].as_u64().unwrap_or(0) as u16, x["body"].clone())
+                    })
+                })
+                .collect()
+        } else {
+            parts(&r.header("content-type").unwrap_or_default(), &r.body)
+                .into_iter()
+                .map(|p| (p.status, as_json_batch_body(&p.content_type, &p.body)))
+                .collect()
+        };
+        if answers.len() != batch.len() {
+            failures.push(format!(
+                "batch #{batch_number}: {} answers to {} requests",
+                answers.len(),
+                batch.len()
+            ));
+            continue;
+        }
+        for (url, (status, body)) in batch.iter().zip(answers) {
+            let alone = env.get_with(url, std::slice::from_ref(&auth)).await;
+            let alone_body = as_json_batch_body(
+                &alone.header("content-type").unwrap_or_default(),
+                &alone.body,
+            );
+            if status != alone.status || body != alone_body {
+                failures.push(format!(
+                    "{url}\n    in a batch: {status} {body}\n    alone: {} {alone_body}",
+                    alone.status
+                ));
+            }
+        }
+    }
+    env.stop().await;
+    report(
+        &format!("queries in {batch_number} batches"),
+        total,
+        &failures,
+    );
+    assert!(
+        failures.is_empty(),
+        "{} batched queries differ",
+        failures.len()
+    );
+}
+
+/// A response body as the JSON batch format holds it: JSON for JSON media
+/// types, a string otherwise (the generated queries ask for no binary).
+fn as_json_batch_body(content_type: &str, body: &[u8]) -> Json {
+    if content_type.starts_with("application/json") {
+        serde_json::from_slice(body).unwrap_or(Json::Null)
+    } else {
+        Json::String(String::from_utf8_lossy(body).into_owned())
+    }
 }
 
 /// Generates `default_total` queries (or `RANDOM_QUERIES`) from the seed

@@ -2,6 +2,7 @@
 //! both on 127.0.0.1 with free ports, stopped when the `Env` is dropped.
 #![allow(dead_code)]
 
+pub mod batch;
 pub mod compare;
 pub mod oracle;
 
