@@ -7,9 +7,10 @@
 //! and null case on its own; this test combines them as nobody would write
 //! by hand: comparisons under `not` and `or`, functions of navigation
 //! paths next to residual filters, several lambdas and counts of related
-//! entities in one filter, orders on nullable properties and navigation
-//! paths with `$skip`, `$top` and small pages, `$expand` with nested
-//! options, `/$count`, `$search`, and collections reached through a key.
+//! entities in one filter, orders on nullable properties, navigation
+//! paths and counts of related entities with `$skip`, `$top` and small
+//! pages, `$expand` with nested options, `/$count`, `$search`, and
+//! collections reached through a key.
 //! Every query is type-correct and uses only what the service supports,
 //! so any error status is a failure too.
 //!
@@ -597,9 +598,23 @@ fn find<'a>(sets: &'a [SetInfo], path: &str) -> Option<&'a SetInfo> {
     sets.iter().find(|s| s.path == path)
 }
 
-/// An `$orderby` key: a property of the set or of a to-one navigation.
-fn order_key(rng: &mut Rng, set: &SetInfo) -> String {
+/// An `$orderby` key: a property of the set or of a to-one navigation,
+/// an expression, or (where `related`, not in `$expand`) a count of
+/// related entities or an `any` over them.
+fn order_key(rng: &mut Rng, set: &SetInfo, related: bool) -> String {
     let dir = *rng.pick(&["", " asc", " desc"]);
+    if related && rng.chance(0.1) && !set.to_many.is_empty() {
+        let (nav, props) = rng.pick(&set.to_many);
+        if !props.is_empty() {
+            let p = rng.pick(props);
+            let key = match rng.below(3) {
+                0 => format!("{nav}/$count"),
+                1 => format!("{nav}/$count($filter={})", condition(rng, "", p)),
+                _ => format!("{nav}/any(x:{})", condition(rng, "x/", p)),
+            };
+            return format!("{key}{dir}");
+        }
+    }
     if rng.chance(0.15) && !set.to_one.is_empty() {
         let (nav, props) = rng.pick(&set.to_one);
         if !props.is_empty() {
@@ -650,7 +665,7 @@ fn expand(rng: &mut Rng, sets: &[SetInfo], set: &SetInfo) -> String {
             options.push(format!("$filter={}", filter(rng, t, 1)));
         }
         if *many && rng.chance(0.4) {
-            options.push(format!("$orderby={}", order_key(rng, t)));
+            options.push(format!("$orderby={}", order_key(rng, t, false)));
         }
         if *many && rng.chance(0.3) {
             options.push(format!("$top={}", rng.pick(&[0, 1, 3])));
@@ -719,7 +734,7 @@ fn query(rng: &mut Rng, sets: &[SetInfo], set: &SetInfo) -> (String, Option<u64>
     }
     if rng.chance(0.6) {
         let keys: Vec<String> = (0..1 + rng.below(2))
-            .map(|_| order_key(rng, target))
+            .map(|_| order_key(rng, target, true))
             .collect();
         options.push(format!("$orderby={}", keys.join(",")));
     }

@@ -257,6 +257,7 @@ impl<'m> Binder<'m> {
                     implicit: None,
                 },
                 q,
+                false,
             )?,
             None => (None, Vec::new()),
         };

@@ -31,7 +31,9 @@ impl Binder<'_> {
             vars: Vec::new(),
             implicit: None,
         };
-        let (filter, orderby) = self.filter_and_orderby(&scope, q)?;
+        // Related rows are fetched for sorting a page's rows; the rows of
+        // an expansion are sorted after their own expansions replaced them.
+        let (filter, orderby) = self.filter_and_orderby(&scope, q, depth == 0)?;
         let search = match &q.search {
             Some(s) => Some(search_text(s)?),
             None => None,
@@ -57,10 +59,13 @@ impl Binder<'_> {
     }
 
     /// `$filter` and `$orderby` over the members of `scope`'s collection.
+    /// `$filter` and `$orderby`; `related_order` allows ordering by
+    /// related entities (`Transactions/$count desc`).
     pub(super) fn filter_and_orderby(
         &self,
         scope: &Scope,
         q: &ast::QueryOptions,
+        related_order: bool,
     ) -> Result<(Option<BoundExpr>, Vec<OrderItem>), GatewayError> {
         let filter = match &q.filter {
             Some(f) => {
@@ -73,12 +78,10 @@ impl Binder<'_> {
         let mut orderby = Vec::new();
         for item in q.orderby.iter().flatten() {
             let (e, t) = self.expr(&item.expr, scope, "$orderby")?;
-            if e.has_lambda() {
-                // Related entities are fetched for a filter's rows, not
-                // for sorting them.
+            if e.has_lambda() && !related_order {
                 return Err(GatewayError::not_implemented(
                     format!(
-                        "cannot order by `{}`: ordering by related entities (any, all, $count) is not supported; filter on it instead",
+                        "cannot order by `{}`: ordering expanded entities or line items by related entities (any, all, $count) is not supported",
                         item.expr
                     ),
                     Some("$orderby"),

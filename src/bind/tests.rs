@@ -271,7 +271,10 @@ fn counts_of_collections_in_expressions() {
             "Accounts?$filter=Transactions/$count($filter=Nope eq 1) gt 0",
             400,
         ),
-        ("Accounts?$orderby=Transactions/$count", 501),
+        (
+            "Accounts?$expand=Transactions($orderby=Payments/$count)",
+            501,
+        ),
         ("Accounts?$filter=Transactions/$count($search=x) gt 0", 501),
         ("Accounts?$filter=Transactions/$count/x gt 0", 501),
         ("Notes?$filter=Attachments/$count gt 0", 501),

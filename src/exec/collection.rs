@@ -426,6 +426,7 @@ pub async fn start_page(
             }
             let items = items.clone();
             let mut rows = read_all(&ctx, &plan).await?;
+            crate::exec::semijoin::attach_order_children(&ctx, &items, &mut rows).await?;
             let eval = Evaluator::new(&ctx.model, ctx.now);
             sort_rows(&eval, &items, &mut rows)?;
             let count = plan.count.then_some(rows.len() as u64);

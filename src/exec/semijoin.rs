@@ -265,15 +265,20 @@ fn reroot(e: &BoundExpr, depth: usize) -> Option<BoundExpr> {
 /// The lambdas of an expression whose collection hangs off `root`,
 /// grouped by navigation property: one fetch of the children serves every
 /// lambda of the group, so it must read the fields all of them need.
-fn lambdas_at(expr: &BoundExpr, root: PathRoot) -> Vec<Vec<Lambda>> {
+fn lambdas_at<'e>(
+    exprs: impl IntoIterator<Item = &'e BoundExpr>,
+    root: PathRoot,
+) -> Vec<Vec<Lambda>> {
     let mut groups: Vec<Vec<Lambda>> = Vec::new();
-    expr.visit(&mut |e| {
-        if let BoundExpr::Lambda(l) = e {
-            if l.root == root {
-                add_to_group(&mut groups, l.clone());
+    for expr in exprs {
+        expr.visit(&mut |e| {
+            if let BoundExpr::Lambda(l) = e {
+                if l.root == root {
+                    add_to_group(&mut groups, l.clone());
+                }
             }
-        }
-    });
+        });
+    }
     groups
 }
 
@@ -293,11 +298,43 @@ pub async fn attach_children(
     residual: &BoundExpr,
     rows: &mut [Row],
 ) -> Result<(), GatewayError> {
-    for group in lambdas_at(residual, PathRoot::It) {
+    attach_children_of(ctx, [residual], rows).await
+}
+
+/// Fetches the children that the lambdas and counts of several
+/// expressions need (the `$orderby` items, `Transactions/$count desc`):
+/// one fetch per navigation property with the fields of all of them, so
+/// that one expression's fetch does not replace another's.
+pub async fn attach_children_of<'e>(
+    ctx: &ExecContext,
+    exprs: impl IntoIterator<Item = &'e BoundExpr>,
+    rows: &mut [Row],
+) -> Result<(), GatewayError> {
+    for group in lambdas_at(exprs, PathRoot::It) {
         Box::pin(attach_group(ctx, &group, rows)).await?;
     }
     Ok(())
 }
+
+/// Attaches, per batch of `rows`, the children that the lambdas and
+/// counts among `$orderby` items need before the rows can be sorted.
+pub async fn attach_order_children(
+    ctx: &ExecContext,
+    items: &[crate::bind::query::OrderItem],
+    rows: &mut [Row],
+) -> Result<(), GatewayError> {
+    if !items.iter().any(|i| i.expr.has_lambda()) {
+        return Ok(());
+    }
+    for chunk in rows.chunks_mut(ORDER_BATCH) {
+        attach_children_of(ctx, items.iter().map(|i| &i.expr), chunk).await?;
+    }
+    Ok(())
+}
+
+/// Rows whose children one request fetches when they are sorted by counts
+/// of them.
+const ORDER_BATCH: usize = 100;
 
 /// Fetches the children of one navigation property for a batch of rows,
 /// with every field the group's lambdas read on them (and the children's
@@ -341,7 +378,7 @@ async fn attach_group(
                 fields.push(prop.upstream.clone());
             }
         }
-        for inner in lambdas_at(p, PathRoot::Var(member.depth)) {
+        for inner in lambdas_at([&**p], PathRoot::Var(member.depth)) {
             // Nested lambdas range over the children: rooted at them.
             for mut rerooted in inner {
                 rerooted.root = PathRoot::It;

@@ -310,8 +310,12 @@ impl<'m> Planner<'m> {
                     for f in item.expr.dynamic_fields() {
                         add(f, &mut fields);
                     }
+                    // Not the properties of related rows a count or
+                    // lambda reads: those are fetched with them.
                     for p in item.expr.properties() {
-                        add(&p.upstream, &mut fields);
+                        if p.root == PathRoot::It {
+                            add(&p.upstream, &mut fields);
+                        }
                     }
                 }
             }
