@@ -58,9 +58,9 @@ impl Binder<'_> {
         })
     }
 
-    /// `$filter` and `$orderby` over the members of `scope`'s collection.
-    /// `$filter` and `$orderby`; `related_order` allows ordering by
-    /// related entities (`Transactions/$count desc`).
+    /// `$filter` and `$orderby` over the members of `scope`'s collection;
+    /// `related_order` allows ordering by related entities
+    /// (`Transactions/$count desc`).
     pub(super) fn filter_and_orderby(
         &self,
         scope: &Scope,

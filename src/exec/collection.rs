@@ -46,8 +46,9 @@ pub struct Continuation {
 /// last row of a page).
 type Positioned = (Row, usize);
 
-/// Parents whose lambda children are fetched together.
-const LAMBDA_BATCH: usize = 100;
+/// Parents whose lambda children are fetched together (for a filter, and
+/// for sorting by counts of them).
+pub(super) const LAMBDA_BATCH: usize = 100;
 
 /// What every upstream read of a request needs.
 #[derive(Clone)]

@@ -326,15 +326,11 @@ pub async fn attach_order_children(
     if !items.iter().any(|i| i.expr.has_lambda()) {
         return Ok(());
     }
-    for chunk in rows.chunks_mut(ORDER_BATCH) {
+    for chunk in rows.chunks_mut(super::collection::LAMBDA_BATCH) {
         attach_children_of(ctx, items.iter().map(|i| &i.expr), chunk).await?;
     }
     Ok(())
 }
-
-/// Rows whose children one request fetches when they are sorted by counts
-/// of them.
-const ORDER_BATCH: usize = 100;
 
 /// Fetches the children of one navigation property for a batch of rows,
 /// with every field the group's lambdas read on them (and the children's

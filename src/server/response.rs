@@ -114,7 +114,7 @@ pub(super) fn json_response(
 }
 
 /// `OData-Version: 4.0`, unless the response stated its version itself
-/// (a JSON batch, a 4.01 format).
+/// (a JSON batch answer, whose format is OData 4.01's).
 pub(super) fn set_odata_version(headers: &mut HeaderMap) {
     headers
         .entry(header::HeaderName::from_static("odata-version"))
