@@ -272,22 +272,30 @@ impl Gateway {
                 HeaderValue::from_static("4.01"),
             );
         }
-        if continue_on_error.is_some() {
-            response.headers_mut().insert(
-                HeaderName::from_static("preference-applied"),
-                HeaderValue::from_static(if continue_on_error == Some(true) {
-                    "odata.continue-on-error"
-                } else {
-                    "odata.continue-on-error=false"
-                }),
-            );
+        // Honoured: both values in a multipart batch; in a JSON batch, which
+        // runs every request either way, only `true`.
+        match (continue_on_error, format) {
+            (Some(true), _) => {
+                response.headers_mut().insert(
+                    HeaderName::from_static("preference-applied"),
+                    HeaderValue::from_static("odata.continue-on-error"),
+                );
+            }
+            (Some(false), Format::Multipart) => {
+                response.headers_mut().insert(
+                    HeaderName::from_static("preference-applied"),
+                    HeaderValue::from_static("odata.continue-on-error=false"),
+                );
+            }
+            _ => {}
         }
         Ok(response)
     }
 
     /// A change set: refused as a whole when it holds a data modification
-    /// or (being multipart) holds anything at all but modifications;
-    /// otherwise (an atomicity group of reads) each of its requests.
+    /// (501) or, being a multipart change set, only reads (400, change
+    /// sets are for modifications); otherwise (a JSON atomicity group of
+    /// reads) each of its requests answered.
     async fn change_set(
         &self,
         parts: &http::request::Parts,
