@@ -379,8 +379,19 @@ impl Gateway {
             Ok(r) => r,
             Err(e) => return error_answer(entry.id.clone(), &e),
         };
+        let start = std::time::Instant::now();
         let (response, stats) = self.handle_parts(&request).await;
         progress.calls += stats.upstream_calls;
+        // The same line a request outside a batch gets (src/server/serve.rs),
+        // marked as part of one.
+        tracing::info!(
+            method = %request.method,
+            path = %request.uri.path(),
+            status = response.status().as_u16(),
+            upstream_calls = stats.upstream_calls,
+            ms = format!("{:.1}", super::response::elapsed_ms(start)),
+            "request in batch"
+        );
         let (head, body) = response.into_parts();
         let body = match body.collect().await {
             Ok(collected) => collected.to_bytes(),
