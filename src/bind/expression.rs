@@ -579,6 +579,12 @@ impl Binder<'_> {
         whole: &ast::Expr,
         entity_key: bool,
     ) -> Result<(BoundExpr, ExprType), GatewayError> {
+        let site = PathSite {
+            scope,
+            target,
+            whole,
+            entity_key,
+        };
         let mut segs = p.segments.as_slice();
         // Over the items of a collection of complex values, every path is a
         // property of the item: item properties are primitive, so no lambda
@@ -596,7 +602,7 @@ impl Binder<'_> {
         let counted = |segs: &[ast::Segment]| {
             scope
                 .implicit
-                .map(|member| self.counted_member(member, segs, scope, target, whole, entity_key))
+                .map(|member| self.counted_member(member, segs, site))
         };
         let (root, ty_id) = match &p.start {
             PathStart::This => match counted(segs) {
@@ -655,7 +661,7 @@ impl Binder<'_> {
                 }
             }
         };
-        self.member_path_from(root, ty_id, segs, scope, target, whole, entity_key)
+        self.member_path_from(root, ty_id, segs, site)
     }
 
     /// The path `segs` from `member`, the range variable (depth and kind)
@@ -664,38 +670,31 @@ impl Binder<'_> {
         &self,
         (depth, kind): (usize, VarKind),
         segs: &[ast::Segment],
-        scope: &Scope,
-        target: &str,
-        whole: &ast::Expr,
-        entity_key: bool,
+        site: PathSite<'_>,
     ) -> Result<(BoundExpr, ExprType), GatewayError> {
         match kind {
-            VarKind::Complex(cid) => self.item_property(cid, depth, segs, "$this", target, whole),
-            VarKind::Entity(ty) => self.member_path_from(
-                PathRoot::Var(depth),
-                ty,
-                segs,
-                scope,
-                target,
-                whole,
-                entity_key,
-            ),
+            VarKind::Complex(cid) => {
+                self.item_property(cid, depth, segs, "$this", site.target, site.whole)
+            }
+            VarKind::Entity(ty) => self.member_path_from(PathRoot::Var(depth), ty, segs, site),
         }
     }
 
     /// The rest of [`Self::member_path`] once its start is known: the
     /// segments `segs` from an instance of `ty_id` at `root`.
-    #[allow(clippy::too_many_arguments)]
     fn member_path_from(
         &self,
         root: PathRoot,
         mut ty_id: EntityTypeId,
         segs: &[ast::Segment],
-        scope: &Scope,
-        target: &str,
-        whole: &ast::Expr,
-        entity_key: bool,
+        site: PathSite<'_>,
     ) -> Result<(BoundExpr, ExprType), GatewayError> {
+        let PathSite {
+            scope,
+            target,
+            whole,
+            entity_key,
+        } = site;
         if segs.is_empty() {
             return Err(GatewayError::not_implemented(
                 format!("`{whole}` (an entity as a value) is not supported here"),
@@ -950,6 +949,17 @@ impl Binder<'_> {
 /// The error for a call of a function that is neither canonical nor the
 /// service's (which has none): a typo such as `toower(Name)` more often
 /// than not, so the closest canonical name is suggested.
+/// Where a member path is bound: its scope, what errors name (the option
+/// and the whole expression), and whether an entity may stand as a value
+/// (a comparison with null).
+#[derive(Clone, Copy)]
+struct PathSite<'a> {
+    scope: &'a Scope,
+    target: &'a str,
+    whole: &'a ast::Expr,
+    entity_key: bool,
+}
+
 fn unknown_function(name: &str, target: &str) -> GatewayError {
     bad(
         "UnknownFunction",

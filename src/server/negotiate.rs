@@ -192,6 +192,16 @@ impl MediaRange {
     }
 }
 
+/// Whether an `Accept` header accepts `ty/subtype` (a range matching it,
+/// wildcards included, with a quality above 0): for answers that come in
+/// one of a few media types rather than as an OData representation (a
+/// `$batch` answer).
+pub(super) fn accepts(header: &str, ty: &str, subtype: &str) -> bool {
+    parse_accept(header)
+        .iter()
+        .any(|r| r.q > 0.0 && r.matches(ty, subtype))
+}
+
 fn parse_accept(header: &str) -> Vec<MediaRange> {
     header.split(',').filter_map(parse_range).collect()
 }

@@ -23,6 +23,7 @@ use http_body_util::BodyExt;
 
 use super::body::{self, Body};
 use super::gateway::{Gateway, Service, WRITES_NOT_SUPPORTED};
+use super::negotiate;
 use super::response::error_response;
 use crate::error::GatewayError;
 use crate::upstream::UpstreamError;
@@ -409,16 +410,7 @@ impl Gateway {
             id: entry.id.clone(),
             group: None,
             status: head.status,
-            headers: head
-                .headers
-                .iter()
-                .filter(|(name, _)| {
-                    *name != header::CONTENT_LENGTH && *name != header::TRANSFER_ENCODING
-                })
-                .filter_map(|(name, value)| {
-                    value.to_str().ok().map(|v| (name.clone(), v.to_string()))
-                })
-                .collect(),
+            headers: answer_headers(&head.headers),
             body,
         }
     }
@@ -501,14 +493,19 @@ fn error_answer(id: Option<String>, e: &GatewayError) -> Answer {
         id,
         group: None,
         status: response.status(),
-        headers: response
-            .headers()
-            .iter()
-            .filter(|(name, _)| *name != header::CONTENT_LENGTH)
-            .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.clone(), v.to_string())))
-            .collect(),
+        headers: answer_headers(response.headers()),
         body: Bytes::from(body),
     }
+}
+
+/// A response's headers as a batch answer carries them: without framing,
+/// which the batch format does (each part states its own length).
+fn answer_headers(headers: &http::HeaderMap) -> Vec<(HeaderName, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| *name != header::CONTENT_LENGTH && *name != header::TRANSFER_ENCODING)
+        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.clone(), v.to_string())))
+        .collect()
 }
 
 fn is_read(method: &str) -> bool {
@@ -525,20 +522,10 @@ fn response_format(accept: Option<&str>, request: Format) -> Result<Format, Gate
     let Some(accept) = accept else {
         return Ok(request);
     };
-    let accepted = |media: &str| {
-        accept.split(',').any(|range| {
-            let m = multipart::media_type(range);
-            let q = multipart::parameter(range, "q")
-                .and_then(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
-            q > 0.0
-                && (m == media
-                    || m == "*/*"
-                    || m.strip_suffix("/*")
-                        .is_some_and(|top| media.split('/').next() == Some(top)))
-        })
-    };
-    match (accepted("multipart/mixed"), accepted("application/json")) {
+    match (
+        negotiate::accepts(accept, "multipart", "mixed"),
+        negotiate::accepts(accept, "application", "json"),
+    ) {
         (true, true) => Ok(request),
         (true, false) => Ok(Format::Multipart),
         (false, true) => Ok(Format::Json),
