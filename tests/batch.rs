@@ -317,3 +317,83 @@ async fn broken_batches_get_odata_errors() {
     assert_eq!(r.header("allow").as_deref(), Some("POST"));
     env.stop().await;
 }
+
+/// Sends `requests` as a JSON batch and returns each answer's status.
+async fn json_statuses(env: &Env, requests: Json) -> Vec<u64> {
+    let headers = [auth(), ("content-type", "application/json".into())];
+    let body = json!({ "requests": requests }).to_string();
+    let r = post(env, "/odata/$batch", &headers, body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["responses"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| r["status"].as_u64().unwrap_or(0))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn independent_reads_run_side_by_side_and_dependent_ones_wait() {
+    // Each upstream request takes 300 ms, so requests sent one after
+    // another never overlap at the simulator, and ones sent together do.
+    let slow = zeyos_sim::Faults {
+        latency: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
+    let reads = json!([
+        {"id": "1", "method": "get", "url": "Accounts?$top=2&$select=Id"},
+        {"id": "2", "method": "get", "url": "Accounts?$top=3&$select=Id"},
+        {"id": "3", "method": "get", "url": "Accounts?$top=4&$select=Id"},
+        {"id": "4", "method": "get", "url": "Accounts?$top=5&$select=Id"}
+    ]);
+    let chain = json!([
+        {"id": "1", "method": "get", "url": "Accounts?$top=2&$select=Id"},
+        {"id": "2", "method": "get", "url": "Accounts?$top=3&$select=Id", "dependsOn": ["1"]},
+        {"id": "3", "method": "get", "url": "Accounts?$top=4&$select=Id", "dependsOn": ["2"]}
+    ]);
+    for (parallelism, batch, expected) in [(4, reads.clone(), 4), (1, reads, 1), (4, chain, 1)] {
+        let env = Env::start(20, |c| {
+            c.cache.enabled = false;
+            c.limits.batch_parallelism = parallelism;
+        })
+        .await;
+        // Logs in (the token is cached) before the clock matters.
+        assert_eq!(env.get("/odata/Accounts?$top=1").await.status, 200);
+        env.sim.set_faults(slow.clone());
+        env.sim.reset_request_count();
+        let statuses = json_statuses(&env, batch.clone()).await;
+        assert_eq!(statuses, vec![200; statuses.len().max(3)]);
+        assert_eq!(
+            env.sim.max_concurrent_requests(),
+            expected,
+            "parallelism {parallelism}: {batch}"
+        );
+        env.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn requests_after_the_answer_budget_are_refused_as_in_order() {
+    // Whether the three reads run together or one after another, the
+    // first is answered and the two after it find the budget spent.
+    for parallelism in [1, 4] {
+        let env = Env::start(20, |c| {
+            c.limits.max_batch_answer_bytes = 100;
+            c.limits.batch_parallelism = parallelism;
+        })
+        .await;
+        let statuses = json_statuses(
+            &env,
+            json!([
+                {"id": "a", "method": "get", "url": "Accounts?$top=5&$select=Id,LastName"},
+                {"id": "b", "method": "get", "url": "Accounts?$top=1"},
+                {"id": "c", "method": "get", "url": "Accounts/$count"}
+            ]),
+        )
+        .await;
+        assert_eq!(statuses, vec![200, 413, 413], "parallelism {parallelism}");
+        env.stop().await;
+    }
+}

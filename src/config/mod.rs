@@ -150,6 +150,13 @@ pub struct LimitsConfig {
     pub expand_batch_size: u32,
     /// Most requests in one `$batch`.
     pub max_batch_requests: u32,
+    /// How many reads of one `$batch` run at once: a UI5 page's batch of
+    /// independent reads then waits for its slowest, not for their sum.
+    pub batch_parallelism: u32,
+    /// Bytes of answers one `$batch` holds before its later requests are
+    /// refused (413): the batch's response is written only once every
+    /// request is answered, so this bounds the memory a batch takes.
+    pub max_batch_answer_bytes: usize,
 }
 
 /// A secret value (literal or read from `env:VAR`), never printed.

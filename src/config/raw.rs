@@ -78,6 +78,8 @@ pub(crate) struct RawLimits {
     pub max_expand_breadth: Option<Spanned<i64>>,
     pub expand_batch_size: Option<Spanned<i64>>,
     pub max_batch_requests: Option<Spanned<i64>>,
+    pub batch_parallelism: Option<Spanned<i64>>,
+    pub max_batch_answer_bytes: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -266,6 +266,22 @@ pub(crate) fn config(raw: RawConfig, source: &Arc<Source>) -> Result<Config, Con
             1,
             1_000,
         )?,
+        batch_parallelism: number(
+            source,
+            &lm.batch_parallelism,
+            "limits.batch_parallelism",
+            4,
+            1,
+            64,
+        )?,
+        max_batch_answer_bytes: number(
+            source,
+            &lm.max_batch_answer_bytes,
+            "limits.max_batch_answer_bytes",
+            64 << 20,
+            1,
+            1 << 30,
+        )?,
     };
 
     if raw.services.is_empty() {

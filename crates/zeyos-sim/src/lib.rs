@@ -136,6 +136,8 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         app_secret,
         faults: faults::FaultState::new(faults),
         served: Default::default(),
+        in_flight: Default::default(),
+        max_in_flight: Default::default(),
         log: Mutex::new(VecDeque::new()),
         tokens: Default::default(),
         gzip,
@@ -192,9 +194,22 @@ impl SimHandle {
         self.state.gzipped.load(Ordering::SeqCst)
     }
 
-    /// Resets [`Self::requests_served`] to 0 and clears the request log.
+    /// The most API requests handled at once (each from its arrival until
+    /// its response begins, injected latency included) since start or the
+    /// last [`Self::reset_request_count`]: how tests see whether a client
+    /// of the simulator sends requests side by side or one after another.
+    pub fn max_concurrent_requests(&self) -> u64 {
+        self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Resets [`Self::requests_served`] to 0, clears the request log and
+    /// starts [`Self::max_concurrent_requests`] afresh.
     pub fn reset_request_count(&self) {
         self.state.served.store(0, Ordering::SeqCst);
+        self.state.max_in_flight.store(
+            self.state.in_flight.load(Ordering::SeqCst),
+            Ordering::SeqCst,
+        );
         self.state
             .log
             .lock()

@@ -4,8 +4,20 @@
 //! and OData client libraries batch on request; a service without it
 //! leaves them a 501 for every page. Each request of a batch is answered
 //! exactly as it would be on its own (the gateway's own handler runs it,
-//! with the batch's credentials), in the order sent. Both formats are
-//! read and written: multipart/mixed (OData 4.0) and JSON (4.01).
+//! with the batch's credentials), and the answers come in the order sent.
+//! Both formats are read and written: multipart/mixed (OData 4.0) and JSON
+//! (4.01).
+//!
+//! Reads that depend on no other request run side by side, up to
+//! `limits.batch_parallelism` at a time, so that a UI5 page's batch of
+//! independent reads waits for its slowest request rather than for their
+//! sum. A read changes nothing another request sees, so the answers are
+//! those of running the requests one after another (as protocol 11.7.4
+//! has multipart batches run): each is judged in its turn, and after a
+//! failure that stops the batch the answers of reads already running are
+//! dropped (their upstream calls cancelled). Everything else (a request
+//! with `dependsOn` or `if`, a change set, a write) waits for the requests
+//! before it and runs alone.
 //!
 //! Change sets and atomicity groups hold data modifications, which this
 //! gateway does not make: one that does is answered, as a whole, with the
@@ -17,6 +29,7 @@ mod multipart;
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use futures_util::stream::{FuturesOrdered, StreamExt};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -106,12 +119,6 @@ impl Outcome {
         }
     }
 }
-
-/// Most bytes of answers one batch holds before its later requests are
-/// refused instead of run: the answer is written only when every request
-/// has been answered, so this bounds the memory a batch takes (a page of
-/// 1,000 wide transactions is about 2 MB).
-const MAX_ANSWER_BYTES: usize = 64 << 20;
 
 /// What the batch has done so far, which later requests depend on.
 #[derive(Default)]
@@ -222,34 +229,59 @@ impl Gateway {
         let stop_on_error = format == Format::Multipart && continue_on_error != Some(true);
 
         let root = service.model.root.as_str();
+        let window = self.config.limits.batch_parallelism.max(1) as usize;
         let mut outcomes = Vec::with_capacity(batch.items.len());
-        for item in &batch.items {
+        // Reads that depend on no other request run up to `window` at a
+        // time; their answers are taken in the order sent, and each is
+        // judged (budget, failure) when its turn comes, so the outcomes
+        // are those of running the batch one request after another.
+        let mut running = FuturesOrdered::new();
+        let mut stopped = false;
+        'items: for item in &batch.items {
+            let concurrent = match item {
+                Item::Single(entry) if runs_alongside(entry) => Some(entry),
+                _ => None,
+            };
+            while !running.is_empty() && (concurrent.is_none() || running.len() >= window) {
+                let Some((entry, answer, calls)) = running.next().await else {
+                    break;
+                };
+                let outcome = self.settle(entry, answer, calls, progress);
+                if push_outcome(&mut outcomes, outcome, stop_on_error) {
+                    stopped = true;
+                    break 'items;
+                }
+            }
+            if let Some(entry) = concurrent {
+                let refused = self.over_budget(entry, progress);
+                running.push_back(self.run_entry(parts, root, entry, refused));
+                continue;
+            }
             let outcome = match item {
                 Item::Single(entry) => {
-                    let answer = self.answer(parts, root, entry, progress).await;
-                    if let Some(id) = &entry.id {
-                        progress.succeeded.insert(id.clone(), answer.succeeded());
-                    }
-                    Outcome::Single(answer)
+                    Outcome::Single(self.answer(parts, root, entry, progress).await)
                 }
                 Item::ChangeSet { group, entries } => {
-                    let outcome = self.change_set(parts, root, group, entries, progress).await;
-                    let ok = !outcome.failed();
-                    for id in entries.iter().filter_map(|e| e.id.clone()) {
-                        progress.succeeded.entry(id).or_insert(ok);
-                    }
-                    if let Some(g) = group {
-                        progress.succeeded.insert(g.clone(), ok);
-                    }
-                    outcome
+                    self.change_set(parts, root, group, entries, progress).await
                 }
             };
-            let failed = outcome.failed();
-            outcomes.push(outcome);
-            if failed && stop_on_error {
-                break;
+            record(item, &outcome, progress);
+            if push_outcome(&mut outcomes, outcome, stop_on_error) {
+                stopped = true;
+                break 'items;
             }
         }
+        // Stopped at a failure, requests still running are dropped (their
+        // upstream calls cancelled) with their answers.
+        if !stopped {
+            while let Some((entry, answer, calls)) = running.next().await {
+                let outcome = self.settle(entry, answer, calls, progress);
+                if push_outcome(&mut outcomes, outcome, stop_on_error) {
+                    break;
+                }
+            }
+        }
+        drop(running);
 
         let (content_type, bytes) = match answer_format {
             Format::Json => ("application/json".to_string(), json::write(&outcomes)),
@@ -337,7 +369,8 @@ impl Gateway {
         Outcome::ChangeSet(answers)
     }
 
-    /// Runs one request of the batch, unless what it depends on failed.
+    /// Runs one request of the batch, unless what it depends on failed or
+    /// the batch's answers are over budget.
     async fn answer(
         &self,
         outer: &http::request::Parts,
@@ -366,23 +399,72 @@ impl Gateway {
                 )),
             );
         }
-        if progress.held > MAX_ANSWER_BYTES {
-            return error_answer(
+        let refused = self.over_budget(entry, progress);
+        let (_, answer, calls) = self.run_entry(outer, root, entry, refused).await;
+        progress.calls += calls;
+        progress.held += answer.body.len();
+        answer
+    }
+
+    /// A request run alongside others, judged in its turn as
+    /// [`Gateway::answer`] judges one run in order: refused if the answers
+    /// before it are over budget by now (its own answer dropped), and
+    /// recorded for the requests that depend on it.
+    fn settle(
+        &self,
+        entry: &Entry,
+        answer: Answer,
+        calls: u64,
+        progress: &mut Progress,
+    ) -> Outcome {
+        progress.calls += calls;
+        let answer = match self.over_budget(entry, progress) {
+            Some(refused) => refused,
+            None => {
+                progress.held += answer.body.len();
+                answer
+            }
+        };
+        if let Some(id) = &entry.id {
+            progress.succeeded.insert(id.clone(), answer.succeeded());
+        }
+        Outcome::Single(answer)
+    }
+
+    /// The 413 for a request whose turn comes after the batch's answers
+    /// have reached `limits.max_batch_answer_bytes`.
+    fn over_budget(&self, entry: &Entry, progress: &Progress) -> Option<Answer> {
+        let budget = self.config.limits.max_batch_answer_bytes;
+        (progress.held >= budget).then(|| {
+            error_answer(
                 entry.id.clone(),
                 &GatewayError::PayloadTooLarge(format!(
                     "not run: the answers to this batch's earlier requests already hold {} bytes, \
-                     more than one batch answer holds ({MAX_ANSWER_BYTES}); send it in another batch",
+                     as many as one batch answer holds ({budget}); send it in another batch",
                     progress.held
                 )),
-            );
+            )
+        })
+    }
+
+    /// Runs one request of the batch through the gateway's own handler
+    /// (or answers it with `refused`), with the upstream calls it made.
+    async fn run_entry<'e>(
+        &self,
+        outer: &http::request::Parts,
+        root: &str,
+        entry: &'e Entry,
+        refused: Option<Answer>,
+    ) -> (&'e Entry, Answer, u64) {
+        if let Some(answer) = refused {
+            return (entry, answer, 0);
         }
         let request = match inner_request(outer, root, entry) {
             Ok(r) => r,
-            Err(e) => return error_answer(entry.id.clone(), &e),
+            Err(e) => return (entry, error_answer(entry.id.clone(), &e), 0),
         };
         let start = std::time::Instant::now();
         let (response, stats) = self.handle_parts(&request).await;
-        progress.calls += stats.upstream_calls;
         // The same line a request outside a batch gets (src/server/serve.rs),
         // marked as part of one.
         tracing::info!(
@@ -394,26 +476,58 @@ impl Gateway {
             "request in batch"
         );
         let (head, body) = response.into_parts();
-        let body = match body.collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) => {
-                // The answer failed after its head was made (ZeyOS broke
-                // off mid-page): the request failed, not the batch.
-                return error_answer(
-                    entry.id.clone(),
-                    &GatewayError::Upstream(UpstreamError::InvalidResponse(e.to_string())),
-                );
-            }
+        let answer = match body.collect().await {
+            Ok(collected) => Answer {
+                id: entry.id.clone(),
+                group: None,
+                status: head.status,
+                headers: answer_headers(&head.headers),
+                body: collected.to_bytes(),
+            },
+            // The answer failed after its head was made (ZeyOS broke off
+            // mid-page): the request failed, not the batch.
+            Err(e) => error_answer(
+                entry.id.clone(),
+                &GatewayError::Upstream(UpstreamError::InvalidResponse(e.to_string())),
+            ),
         };
-        progress.held += body.len();
-        Answer {
-            id: entry.id.clone(),
-            group: None,
-            status: head.status,
-            headers: answer_headers(&head.headers),
-            body,
+        (entry, answer, stats.upstream_calls)
+    }
+}
+
+/// Whether a request of the batch may run alongside others: a read (which
+/// changes nothing another request sees) that waits on no other request
+/// and carries no condition.
+fn runs_alongside(entry: &Entry) -> bool {
+    is_read(&entry.method) && entry.depends_on.is_empty() && !entry.condition
+}
+
+/// Records what later requests may depend on: whether each request id and
+/// atomicity group of `item` succeeded.
+fn record(item: &Item, outcome: &Outcome, progress: &mut Progress) {
+    match item {
+        Item::Single(entry) => {
+            if let (Some(id), Outcome::Single(answer)) = (&entry.id, outcome) {
+                progress.succeeded.insert(id.clone(), answer.succeeded());
+            }
+        }
+        Item::ChangeSet { group, entries } => {
+            let ok = !outcome.failed();
+            for id in entries.iter().filter_map(|e| e.id.clone()) {
+                progress.succeeded.entry(id).or_insert(ok);
+            }
+            if let Some(g) = group {
+                progress.succeeded.insert(g.clone(), ok);
+            }
         }
     }
+}
+
+/// Adds an item's outcome to the answer; whether the batch stops there.
+fn push_outcome(outcomes: &mut Vec<Outcome>, outcome: Outcome, stop_on_error: bool) -> bool {
+    let failed = outcome.failed();
+    outcomes.push(outcome);
+    failed && stop_on_error
 }
 
 /// The request a batch entry stands for: its URL resolved against the

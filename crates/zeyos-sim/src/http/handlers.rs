@@ -54,6 +54,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Result<Resp
         }
     };
     record(&state, &parts, &bytes);
+    let _handling = InFlight::enter(&state);
     let (latency, fault) = state.faults.roll();
     if latency > Duration::ZERO {
         tokio::time::sleep(latency).await;
@@ -74,6 +75,27 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Result<Resp
     };
     tracing::debug!(method = %parts.method, path = %parts.uri.path(), status = response.status().as_u16(), "request");
     Ok(response)
+}
+
+/// One request counted in [`AppState::in_flight`] until dropped (also
+/// when its connection is dropped mid-request).
+struct InFlight<'s>(&'s AppState);
+
+impl<'s> InFlight<'s> {
+    fn enter(state: &'s AppState) -> InFlight<'s> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = state.in_flight.fetch_add(1, SeqCst) + 1;
+        state.max_in_flight.fetch_max(now, SeqCst);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Counts the request and appends it to the bounded log.

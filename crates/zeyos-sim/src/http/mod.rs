@@ -37,6 +37,10 @@ pub struct AppState {
     pub faults: FaultState,
     /// API requests served so far.
     pub served: AtomicU64,
+    /// API requests being handled now (received, response not begun).
+    pub in_flight: AtomicU64,
+    /// The most of them handled at once since the last reset.
+    pub max_in_flight: AtomicU64,
     /// The most recent API requests.
     pub log: Mutex<VecDeque<LoggedRequest>>,
     /// Resolved tokens.
