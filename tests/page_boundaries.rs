@@ -62,3 +62,25 @@ async fn pages_around_the_streaming_limit_arrive_whole_without_panics() {
     );
     assert_eq!(panics.load(Ordering::SeqCst), 0, "a task panicked");
 }
+
+/// A page whose rows come from several ZeyOS requests, so that its writer
+/// holds and hashes chunks while it waits between them: the tag must still
+/// be that of the body as sent.
+#[tokio::test]
+async fn a_page_written_while_zeyos_sends_it_in_parts_has_the_tag_of_its_body() {
+    let env = Env::start(200, |c| {
+        c.upstream.max_limit = 20;
+        c.cache.enabled = false;
+    })
+    .await;
+    for top in [150, 400] {
+        let url = format!("/odata/Transactions?$top={top}&$orderby=Id");
+        env.sim.reset_request_count();
+        let r = env.get(&url).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+        assert!(env.sim.requests_served() >= 5, "{url}: one ZeyOS request");
+        let tag = r.header("etag").expect("a page under 1 MiB has a tag");
+        assert_eq!(tag, strong_etag(&r.body), "{url}: ETag of another body");
+    }
+    env.stop().await;
+}
