@@ -2,7 +2,7 @@
 //! the same data, and the cost of `$expand`.
 //!
 //! ```sh
-//! cargo run --release --example loadtest -- [overhead|expand|all] [seconds] [concurrency]
+//! cargo run --release --example loadtest -- [overhead|expand|batch|all] [seconds] [concurrency]
 //! ```
 //!
 //! Starts zeyos-sim (1,000 accounts) and the gateway (cache disabled, so
@@ -17,6 +17,11 @@
 //! something about capacity only where a CPU was saturated. `SCENARIO=N`
 //! runs only the Nth overhead scenario (from 0): 100 accounts, 1,000 wide
 //! transactions, one account by key, 100 wide transactions.
+//!
+//! `batch` (not part of `all`) times a JSON `$batch` of four independent
+//! reads, as a UI5 page sends them, with 20 ms added to every ZeyOS request
+//! (a ZeyOS on another host), against gateways that run one and four of a
+//! batch's reads at a time (`limits.batch_parallelism`).
 //!
 //! With `--upstream-cpu N` the load runs against a zeyos-sim in its own
 //! process (the `zeyos-sim` binary next to this one, started pinned to CPU
@@ -504,6 +509,9 @@ async fn main() {
             ms(gateway_times[5]) / ms(upstream_sums[5])
         );
     }
+    if which == "batch" {
+        batch_latency(&client, &sim).await;
+    }
     if let Some(s) = load_server {
         s.shutdown().await;
     }
@@ -512,9 +520,92 @@ async fn main() {
     drop(external);
 }
 
+/// The time a `$batch` of four independent reads takes with 20 ms added
+/// to every ZeyOS request, running one and four reads at a time.
+async fn batch_latency(client: &HttpClient, sim: &zeyos_sim::SimHandle) {
+    let body = serde_json::json!({"requests": [
+        {"id": "list", "method": "get", "url": "Accounts?$top=20&$select=Id,LastName,Type&$orderby=LastName"},
+        {"id": "count", "method": "get", "url": "Accounts/$count"},
+        {"id": "detail", "method": "get", "url": "Accounts(42)?$expand=Contact"},
+        {"id": "items", "method": "get", "url": "Transactions?$top=20&$filter=Account/Id%20eq%2042"}
+    ]})
+    .to_string();
+    sim.set_faults(zeyos_sim::Faults {
+        latency: Duration::from_millis(20),
+        ..Default::default()
+    });
+    println!("\n## $batch of four independent reads, ZeyOS 20 ms away");
+    println!("| reads at a time | upstream requests | median | p90 |");
+    println!("|---:|---:|---:|---:|");
+    for parallelism in [1, 4] {
+        let server = start_gateway_with(&sim.base_url(), None, |c| {
+            c.limits.batch_parallelism = parallelism;
+        })
+        .await;
+        let target = Target {
+            method: "POST",
+            url: format!("http://{}/odata/$batch", server.addr()),
+            headers: vec![
+                ("authorization", basic()),
+                ("content-type", "application/json".into()),
+            ],
+            body: Bytes::from(body.clone()),
+        };
+        let statuses = batch_statuses(client, &target).await;
+        assert_eq!(statuses, [200; 4], "every read of the batch is answered");
+        let mut times = Vec::new();
+        sim.reset_request_count();
+        for _ in 0..30 {
+            let t0 = Instant::now();
+            let (status, _) = send(client, &target).await;
+            times.push(t0.elapsed());
+            assert_eq!(status, 200);
+        }
+        let calls = sim.requests_served() / 30;
+        times.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "| {parallelism} | {calls} | {:.1} ms | {:.1} ms |",
+            ms(times[15]),
+            ms(times[27])
+        );
+        server.shutdown().await;
+    }
+    sim.set_faults(zeyos_sim::Faults::default());
+}
+
+/// The statuses of a JSON batch's answers.
+async fn batch_statuses(client: &HttpClient, t: &Target) -> Vec<u64> {
+    let mut req = http::Request::builder().method(t.method).uri(&t.url);
+    for (k, v) in &t.headers {
+        req = req.header(*k, v);
+    }
+    let req = req.body(Full::new(t.body.clone())).expect("a request");
+    let resp = client.request(req).await.expect("an answer");
+    let body = resp.into_body().collect().await.expect("a body").to_bytes();
+    let doc: serde_json::Value = serde_json::from_slice(&body).expect("a JSON batch answer");
+    doc["responses"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| r["status"].as_u64().unwrap_or(0))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A gateway with caching off (every request reaches the backend) in
 /// front of the simulator at `sim_base`, compressing at `gzip` if given.
 async fn start_gateway(sim_base: &str, gzip: Option<u32>) -> zeyos_odata::server::serve::Server {
+    start_gateway_with(sim_base, gzip, |_| {}).await
+}
+
+/// [`start_gateway`] with the config changed by `tweak`.
+async fn start_gateway_with(
+    sim_base: &str,
+    gzip: Option<u32>,
+    tweak: impl FnOnce(&mut zeyos_odata::config::Config),
+) -> zeyos_odata::server::serve::Server {
     let mut config = zeyos_odata::config::Config::default_for_demo(sim_base).expect("config");
     config.upstream.appsecret = Some(zeyos_odata::config::Secret::new("bench"));
     config.cache.enabled = false;
@@ -522,6 +613,7 @@ async fn start_gateway(sim_base: &str, gzip: Option<u32>) -> zeyos_odata::server
     if let Some(level) = gzip {
         config.compression_level = level;
     }
+    tweak(&mut config);
     let gateway = zeyos_odata::server::gateway::Gateway::new(config).expect("gateway");
     zeyos_odata::server::serve::serve(gateway, "127.0.0.1:0".parse().unwrap())
         .await
