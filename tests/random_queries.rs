@@ -9,7 +9,8 @@
 //! paths next to residual filters, several lambdas and counts of related
 //! entities in one filter, orders on nullable properties, navigation
 //! paths and counts of related entities with `$skip`, `$top` and small
-//! pages, `$expand` with nested options, `/$count`, `$search`, and
+//! pages, `$expand` with nested options or as a count (`Nav/$count`),
+//! `/$count` paths, `$search`, and
 //! collections reached through a key.
 //! Every query is type-correct and uses only what the service supports,
 //! so any error status is a failure too.
@@ -659,6 +660,17 @@ fn select(rng: &mut Rng, set: &SetInfo) -> String {
 fn expand(rng: &mut Rng, sets: &[SetInfo], set: &SetInfo) -> String {
     let (nav, many, target) = rng.pick(&set.navigation);
     let target = find(sets, target);
+    if let (true, Some(t)) = (*many, target) {
+        // `Nav/$count`: the count alone, of the related entities passing
+        // an optional $filter.
+        if rng.chance(0.3) {
+            return if rng.chance(0.5) {
+                format!("{nav}/$count($filter={})", filter(rng, t, 1))
+            } else {
+                format!("{nav}/$count")
+            };
+        }
+    }
     let mut options = Vec::new();
     if let Some(t) = target {
         if *many && rng.chance(0.5) {

@@ -311,3 +311,48 @@ async fn gzipped_upstream_answers_carry_the_same_data() {
     plain.stop().await;
     refused.stop().await;
 }
+
+/// `$expand=Nav/$count` on a single entity: the count annotation only,
+/// equal to the navigation's own `/$count`, and full metadata still links
+/// the navigation property, which is counted, not expanded.
+#[tokio::test]
+async fn an_entity_expands_the_count_of_its_related_entities() {
+    let env = Env::start(50, |_| {}).await;
+    for id in [1, 5, 17] {
+        let count = env
+            .get(&format!(
+                "/odata/Accounts({id})/Transactions/$count?$filter=Status eq 'PAID'"
+            ))
+            .await
+            .text();
+        let r = env
+            .get(&format!(
+                "/odata/Accounts({id})?$select=Id&$expand=Transactions/$count($filter=Status eq 'PAID')"
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let j = r.json();
+        assert_eq!(j["Transactions@odata.count"].to_string(), count, "{j}");
+        assert!(j.get("Transactions").is_none(), "{j}");
+        assert_eq!(
+            j["@odata.context"]
+                .as_str()
+                .map(|c| c.ends_with("#Accounts(Id)/$entity")),
+            Some(true),
+            "{j}"
+        );
+    }
+    let r = env
+        .get_with(
+            "/odata/Accounts(5)?$expand=Transactions/$count",
+            &[
+                ("authorization", basic("demo", "demo")),
+                ("accept", "application/json;odata.metadata=full".to_string()),
+            ],
+        )
+        .await;
+    let j = r.json();
+    assert!(j["Transactions@odata.count"].is_u64(), "{j}");
+    assert!(j["Transactions@odata.navigationLink"].is_string(), "{j}");
+    env.stop().await;
+}

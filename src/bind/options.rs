@@ -230,12 +230,18 @@ impl Binder<'_> {
         let ty = self.model.entity_type(type_id);
         let mut out: Vec<ExpandItem> = Vec::new();
         for item in items {
-            if item.suffix != ast::ExpandSuffix::None {
-                return Err(GatewayError::not_implemented(
-                    format!("$expand of `{item}` ($ref, $count, $value) is not supported by this service"),
-                    Some("$expand"),
-                ));
-            }
+            let count_only = match item.suffix {
+                ast::ExpandSuffix::None => false,
+                ast::ExpandSuffix::Count => true,
+                ast::ExpandSuffix::Ref | ast::ExpandSuffix::Value => {
+                    return Err(GatewayError::not_implemented(
+                        format!(
+                            "$expand of `{item}` ($ref, $value) is not supported by this service"
+                        ),
+                        Some("$expand"),
+                    ))
+                }
+            };
             let names: Vec<String> = match item.path.as_slice() {
                 [SelectSegment::Star] => ty.navigation.iter().map(|n| n.name.clone()).collect(),
                 [SelectSegment::Name(n)] if !n.is_qualified() => vec![n.name.clone()],
@@ -251,6 +257,12 @@ impl Binder<'_> {
                     return Err(GatewayError::not_implemented(u.message.clone(), Some(name)));
                 }
                 if let Some(i) = ty.property_index.get(&name) {
+                    if count_only {
+                        return Err(GatewayError::not_implemented(
+                            format!("`{name}` holds line items, not related entities: $expand of `{name}/$count` is not supported"),
+                            Some("$expand"),
+                        ));
+                    }
                     // HQ-style `$expand=Positions(...)` of a composite
                     // property: it is selected (ZeyOS expands it).
                     let prop = &ty.properties[*i];
@@ -370,11 +382,25 @@ impl Binder<'_> {
                         "$expand",
                     ));
                 }
+                if count_only {
+                    if !collection {
+                        return Err(bad(
+                            "InvalidExpand",
+                            format!("`{name}` is a single entity: /$count applies to collections"),
+                            "$expand",
+                        ));
+                    }
+                    // The parser allows only $filter and $search here; the
+                    // entities are counted, none is written.
+                    nested.count = true;
+                    nested.select = Some(Vec::new());
+                }
                 out.push(ExpandItem {
                     navigation: name,
                     set: target,
                     collection,
                     field,
+                    count_only,
                     options: Box::new(nested),
                 });
             }

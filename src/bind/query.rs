@@ -120,6 +120,10 @@ pub struct ExpandItem {
     /// For to-one: the parent's foreign key field; for to-many: the child's
     /// field holding the parent's ID.
     pub field: String,
+    /// `Nav/$count`: only the number of related entities passing the
+    /// nested `$filter`/`$search` is written (`Nav@odata.count`), not the
+    /// entities; the nested options then ask for no properties.
+    pub count_only: bool,
     /// The nested options.
     pub options: Box<QueryShape>,
 }

@@ -297,7 +297,9 @@ async fn expand_many(
         if opts.count {
             row.insert(format!("{key}@count"), Json::from(total));
         }
-        row.insert_list(key.clone(), RecordList::new(page));
+        if !item.count_only {
+            row.insert_list(key.clone(), RecordList::new(page));
+        }
     }
     Ok(())
 }

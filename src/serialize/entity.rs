@@ -34,13 +34,22 @@ pub struct EntityWriter<'a> {
     /// Absolute service root with trailing slash, for ids and links.
     service_root: &'a str,
     /// Expanded navigation properties with their own writers.
-    expand: Vec<(String, bool, EntityWriter<'a>)>,
+    expand: Vec<Expanded<'a>>,
     /// Dynamic (extdata) properties to write.
     dynamic: Vec<String>,
     /// Navigation properties whose links full metadata writes: all (`None`)
     /// unless `$select` is given, which selects links by naming their
     /// navigation properties (URL Conventions 5.1.3).
     navigation_links: Option<Vec<String>>,
+}
+
+/// An expanded navigation property as the writer writes it.
+struct Expanded<'a> {
+    name: String,
+    collection: bool,
+    /// `Nav/$count`: the count annotation only.
+    count_only: bool,
+    writer: EntityWriter<'a>,
 }
 
 impl<'a> EntityWriter<'a> {
@@ -84,12 +93,17 @@ impl<'a> EntityWriter<'a> {
         );
         let expand = expand
             .iter()
-            .map(|item| {
-                (
-                    item.navigation.clone(),
-                    item.collection,
-                    EntityWriter::for_shape(model, item.set, &item.options, format, service_root),
-                )
+            .map(|item| Expanded {
+                name: item.navigation.clone(),
+                collection: item.collection,
+                count_only: item.count_only,
+                writer: EntityWriter::for_shape(
+                    model,
+                    item.set,
+                    &item.options,
+                    format,
+                    service_root,
+                ),
             })
             .collect();
         EntityWriter {
@@ -251,7 +265,10 @@ impl<'a> EntityWriter<'a> {
             if let Some(path) = self.canonical_path(row) {
                 for nav in &ty.navigation {
                     if self.model.navigation_target(self.set, &nav.name).is_some()
-                        && !self.expand.iter().any(|(n, _, _)| *n == nav.name)
+                        && !self
+                            .expand
+                            .iter()
+                            .any(|e| e.name == nav.name && !e.count_only)
                         && self
                             .navigation_links
                             .as_ref()
@@ -264,7 +281,13 @@ impl<'a> EntityWriter<'a> {
                 }
             }
         }
-        for (name, collection, writer) in &self.expand {
+        for Expanded {
+            name,
+            collection,
+            count_only,
+            writer,
+        } in &self.expand
+        {
             let key = children_key(name);
             if *collection {
                 let children = row
@@ -275,6 +298,9 @@ impl<'a> EntityWriter<'a> {
                     sep(out);
                     write_key(out, &format!("{name}@odata.count"));
                     out.extend_from_slice(n.to_string().as_bytes());
+                }
+                if *count_only {
+                    continue;
                 }
                 sep(out);
                 write_key(out, name);

@@ -68,7 +68,8 @@ fn select_items(model: &ServiceModel, set: EntitySetId, shape: &QueryShape) -> V
         .collect();
     items.extend(shape.dynamic.iter().cloned());
     items.extend(shape.selected_navigation.iter().cloned());
-    for item in &shape.expand {
+    // Counts (`Nav/$count`) are not expanded entities and take no place.
+    for item in shape.expand.iter().filter(|i| !i.count_only) {
         let nested = &item.options;
         if nested.select.is_some() || !nested.expand.is_empty() {
             let inner = select_items(model, item.set, nested);

@@ -427,10 +427,21 @@ impl<'o> Req<'o> {
             &Join,
             EntityTypeId,
         )> = Vec::new();
+        // `Nav/$count`: the number of related entities passing the nested
+        // $filter/$search, as `Nav@odata.count`, without the entities.
+        let mut counted: Vec<(
+            String,
+            &ast::QueryOptions,
+            Option<EntitySetId>,
+            &Join,
+            EntityTypeId,
+        )> = Vec::new();
         for item in q.expand.iter().flatten() {
-            if item.suffix != ast::ExpandSuffix::None {
-                return Err("unsupported $expand suffix".into());
-            }
+            let count_only = match item.suffix {
+                ast::ExpandSuffix::None => false,
+                ast::ExpandSuffix::Count => true,
+                _ => return Err("unsupported $expand suffix".into()),
+            };
             let [ast::SelectSegment::Name(n)] = item.path.as_slice() else {
                 return Err("unsupported $expand path".into());
             };
@@ -438,8 +449,18 @@ impl<'o> Req<'o> {
                 .navigation_property(&n.name)
                 .ok_or_else(|| format!("{} is not a navigation property", n.name))?;
             let options = item.options.as_deref().unwrap_or(&none);
-            if options.count == Some(true) {
+            if options.count == Some(true) || count_only {
                 compare.push(format!("{}@odata.count", n.name));
+            }
+            if count_only {
+                counted.push((
+                    n.name.clone(),
+                    options,
+                    m.navigation_target(set, &n.name),
+                    &nav.join,
+                    nav.target,
+                ));
+                continue;
             }
             expand.push((
                 n.name.clone(),
@@ -488,6 +509,15 @@ impl<'o> Req<'o> {
                     }
                 };
                 obj.insert(name.clone(), value);
+            }
+            for (name, options, target_set, join, target) in &counted {
+                let target_set = target_set.ok_or("counted navigation without a set")?;
+                let Join::Reverse { field, .. } = join else {
+                    return Err(format!("{name}/$count of a single entity"));
+                };
+                let children = self.children(row, field, *target, Some(target_set))?;
+                let nested = self.shape(target_set, children, options)?;
+                obj.insert(format!("{name}@odata.count"), Json::from(nested.count));
             }
             rows.push(obj);
             keys.push(id);
