@@ -63,6 +63,16 @@ pub enum Answer {
     Count(u64),
 }
 
+/// An expanded or counted navigation property: its name, the nested
+/// options, the target set and type, and how it joins.
+type Navigated<'q> = (
+    String,
+    &'q ast::QueryOptions,
+    Option<EntitySetId>,
+    &'q Join,
+    EntityTypeId,
+);
+
 /// A collection shaped by query options.
 struct Shaped {
     rows: Vec<Map<String, Json>>,
@@ -420,22 +430,10 @@ impl<'o> Req<'o> {
 
         // $expand: to-one and to-many navigation, with nested options.
         let none = ast::QueryOptions::default();
-        let mut expand: Vec<(
-            String,
-            &ast::QueryOptions,
-            Option<EntitySetId>,
-            &Join,
-            EntityTypeId,
-        )> = Vec::new();
+        let mut expand: Vec<Navigated> = Vec::new();
         // `Nav/$count`: the number of related entities passing the nested
         // $filter/$search, as `Nav@odata.count`, without the entities.
-        let mut counted: Vec<(
-            String,
-            &ast::QueryOptions,
-            Option<EntitySetId>,
-            &Join,
-            EntityTypeId,
-        )> = Vec::new();
+        let mut counted: Vec<Navigated> = Vec::new();
         for item in q.expand.iter().flatten() {
             let count_only = match item.suffix {
                 ast::ExpandSuffix::None => false,

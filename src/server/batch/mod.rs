@@ -399,8 +399,10 @@ impl Gateway {
                 )),
             );
         }
-        let refused = self.over_budget(entry, progress);
-        let (_, answer, calls) = self.run_entry(outer, root, entry, refused).await;
+        if let Some(refused) = self.over_budget(entry, progress) {
+            return refused;
+        }
+        let (_, answer, calls) = self.run_entry(outer, root, entry, None).await;
         progress.calls += calls;
         progress.held += answer.body.len();
         answer
@@ -425,9 +427,7 @@ impl Gateway {
                 answer
             }
         };
-        if let Some(id) = &entry.id {
-            progress.succeeded.insert(id.clone(), answer.succeeded());
-        }
+        record_answer(entry, &answer, progress);
         Outcome::Single(answer)
     }
 
@@ -507,8 +507,8 @@ fn runs_alongside(entry: &Entry) -> bool {
 fn record(item: &Item, outcome: &Outcome, progress: &mut Progress) {
     match item {
         Item::Single(entry) => {
-            if let (Some(id), Outcome::Single(answer)) = (&entry.id, outcome) {
-                progress.succeeded.insert(id.clone(), answer.succeeded());
+            if let Outcome::Single(answer) = outcome {
+                record_answer(entry, answer, progress);
             }
         }
         Item::ChangeSet { group, entries } => {
@@ -520,6 +520,13 @@ fn record(item: &Item, outcome: &Outcome, progress: &mut Progress) {
                 progress.succeeded.insert(g.clone(), ok);
             }
         }
+    }
+}
+
+/// Records whether a single request succeeded, under its id.
+fn record_answer(entry: &Entry, answer: &Answer, progress: &mut Progress) {
+    if let Some(id) = &entry.id {
+        progress.succeeded.insert(id.clone(), answer.succeeded());
     }
 }
 
