@@ -450,23 +450,18 @@ impl<'o> Req<'o> {
             if options.count == Some(true) || count_only {
                 compare.push(format!("{}@odata.count", n.name));
             }
-            if count_only {
-                counted.push((
-                    n.name.clone(),
-                    options,
-                    m.navigation_target(set, &n.name),
-                    &nav.join,
-                    nav.target,
-                ));
-                continue;
-            }
-            expand.push((
+            let navigated = (
                 n.name.clone(),
                 options,
                 m.navigation_target(set, &n.name),
                 &nav.join,
                 nav.target,
-            ));
+            );
+            if count_only {
+                counted.push(navigated);
+            } else {
+                expand.push(navigated);
+            }
         }
 
         let mut rows = Vec::with_capacity(page.len());
