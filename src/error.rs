@@ -169,6 +169,7 @@ impl GatewayError {
             GatewayError::PayloadTooLarge(_) => "PayloadTooLarge",
             GatewayError::FailedDependency(_) => "FailedDependency",
             GatewayError::Upstream(UpstreamError::Timeout(_)) => "UpstreamTimeout",
+            GatewayError::Upstream(UpstreamError::Busy { .. }) => "UpstreamBusy",
             GatewayError::Upstream(UpstreamError::Status { status, .. })
                 if matches!(status.as_u16(), 401 | 403 | 404 | 409 | 412) =>
             {
@@ -209,6 +210,11 @@ impl GatewayError {
                 UpstreamError::InvalidResponse(_) => {
                     "ZeyOS sent a response the gateway could not read".to_string()
                 }
+                UpstreamError::Busy { limit, waited } => format!(
+                    "The gateway already has {limit} requests at ZeyOS and none finished \
+                     within {} ms; retry shortly",
+                    waited.as_millis()
+                ),
             },
             GatewayError::Internal(_) => {
                 "The gateway failed to answer; the failure has been logged".to_string()
@@ -257,6 +263,7 @@ fn upstream_status(e: &UpstreamError) -> StatusCode {
         },
         UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         UpstreamError::Connect(_) | UpstreamError::InvalidResponse(_) => StatusCode::BAD_GATEWAY,
+        UpstreamError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -279,6 +286,17 @@ mod tests {
             message: "Forbidden: Lacking access permission".into(),
         });
         assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        let e = GatewayError::from(UpstreamError::Busy {
+            limit: 32,
+            waited: std::time::Duration::from_secs(10),
+        });
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.code(), "UpstreamBusy");
+        assert!(
+            e.client_message().contains("32 requests"),
+            "{}",
+            e.client_message()
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::batch::parts;
+use common::batch::{json_statuses, parts};
 use common::{basic, Env};
 use serde_json::{json, Value as Json};
 
@@ -316,22 +316,6 @@ async fn broken_batches_get_odata_errors() {
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow").as_deref(), Some("POST"));
     env.stop().await;
-}
-
-/// Sends `requests` as a JSON batch and returns each answer's status.
-async fn json_statuses(env: &Env, requests: Json) -> Vec<u64> {
-    let headers = [auth(), ("content-type", "application/json".into())];
-    let body = json!({ "requests": requests }).to_string();
-    let r = post(env, "/odata/$batch", &headers, body).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["responses"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .map(|r| r["status"].as_u64().unwrap_or(0))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test]

@@ -1,10 +1,12 @@
-//! Cache counters and their Prometheus text form.
+//! Cache and upstream counters and their Prometheus text form.
 //!
 //! Only counts and sizes: no keys, principals or request text, so `/metrics`
 //! can be served without authentication.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::upstream::GateStats;
 
 /// Counters of cache events since start-up.
 #[derive(Debug, Default)]
@@ -86,7 +88,12 @@ impl MetricsSnapshot {
 
 /// Writes the Prometheus text exposition (format 0.0.4) of the cache
 /// metrics (all zero when the cache is off) and the upstream request count.
-pub fn render(out: &mut String, cache: Option<&MetricsSnapshot>, upstream_requests: u64) {
+pub fn render(
+    out: &mut String,
+    cache: Option<&MetricsSnapshot>,
+    upstream_requests: u64,
+    gate: GateStats,
+) {
     let zero = MetricsSnapshot::default();
     let m = cache.unwrap_or(&zero);
     let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
@@ -172,6 +179,30 @@ pub fn render(out: &mut String, cache: Option<&MetricsSnapshot>, upstream_reques
         "HTTP requests sent to ZeyOS (logins included).",
         upstream_requests,
     );
+    metric(
+        "zeyos_odata_upstream_in_flight",
+        "gauge",
+        "Requests at ZeyOS now.",
+        gate.in_flight,
+    );
+    metric(
+        "zeyos_odata_upstream_max_in_flight",
+        "gauge",
+        "Most requests at ZeyOS at once (upstream.max_concurrent_requests).",
+        gate.limit,
+    );
+    metric(
+        "zeyos_odata_upstream_waiting",
+        "gauge",
+        "Requests waiting for their turn at ZeyOS.",
+        gate.waiting,
+    );
+    metric(
+        "zeyos_odata_upstream_refused_total",
+        "counter",
+        "Requests answered 503 because ZeyOS had no place for them within upstream.queue_timeout_ms.",
+        gate.refused,
+    );
 }
 
 #[cfg(test)]
@@ -185,7 +216,13 @@ mod tests {
         CacheMetrics::inc(&m.hits);
         let snap = MetricsSnapshot::of(&m, 1234, 5000, 3);
         let mut out = String::new();
-        render(&mut out, Some(&snap), 7);
+        let gate = GateStats {
+            in_flight: 3,
+            waiting: 1,
+            refused: 4,
+            limit: 32,
+        };
+        render(&mut out, Some(&snap), 7, gate);
         for line in [
             "zeyos_odata_cache_hits_total 2",
             "zeyos_odata_cache_misses_total 0",
@@ -193,13 +230,17 @@ mod tests {
             "zeyos_odata_cache_evictions_total 0",
             "zeyos_odata_cache_bytes 1234",
             "zeyos_odata_upstream_requests_total 7",
+            "zeyos_odata_upstream_in_flight 3",
+            "zeyos_odata_upstream_max_in_flight 32",
+            "zeyos_odata_upstream_waiting 1",
+            "zeyos_odata_upstream_refused_total 4",
             "# TYPE zeyos_odata_cache_hits_total counter",
             "# TYPE zeyos_odata_cache_bytes gauge",
         ] {
             assert!(out.lines().any(|l| l == line), "{line} missing:\n{out}");
         }
         let mut off = String::new();
-        render(&mut off, None, 0);
+        render(&mut off, None, 0, GateStats::default());
         assert!(off.contains("zeyos_odata_cache_enabled 0"));
     }
 }

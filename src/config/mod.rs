@@ -81,6 +81,13 @@ pub struct UpstreamConfig {
     /// wide rows shrinks about sevenfold, which a link to a cloud instance
     /// feels far more than the gateway's CPU does inflating it.
     pub accept_gzip: bool,
+    /// Most requests the gateway has at ZeyOS at once, whatever the number
+    /// of clients: the business system behind it is protected from a crowd
+    /// of refreshes. Further requests wait their turn.
+    pub max_concurrent_requests: u32,
+    /// How long a request waits for its turn at ZeyOS before the client
+    /// gets 503 with `Retry-After`, in milliseconds.
+    pub queue_timeout_ms: u64,
     /// Login token caching.
     pub auth: AuthConfig,
 }

@@ -38,6 +38,8 @@ pub(crate) struct RawUpstream {
     pub max_limit: Option<Spanned<i64>>,
     pub string_ordering: Option<Spanned<String>>,
     pub accept_gzip: Option<bool>,
+    pub max_concurrent_requests: Option<Spanned<i64>>,
+    pub queue_timeout_ms: Option<Spanned<i64>>,
     #[serde(default)]
     pub auth: RawAuth,
 }

@@ -90,6 +90,22 @@ pub(crate) fn config(raw: RawConfig, source: &Arc<Source>) -> Result<Config, Con
             ],
         )?,
         accept_gzip: up.accept_gzip.unwrap_or(true),
+        max_concurrent_requests: number(
+            source,
+            &up.max_concurrent_requests,
+            "upstream.max_concurrent_requests",
+            32,
+            1,
+            10_000,
+        )?,
+        queue_timeout_ms: number(
+            source,
+            &up.queue_timeout_ms,
+            "upstream.queue_timeout_ms",
+            10_000,
+            0,
+            600_000,
+        )?,
         auth: AuthConfig {
             token_ttl_secs: number(
                 source,

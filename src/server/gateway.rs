@@ -95,6 +95,8 @@ impl Gateway {
             read_timeout: Duration::from_millis(up.read_timeout_ms),
             max_limit: up.max_limit,
             accept_gzip: up.accept_gzip,
+            max_concurrent_requests: up.max_concurrent_requests as usize,
+            queue_timeout: Duration::from_millis(up.queue_timeout_ms),
         }));
         let auth = Authenticator::new(
             upstream.clone(),
@@ -319,7 +321,12 @@ impl Gateway {
             None => None,
         };
         let mut text = String::with_capacity(2048);
-        crate::cache::metrics::render(&mut text, snapshot.as_ref(), self.upstream.calls());
+        crate::cache::metrics::render(
+            &mut text,
+            snapshot.as_ref(),
+            self.upstream.calls(),
+            self.upstream.gate_stats(),
+        );
         let mut r = json_response(
             StatusCode::OK,
             text,

@@ -146,6 +146,11 @@ pub fn error_response(e: &GatewayError) -> Response<Body> {
             r.headers_mut().insert(header::ALLOW, v);
         }
     }
+    if let GatewayError::Upstream(UpstreamError::Busy { .. }) = e {
+        // Power Query and OData client libraries retry a 503 after this.
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     r
 }
 

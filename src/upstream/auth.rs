@@ -190,7 +190,7 @@ impl Authenticator {
                     .await
                     .map_err(|e| match Arc::try_unwrap(e) {
                         Ok(e) => e,
-                        Err(shared) => clone_error(&shared),
+                        Err(shared) => (*shared).clone(),
                     })?
             }
         };
@@ -211,18 +211,6 @@ impl Authenticator {
                 Some(self.authenticate(principal.credential.clone()).await)
             }
         }
-    }
-}
-
-fn clone_error(e: &UpstreamError) -> UpstreamError {
-    match e {
-        UpstreamError::Status { status, message } => UpstreamError::Status {
-            status: *status,
-            message: message.clone(),
-        },
-        UpstreamError::Timeout(d) => UpstreamError::Timeout(*d),
-        UpstreamError::Connect(m) => UpstreamError::Connect(m.clone()),
-        UpstreamError::InvalidResponse(m) => UpstreamError::InvalidResponse(m.clone()),
     }
 }
 

@@ -16,6 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value as Json;
 
+use super::gate::{GateStats, UpstreamGate};
 use super::list_body::ListBody;
 use super::record::Record;
 use super::request::ListRequest;
@@ -45,6 +46,10 @@ pub struct UpstreamSettings {
     pub max_limit: u32,
     /// Send `Accept-Encoding: gzip` and inflate what comes back gzipped.
     pub accept_gzip: bool,
+    /// Most requests at ZeyOS at once ([`UpstreamGate`]).
+    pub max_concurrent_requests: usize,
+    /// Longest wait for a place at ZeyOS before a request is refused.
+    pub queue_timeout: Duration,
 }
 
 /// Why an upstream call failed. Each variant says which side is at fault,
@@ -69,6 +74,15 @@ pub enum UpstreamError {
     /// ZeyOS answered something that is not what the API promises.
     #[error("ZeyOS sent an invalid response: {0}")]
     InvalidResponse(String),
+    /// The gateway already had its limit of requests at ZeyOS, and none
+    /// finished within the queue timeout: ZeyOS was not asked.
+    #[error("{limit} requests to ZeyOS were in flight for {waited:?}")]
+    Busy {
+        /// The configured number of requests at ZeyOS at once.
+        limit: usize,
+        /// How long the request waited for a place.
+        waited: Duration,
+    },
 }
 
 impl UpstreamError {
@@ -79,7 +93,8 @@ impl UpstreamError {
             UpstreamError::Status { status, .. } => {
                 *status == StatusCode::BAD_GATEWAY || *status == StatusCode::SERVICE_UNAVAILABLE
             }
-            UpstreamError::InvalidResponse(_) => false,
+            // It waited its turn already; retrying would queue it again.
+            UpstreamError::InvalidResponse(_) | UpstreamError::Busy { .. } => false,
         }
     }
 }
@@ -117,6 +132,7 @@ pub struct UpstreamClient {
     api_base: String,
     auth_base: String,
     calls: AtomicU64,
+    gate: UpstreamGate,
 }
 
 impl UpstreamClient {
@@ -133,12 +149,14 @@ impl UpstreamClient {
         let base = settings.base_url.trim_end_matches('/');
         let api_base = format!("{base}/{}/api/v1", settings.instance);
         let auth_base = format!("{base}/{}/auth/v1", settings.instance);
+        let gate = UpstreamGate::new(settings.max_concurrent_requests, settings.queue_timeout);
         UpstreamClient {
             http,
             settings,
             api_base,
             auth_base,
             calls: AtomicU64::new(0),
+            gate,
         }
     }
 
@@ -150,6 +168,11 @@ impl UpstreamClient {
     /// How many HTTP requests this client has sent (for logs and metrics).
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// How full the gate to ZeyOS is (for metrics).
+    pub fn gate_stats(&self) -> GateStats {
+        self.gate.stats()
     }
 
     /// `POST /{entity}`: the rows of a list request.
@@ -359,11 +382,15 @@ impl UpstreamClient {
             .map_err(|e| UpstreamError::Connect(describe_client_error(&e)))
     }
 
-    /// Runs a whole exchange, body included, within the read timeout.
+    /// Runs a whole exchange, body included, within the read timeout,
+    /// once the gate has a place for it; the place is held to the end.
+    /// (The read timeout starts with the place: waiting for one has its
+    /// own limit.)
     async fn timed<T>(
         &self,
         exchange: impl std::future::Future<Output = Result<T, UpstreamError>>,
     ) -> Result<T, UpstreamError> {
+        let _place = self.gate.enter().await?;
         let timeout = self.settings.read_timeout;
         tokio::time::timeout(timeout, exchange)
             .await
@@ -583,6 +610,8 @@ mod streaming_tests {
             read_timeout: Duration::from_secs(5),
             max_limit: 10_000,
             accept_gzip: false,
+            max_concurrent_requests: 8,
+            queue_timeout: Duration::from_secs(5),
         })
     }
 

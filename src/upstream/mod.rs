@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod client;
 pub mod filter;
+pub mod gate;
 pub mod list_body;
 pub mod record;
 mod record_reader;
@@ -14,6 +15,7 @@ pub mod shape_positions;
 pub use auth::{Authenticator, Credential, CredentialError, Principal};
 pub use client::{GetResponse, Row, UpstreamClient, UpstreamError, UpstreamSettings};
 pub use filter::{escape_like, Filter, Op};
+pub use gate::{GateStats, UpstreamGate};
 pub use record::{FieldCursor, FieldRef, Fields, Record, RecordList, Shape};
 pub use request::{ListRequest, SortKey};
 pub use shape_positions::{PositionLookup, ShapePositions};

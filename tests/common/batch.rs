@@ -1,5 +1,35 @@
 //! Reading multipart batch answers, independently of the gateway's own
-//! reader (`src/server/batch/multipart.rs`).
+//! reader (`src/server/batch/multipart.rs`), and sending JSON batches.
+
+use serde_json::{json, Value as Json};
+
+/// Sends `requests` as a JSON batch (as demo/demo) and returns each
+/// answer's status.
+pub async fn json_statuses(env: &super::Env, requests: Json) -> Vec<u64> {
+    let headers = [
+        ("authorization", super::basic("demo", "demo")),
+        ("content-type", "application/json".into()),
+    ];
+    let body = json!({ "requests": requests }).to_string();
+    let r = env
+        .http
+        .send_body(
+            "POST",
+            &format!("{}/odata/$batch", env.base),
+            &headers,
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["responses"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| r["status"].as_u64().unwrap_or(0))
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 /// One response of a multipart batch answer, read independently of the
 /// gateway's reader.
