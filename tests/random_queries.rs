@@ -9,7 +9,8 @@
 //! paths next to residual filters, several lambdas and counts of related
 //! entities in one filter, orders on nullable properties, navigation
 //! paths and counts of related entities with `$skip`, `$top` and small
-//! pages, `$expand` with nested options or as a count (`Nav/$count`),
+//! pages, `$expand` with nested options, as a count (`Nav/$count`) or as
+//! references (`Nav/$ref`),
 //! `/$count` paths, `$search`, and
 //! collections reached through a key.
 //! Every query is type-correct and uses only what the service supports,
@@ -671,9 +672,12 @@ fn expand(rng: &mut Rng, sets: &[SetInfo], set: &SetInfo) -> String {
             };
         }
     }
+    // `Nav/$ref`: the related entities' ids alone, with the options that
+    // choose them (no $select).
+    let refs = target.is_some() && rng.chance(0.2);
     let mut options = Vec::new();
     if let Some(t) = target {
-        if *many && rng.chance(0.5) {
+        if (*many || refs) && rng.chance(0.5) {
             options.push(format!("$filter={}", filter(rng, t, 1)));
         }
         if *many && rng.chance(0.4) {
@@ -682,12 +686,17 @@ fn expand(rng: &mut Rng, sets: &[SetInfo], set: &SetInfo) -> String {
         if *many && rng.chance(0.3) {
             options.push(format!("$top={}", rng.pick(&[0, 1, 3])));
         }
-        if rng.chance(0.4) {
+        if !refs && rng.chance(0.4) {
             options.push(format!("$select={}", select(rng, t)));
         }
     }
-    if options.is_empty() {
+    let nav = if refs {
+        format!("{nav}/$ref")
+    } else {
         nav.clone()
+    };
+    if options.is_empty() {
+        nav
     } else {
         format!("{nav}({})", options.join(";"))
     }

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{basic, Env};
+use serde_json::{json, Value};
 
 const POWER_QUERY_ACCEPT: &str = "application/json;odata.metadata=minimal;q=1.0,application/json;odata=minimalmetadata;q=0.9,application/atomsvc+xml;q=0.8,application/atom+xml;q=0.8,application/xml;q=0.7,text/plain;q=0.7";
 
@@ -354,5 +355,136 @@ async fn an_entity_expands_the_count_of_its_related_entities() {
     let j = r.json();
     assert!(j["Transactions@odata.count"].is_u64(), "{j}");
     assert!(j["Transactions@odata.navigationLink"].is_string(), "{j}");
+    env.stop().await;
+}
+
+/// The ids of a page's entities (`Id`), or of its references
+/// (`@odata.id`, reduced to the key), following every nextLink.
+async fn ids_of_all_pages(env: &Env, url: &str, page: u32) -> (Vec<i64>, Vec<Value>) {
+    let mut next = Some(url.to_string());
+    let (mut ids, mut pages) = (Vec::new(), Vec::new());
+    while let Some(url) = next.take() {
+        let r = env
+            .get_with(
+                &url,
+                &[
+                    ("authorization", basic("demo", "demo")),
+                    ("prefer", format!("odata.maxpagesize={page}")),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+        let j = r.json();
+        for row in j["value"].as_array().into_iter().flatten() {
+            let id = match row.get("@odata.id").and_then(Value::as_str) {
+                Some(uri) => uri
+                    .rsplit_once('(')
+                    .and_then(|(_, k)| k.trim_end_matches(')').parse().ok()),
+                None => row["Id"].as_i64(),
+            };
+            ids.push(id.unwrap_or(-1));
+        }
+        next = j["@odata.nextLink"].as_str().map(str::to_string);
+        pages.push(j);
+    }
+    (ids, pages)
+}
+
+#[tokio::test]
+async fn references_name_the_entities_a_path_addresses() {
+    let env = Env::start(50, |_| {}).await;
+    let root = format!("{}/odata/", env.base);
+    // A collection's references are the ids of its entities, page by page,
+    // with the same options applied.
+    for (refs, entities) in [
+        (
+            "/odata/Accounts(5)/Transactions/$ref?$filter=Status ne 'PAID'&$orderby=NetAmount desc&$count=true",
+            "/odata/Accounts(5)/Transactions?$filter=Status ne 'PAID'&$orderby=NetAmount desc&$select=Id",
+        ),
+        (
+            "/odata/Accounts/$ref?$filter=Type eq 'CUSTOMER'&$skip=3&$top=17",
+            "/odata/Accounts?$filter=Type eq 'CUSTOMER'&$skip=3&$top=17&$select=Id",
+        ),
+    ] {
+        let (want, _) = ids_of_all_pages(&env, entities, 4).await;
+        let (got, pages) = ids_of_all_pages(&env, refs, 4).await;
+        assert!(want.len() > 4, "{entities}: {want:?}");
+        assert_eq!(got, want, "{refs}");
+        for page in &pages {
+            assert_eq!(
+                page["@odata.context"],
+                format!("{root}$metadata#Collection($ref)"),
+                "{page}"
+            );
+            for r in page["value"].as_array().into_iter().flatten() {
+                let keys: Vec<&String> = r.as_object().into_iter().flatten().map(|(k, _)| k).collect();
+                assert_eq!(keys, ["@odata.id"], "{r}");
+            }
+        }
+        if refs.contains("$count=true") {
+            assert_eq!(pages[0]["@odata.count"], json!(want.len()), "{}", pages[0]);
+        }
+    }
+
+    // One entity's reference, also through a to-one navigation property.
+    let contact = env.get("/odata/Accounts(5)?$select=ContactId").await.json()["ContactId"]
+        .as_i64()
+        .expect("account 5 has a contact");
+    for (url, id) in [
+        (
+            "/odata/Accounts(5)/$ref".to_string(),
+            "Accounts(5)".to_string(),
+        ),
+        (
+            "/odata/Accounts(5)/Contact/$ref".to_string(),
+            format!("Contacts({contact})"),
+        ),
+    ] {
+        let r = env.get(&url).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+        assert_eq!(
+            r.json(),
+            json!({"@odata.context": format!("{root}$metadata#$ref"), "@odata.id": format!("{root}{id}")}),
+            "{url}"
+        );
+        assert!(r.header("etag").is_some(), "{url}");
+    }
+
+    // `*/$ref` writes every navigation property as references.
+    let j = env
+        .get("/odata/Accounts(5)?$select=Id&$expand=*/$ref")
+        .await
+        .json();
+    assert_eq!(
+        j["Contact"],
+        json!({"@odata.id": format!("{root}Contacts({contact})")}),
+        "{j}"
+    );
+    assert!(
+        j["Transactions"]
+            .as_array()
+            .is_some_and(|t| t.iter().all(|r| r["@odata.id"]
+                .as_str()
+                .is_some_and(|s| s.starts_with(&format!("{root}Transactions("))))),
+        "{j}"
+    );
+    assert_eq!(
+        j["@odata.context"],
+        format!("{root}$metadata#Accounts(Id)/$entity"),
+        "{j}"
+    );
+
+    // What has no reference.
+    for (url, status) in [
+        ("/odata/Accounts(999999)/$ref", 404),
+        ("/odata/Accounts(5)/LastName/$ref", 404),
+        ("/odata/Accounts/$ref?$select=Id", 400),
+        ("/odata/Accounts(5)/$ref?$expand=Contact", 400),
+        ("/odata/Accounts(5)/$ref?$top=1", 400),
+    ] {
+        let r = env.get(url).await;
+        assert_eq!(r.status, status, "{url}: {}", r.text());
+        assert!(r.json()["error"]["message"].is_string(), "{url}");
+    }
     env.stop().await;
 }

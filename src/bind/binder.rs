@@ -129,10 +129,35 @@ impl<'m> Binder<'m> {
                 "$levels",
             ));
         }
+        if matches!(
+            resource,
+            Resource::CollectionReferences(_) | Resource::EntityReference(_)
+        ) {
+            for (opt, present) in [
+                ("$select", q.select.is_some()),
+                ("$expand", q.expand.is_some()),
+            ] {
+                if present {
+                    return Err(bad(
+                        "InvalidQuery",
+                        format!("{opt} does not apply to entity references ($ref)"),
+                        opt,
+                    ));
+                }
+            }
+        }
         let shape = match &resource {
             Resource::Collection(c) | Resource::Count(c) => self.shape(c.set, q, 0)?,
-            Resource::Entity(e) => {
-                let shape = self.shape(e.set(), q, 0)?;
+            // A reference needs the key alone, which is always read.
+            Resource::CollectionReferences(c) => QueryShape {
+                select: Some(Vec::new()),
+                ..self.shape(c.set, q, 0)?
+            },
+            Resource::Entity(e) | Resource::EntityReference(e) => {
+                let mut shape = self.shape(e.set(), q, 0)?;
+                if matches!(resource, Resource::EntityReference(_)) {
+                    shape.select = Some(Vec::new());
+                }
                 for (opt, present) in [
                     ("$filter", q.filter.is_some()),
                     ("$orderby", q.orderby.is_some()),

@@ -13,7 +13,7 @@ use odata_syntax::SelectSegment;
 use super::binder::{bad, Binder, Scope};
 use super::expr::{BoundExpr, ExprType};
 use super::expression::{expect_boolean, is_extdata_name};
-use super::query::{ExpandItem, OrderItem, QueryShape};
+use super::query::{ExpandForm, ExpandItem, OrderItem, QueryShape};
 use crate::edm::{Conversion, EdmType, EntitySetId, Join};
 use crate::error::GatewayError;
 
@@ -230,14 +230,13 @@ impl Binder<'_> {
         let ty = self.model.entity_type(type_id);
         let mut out: Vec<ExpandItem> = Vec::new();
         for item in items {
-            let count_only = match item.suffix {
-                ast::ExpandSuffix::None => false,
-                ast::ExpandSuffix::Count => true,
-                ast::ExpandSuffix::Ref | ast::ExpandSuffix::Value => {
+            let form = match item.suffix {
+                ast::ExpandSuffix::None => ExpandForm::Entities,
+                ast::ExpandSuffix::Count => ExpandForm::Count,
+                ast::ExpandSuffix::Ref => ExpandForm::References,
+                ast::ExpandSuffix::Value => {
                     return Err(GatewayError::not_implemented(
-                        format!(
-                            "$expand of `{item}` ($ref, $value) is not supported by this service"
-                        ),
+                        format!("$expand of `{item}`: this service has no media streams"),
                         Some("$expand"),
                     ))
                 }
@@ -257,11 +256,22 @@ impl Binder<'_> {
                     return Err(GatewayError::not_implemented(u.message.clone(), Some(name)));
                 }
                 if let Some(i) = ty.property_index.get(&name) {
-                    if count_only {
-                        return Err(GatewayError::not_implemented(
-                            format!("`{name}` holds line items, not related entities: $expand of `{name}/$count` is not supported"),
-                            Some("$expand"),
-                        ));
+                    match form {
+                        ExpandForm::Entities => {}
+                        ExpandForm::Count => {
+                            return Err(GatewayError::not_implemented(
+                                format!("`{name}` holds line items, not related entities: $expand of `{name}/$count` is not supported"),
+                                Some("$expand"),
+                            ));
+                        }
+                        // Line items have no identity to refer to.
+                        ExpandForm::References => {
+                            return Err(bad(
+                                "InvalidExpand",
+                                format!("`{name}` holds line items, not related entities: they have no references"),
+                                "$expand",
+                            ));
+                        }
                     }
                     // HQ-style `$expand=Positions(...)` of a composite
                     // property: it is selected (ZeyOS expands it).
@@ -382,25 +392,33 @@ impl Binder<'_> {
                         "$expand",
                     ));
                 }
-                if count_only {
-                    if !collection {
-                        return Err(bad(
-                            "InvalidExpand",
-                            format!("`{name}` is a single entity: /$count applies to collections"),
-                            "$expand",
-                        ));
+                match form {
+                    ExpandForm::Entities => {}
+                    ExpandForm::Count => {
+                        if !collection {
+                            return Err(bad(
+                                "InvalidExpand",
+                                format!(
+                                    "`{name}` is a single entity: /$count applies to collections"
+                                ),
+                                "$expand",
+                            ));
+                        }
+                        // The parser allows only $filter and $search here;
+                        // the entities are counted, none is written.
+                        nested.count = true;
+                        nested.select = Some(Vec::new());
                     }
-                    // The parser allows only $filter and $search here; the
-                    // entities are counted, none is written.
-                    nested.count = true;
-                    nested.select = Some(Vec::new());
+                    // The parser allows no $select or $expand here; a
+                    // reference needs the key alone, which is always read.
+                    ExpandForm::References => nested.select = Some(Vec::new()),
                 }
                 out.push(ExpandItem {
                     navigation: name,
                     set: target,
                     collection,
                     field,
-                    count_only,
+                    form,
                     options: Box::new(nested),
                 });
             }

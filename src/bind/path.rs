@@ -150,9 +150,23 @@ impl Binder<'_> {
                         form: PropertyForm::Count,
                     });
                 }
-                (_, SegmentKind::Ref) => {
-                    return Err(GatewayError::not_implemented(
-                        "entity references ($ref) are not supported by this service",
+                (PathState::Collection(c), SegmentKind::Ref) => {
+                    if !rest.is_empty() {
+                        return Err(bad("InvalidPath", "nothing may follow $ref", "$ref"));
+                    }
+                    return Ok(Resource::CollectionReferences(c));
+                }
+                (PathState::Entity(e), SegmentKind::Ref) => {
+                    if !rest.is_empty() {
+                        return Err(bad("InvalidPath", "nothing may follow $ref", "$ref"));
+                    }
+                    return Ok(Resource::EntityReference(e));
+                }
+                // Protocol 11.2.8: a path that addresses no entity has no
+                // reference.
+                (PathState::Property { .. }, SegmentKind::Ref) => {
+                    return Err(GatewayError::not_found(
+                        "$ref follows an entity or a collection of entities, not a property",
                         Some("$ref"),
                     ))
                 }

@@ -74,6 +74,11 @@ pub enum Resource {
     Count(CollectionRef),
     /// One entity.
     Entity(EntityRef),
+    /// References to a collection's entities (`Accounts(1)/Transactions/$ref`):
+    /// their ids in place of the entities (Protocol 11.2.8).
+    CollectionReferences(CollectionRef),
+    /// A reference to one entity (`Transactions(5)/Account/$ref`).
+    EntityReference(EntityRef),
     /// A structural property of an entity, its raw value (`/$value`) or,
     /// for a collection-valued property, its number of items (`/$count`).
     Property {
@@ -120,12 +125,25 @@ pub struct ExpandItem {
     /// For to-one: the parent's foreign key field; for to-many: the child's
     /// field holding the parent's ID.
     pub field: String,
-    /// `Nav/$count`: only the number of related entities passing the
-    /// nested `$filter`/`$search` is written (`Nav@odata.count`), not the
-    /// entities; the nested options then ask for no properties.
-    pub count_only: bool,
+    /// Whether the entities, their references or only their number are
+    /// written.
+    pub form: ExpandForm,
     /// The nested options.
     pub options: Box<QueryShape>,
+}
+
+/// What an expanded navigation property writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpandForm {
+    /// `Nav`: the related entities.
+    Entities,
+    /// `Nav/$ref`: entity references (`{"@odata.id": ...}`) in place of
+    /// the entities; the nested options ask for the key alone.
+    References,
+    /// `Nav/$count`: only the number of related entities passing the
+    /// nested `$filter`/`$search` (`Nav@odata.count`); the nested options
+    /// ask for no properties.
+    Count,
 }
 
 /// The query options that shape a collection or entity answer.

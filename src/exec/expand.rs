@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 
 use super::collection::{eval_error, sort_rows, ExecContext};
 use super::eval::{children_key, Evaluator};
-use crate::bind::query::{ExpandItem, QueryShape};
+use crate::bind::query::{ExpandForm, ExpandItem, QueryShape};
 use crate::error::GatewayError;
 use crate::plan::collection::{OrderPlan, Planner};
 use crate::plan::pushdown::FilterCapabilities;
@@ -297,7 +297,7 @@ async fn expand_many(
         if opts.count {
             row.insert(format!("{key}@count"), Json::from(total));
         }
-        if !item.count_only {
+        if item.form != ExpandForm::Count {
             row.insert_list(key.clone(), RecordList::new(page));
         }
     }

@@ -9,7 +9,7 @@ use crate::values::composite;
 use super::value::{
     write_field, write_int, write_json, write_key, write_str, EscapedKey, ValueFormat,
 };
-use crate::bind::query::{ExpandItem, QueryShape};
+use crate::bind::query::{ExpandForm, ExpandItem, QueryShape};
 use crate::edm::{ComplexTypeId, Conversion, EdmType, EntitySetId, Property, ServiceModel};
 use crate::exec::eval::children_key;
 use crate::server::negotiate::{JsonFormat, MetadataLevel};
@@ -47,8 +47,8 @@ pub struct EntityWriter<'a> {
 struct Expanded<'a> {
     name: String,
     collection: bool,
-    /// `Nav/$count`: the count annotation only.
-    count_only: bool,
+    /// Entities, references or the count annotation only.
+    form: ExpandForm,
     writer: EntityWriter<'a>,
 }
 
@@ -96,7 +96,7 @@ impl<'a> EntityWriter<'a> {
             .map(|item| Expanded {
                 name: item.navigation.clone(),
                 collection: item.collection,
-                count_only: item.count_only,
+                form: item.form,
                 writer: EntityWriter::for_shape(
                     model,
                     item.set,
@@ -163,6 +163,18 @@ impl<'a> EntityWriter<'a> {
     pub fn canonical_path(&self, row: &dyn Fields) -> Option<String> {
         let id = row.field("ID").and_then(field_i64)?;
         Some(format!("{}({id})", self.model.set(self.set).name))
+    }
+
+    /// Writes an entity reference (JSON Format 14): the entity's id alone,
+    /// absolute like the ids full metadata writes.
+    pub fn write_reference(&self, out: &mut Vec<u8>, row: &dyn Fields) {
+        out.extend_from_slice(br#"{"@odata.id":"#);
+        match self.canonical_path(row) {
+            Some(path) => write_str(out, &format!("{}{path}", self.service_root)),
+            // The key is always read; a row without one has no identity.
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
     }
 
     /// Writes one entity as a JSON object (without a context URL).
@@ -268,7 +280,7 @@ impl<'a> EntityWriter<'a> {
                         && !self
                             .expand
                             .iter()
-                            .any(|e| e.name == nav.name && !e.count_only)
+                            .any(|e| e.name == nav.name && e.form != ExpandForm::Count)
                         && self
                             .navigation_links
                             .as_ref()
@@ -284,10 +296,14 @@ impl<'a> EntityWriter<'a> {
         for Expanded {
             name,
             collection,
-            count_only,
+            form,
             writer,
         } in &self.expand
         {
+            let write_child = |out: &mut Vec<u8>, child: &dyn Fields| match form {
+                ExpandForm::References => writer.write_reference(out, child),
+                _ => writer.write(out, child),
+            };
             let key = children_key(name);
             if *collection {
                 let children = row
@@ -299,7 +315,7 @@ impl<'a> EntityWriter<'a> {
                     write_key(out, &format!("{name}@odata.count"));
                     out.extend_from_slice(n.to_string().as_bytes());
                 }
-                if *count_only {
+                if *form == ExpandForm::Count {
                     continue;
                 }
                 sep(out);
@@ -309,14 +325,14 @@ impl<'a> EntityWriter<'a> {
                     if i > 0 {
                         out.push(b',');
                     }
-                    writer.write(out, child);
+                    write_child(out, child);
                 }
                 out.push(b']');
             } else {
                 sep(out);
                 write_key(out, name);
                 match row.field(&key) {
-                    Some(FieldRef::Json(Json::Object(child))) => writer.write(out, child),
+                    Some(FieldRef::Json(Json::Object(child))) => write_child(out, child),
                     _ => out.extend_from_slice(b"null"),
                 }
             }

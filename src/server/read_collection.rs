@@ -15,7 +15,7 @@ use super::response::{
     json_response, not_modified, query_without_skiptoken, select_suffix, PageHead,
     ETAG_BUFFER_LIMIT,
 };
-use crate::bind::query::{BoundRequest, CollectionRef};
+use crate::bind::query::{BoundRequest, CollectionRef, Resource};
 use crate::error::GatewayError;
 use crate::exec::collection::{self, start_page, Continuation};
 use crate::exec::expand::expand_rows;
@@ -85,12 +85,17 @@ impl RequestCtx<'_> {
         let set = c.set;
         let model = self.service.model.clone();
         let service_root = self.service_root.clone();
-        let context = format!(
-            "{}$metadata#{}{}",
-            service_root,
-            model.set(set).name,
-            select_suffix(&model, set, &bound.shape)
-        );
+        let references = matches!(bound.resource, Resource::CollectionReferences(_));
+        let context = if references {
+            format!("{service_root}$metadata#Collection($ref)")
+        } else {
+            format!(
+                "{}$metadata#{}{}",
+                service_root,
+                model.set(set).name,
+                select_suffix(&model, set, &bound.shape)
+            )
+        };
         let next_base = format!("{}{}", service_root, self.rel);
         let query_rest = query_without_skiptoken(self.raw_query);
         let binding = self.binding();
@@ -172,7 +177,11 @@ impl RequestCtx<'_> {
                             out.push(b',');
                         }
                         first = false;
-                        writer.write(&mut out, r);
+                        if references {
+                            writer.write_reference(&mut out, r);
+                        } else {
+                            writer.write(&mut out, r);
+                        }
                         if out.len() < 32 * 1024 {
                             continue;
                         }

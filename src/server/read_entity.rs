@@ -10,7 +10,7 @@ use super::conditional;
 use super::negotiate::{JsonFormat, MetadataLevel};
 use super::request::RequestCtx;
 use super::response::{json_response, not_modified, select_suffix};
-use crate::bind::query::{BoundRequest, EntityRef, PropertyForm, QueryShape};
+use crate::bind::query::{BoundRequest, EntityRef, PropertyForm, QueryShape, Resource};
 use crate::edm::{Conversion, EdmType, EntitySetId, Property};
 use crate::error::GatewayError;
 use crate::exec::eval::Evaluator;
@@ -75,34 +75,40 @@ impl RequestCtx<'_> {
         let row = &rows[0];
         let writer =
             EntityWriter::for_shape(self.model(), set, &bound.shape, format, &self.service_root);
+        let reference = matches!(bound.resource, Resource::EntityReference(_));
         // The entity's own tag (from its modification time) validates the
         // entity alone; with $expand (or dynamic properties read by a list
         // request of their own) the response holds more, so its tag is a
-        // hash of the whole body.
-        let entity_tag = if bound.shape.expand.is_empty() && bound.shape.dynamic.is_empty() {
-            writer.etag(row)
-        } else {
-            None
-        };
+        // hash of the whole body. A reference's tag stands for the identity
+        // it names (Protocol 11.2.8), a hash of the body too.
+        let entity_tag =
+            if bound.shape.expand.is_empty() && bound.shape.dynamic.is_empty() && !reference {
+                writer.etag(row)
+            } else {
+                None
+            };
         if let Some(tag) = &entity_tag {
             if conditional::none_match(&self.parts.headers, tag) {
                 return Ok(not_modified(tag));
             }
         }
         let mut entity = Vec::with_capacity(512);
-        writer.write(&mut entity, row);
+        let context = if reference {
+            writer.write_reference(&mut entity, row);
+            format!("{}$metadata#$ref", self.service_root)
+        } else {
+            writer.write(&mut entity, row);
+            format!(
+                "{}$metadata#{}{}/$entity",
+                self.service_root,
+                self.model().set(set).name,
+                select_suffix(self.model(), set, &bound.shape)
+            )
+        };
         let mut out = Vec::with_capacity(entity.len() + 128);
         if format.metadata != MetadataLevel::None {
             out.extend_from_slice(b"{\"@odata.context\":");
-            write_str(
-                &mut out,
-                &format!(
-                    "{}$metadata#{}{}/$entity",
-                    self.service_root,
-                    self.model().set(set).name,
-                    select_suffix(self.model(), set, &bound.shape)
-                ),
-            );
+            write_str(&mut out, &context);
             if entity.len() > 2 {
                 out.push(b',');
             }

@@ -110,9 +110,13 @@ impl RequestCtx<'_> {
                 &json_format(rep).content_type(),
             )),
             Resource::Metadata => Ok(self.metadata(rep)),
-            Resource::Collection(c) => self.collection(c, bound, json_format(rep), principal).await,
+            Resource::Collection(c) | Resource::CollectionReferences(c) => {
+                self.collection(c, bound, json_format(rep), principal).await
+            }
             Resource::Count(c) => self.count(c, bound, principal).await,
-            Resource::Entity(e) => self.entity(e, bound, json_format(rep), principal).await,
+            Resource::Entity(e) | Resource::EntityReference(e) => {
+                self.entity(e, bound, json_format(rep), principal).await
+            }
             Resource::Property {
                 entity,
                 property,

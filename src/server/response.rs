@@ -9,7 +9,7 @@ use http::{Response, StatusCode};
 
 use super::body::{self, Body};
 use super::negotiate::{JsonFormat, Representation};
-use crate::bind::query::QueryShape;
+use crate::bind::query::{ExpandForm, QueryShape};
 use crate::edm::{EntitySetId, ServiceModel};
 use crate::error::GatewayError;
 use crate::upstream::UpstreamError;
@@ -68,8 +68,13 @@ fn select_items(model: &ServiceModel, set: EntitySetId, shape: &QueryShape) -> V
         .collect();
     items.extend(shape.dynamic.iter().cloned());
     items.extend(shape.selected_navigation.iter().cloned());
-    // Counts (`Nav/$count`) are not expanded entities and take no place.
-    for item in shape.expand.iter().filter(|i| !i.count_only) {
+    // Counts (`Nav/$count`) and references (`Nav/$ref`) are not expanded
+    // entities and take no place (Protocol 10.9).
+    for item in shape
+        .expand
+        .iter()
+        .filter(|i| i.form == ExpandForm::Entities)
+    {
         let nested = &item.options;
         if nested.select.is_some() || !nested.expand.is_empty() {
             let inner = select_items(model, item.set, nested);

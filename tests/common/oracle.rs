@@ -434,10 +434,18 @@ impl<'o> Req<'o> {
         // `Nav/$count`: the number of related entities passing the nested
         // $filter/$search, as `Nav@odata.count`, without the entities.
         let mut counted: Vec<Navigated> = Vec::new();
+        // `Nav/$ref`: of the expanded entities only their ids.
+        let mut referenced: Vec<String> = Vec::new();
         for item in q.expand.iter().flatten() {
             let count_only = match item.suffix {
                 ast::ExpandSuffix::None => false,
                 ast::ExpandSuffix::Count => true,
+                ast::ExpandSuffix::Ref => {
+                    if let [ast::SelectSegment::Name(n)] = item.path.as_slice() {
+                        referenced.push(n.name.clone());
+                    }
+                    false
+                }
                 _ => return Err("unsupported $expand suffix".into()),
             };
             let [ast::SelectSegment::Name(n)] = item.path.as_slice() else {
@@ -478,16 +486,28 @@ impl<'o> Req<'o> {
             }
             for (name, options, target_set, join, target) in &expand {
                 let target_set = target_set.ok_or("expanded navigation without a set")?;
+                // An entity, or with `$ref` its reference: the id, relative
+                // to the service root (`compare::covers` matches the end).
+                let as_refs = referenced.contains(name);
+                let entity = |key: i64, row: Map<String, Json>| {
+                    if as_refs {
+                        let id = format!("{}({key})", m.set(target_set).name);
+                        Json::Object(Map::from_iter([("@odata.id".to_string(), Json::from(id))]))
+                    } else {
+                        Json::Object(row)
+                    }
+                };
                 let value = match join {
                     Join::ForeignKey { field, .. } => {
                         match self.follow(row, field, *target, Some(target_set))? {
                             Some(r) => {
                                 let nested = self.shape(target_set, vec![r], options)?;
                                 nested
-                                    .rows
+                                    .keys
                                     .into_iter()
+                                    .zip(nested.rows)
                                     .next()
-                                    .map_or(Json::Null, Json::Object)
+                                    .map_or(Json::Null, |(k, r)| entity(k, r))
                             }
                             None => Json::Null,
                         }
@@ -498,7 +518,14 @@ impl<'o> Req<'o> {
                         if options.count == Some(true) {
                             obj.insert(format!("{name}@odata.count"), Json::from(nested.count));
                         }
-                        Json::Array(nested.rows.into_iter().map(Json::Object).collect())
+                        Json::Array(
+                            nested
+                                .keys
+                                .into_iter()
+                                .zip(nested.rows)
+                                .map(|(k, r)| entity(k, r))
+                                .collect(),
+                        )
                     }
                 };
                 obj.insert(name.clone(), value);
