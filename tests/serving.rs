@@ -391,7 +391,7 @@ async fn ids_of_all_pages(env: &Env, url: &str, page: u32) -> (Vec<i64>, Vec<Val
 }
 
 #[tokio::test]
-async fn references_name_the_entities_a_path_addresses() {
+async fn references_name_the_entities_a_path_addresses_and_ids_resolve() {
     let env = Env::start(50, |_| {}).await;
     let root = format!("{}/odata/", env.base);
     // A collection's references are the ids of its entities, page by page,
@@ -450,6 +450,32 @@ async fn references_name_the_entities_a_path_addresses() {
         assert!(r.header("etag").is_some(), "{url}");
     }
 
+    // Each id resolves through `$entity` (Protocol 11.2.9) to the entity
+    // it names, absolute or relative to the service root.
+    for (id, key) in [
+        (format!("{root}Accounts(5)"), 5),
+        (format!("{root}Contacts({contact})"), contact),
+        ("Accounts(5)".to_string(), 5),
+        ("/odata/Accounts(5)".to_string(), 5),
+    ] {
+        let r = env.get(&format!("/odata/$entity?$id={id}")).await;
+        assert_eq!(r.status, 200, "{id}: {}", r.text());
+        assert_eq!(r.json()["Id"], json!(key), "{id}");
+    }
+    let j = env
+        .get("/odata/$entity/ZeyOS.Account?$id=Accounts(5)&$select=LastName")
+        .await
+        .json();
+    assert_eq!(
+        j["@odata.context"],
+        format!("{root}$metadata#Accounts(LastName)/$entity"),
+        "{j}"
+    );
+    assert!(
+        j["LastName"].is_string() && j.get("ContactId").is_none(),
+        "{j}"
+    );
+
     // `*/$ref` writes every navigation property as references.
     let j = env
         .get("/odata/Accounts(5)?$select=Id&$expand=*/$ref")
@@ -481,6 +507,12 @@ async fn references_name_the_entities_a_path_addresses() {
         ("/odata/Accounts/$ref?$select=Id", 400),
         ("/odata/Accounts(5)/$ref?$expand=Contact", 400),
         ("/odata/Accounts(5)/$ref?$top=1", 400),
+        ("/odata/$entity", 400),
+        ("/odata/$entity?$id=Accounts", 400),
+        ("/odata/$entity?$id=Accounts(5)/LastName", 400),
+        ("/odata/$entity?$id=/v1/Companies(5)", 404),
+        ("/odata/$entity?$id=Accounts(999999)", 404),
+        ("/odata/$entity/ZeyOS.Contact?$id=Accounts(5)", 404),
     ] {
         let r = env.get(url).await;
         assert_eq!(r.status, status, "{url}: {}", r.text());

@@ -93,8 +93,11 @@ impl<'m> Binder<'m> {
 
     /// Binds a whole parsed URL.
     pub fn bind(&self, uri: &ast::ODataUri) -> Result<BoundRequest, GatewayError> {
-        let resource = self.resource(&uri.path)?;
         let q = &uri.query;
+        let resource = match uri.path.segments.first().map(|s| &s.kind) {
+            Some(ast::SegmentKind::Entity) => self.entity_by_id(&uri.path, q.id.as_deref())?,
+            _ => self.resource(&uri.path)?,
+        };
         if q.compute.is_some() {
             return Err(GatewayError::not_implemented(
                 "$compute is not supported by this service",

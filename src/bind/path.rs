@@ -39,7 +39,7 @@ impl Binder<'_> {
                     allow: "POST",
                 })
             }
-            SegmentKind::Entity | SegmentKind::All | SegmentKind::Crossjoin(_) => {
+            SegmentKind::All | SegmentKind::Crossjoin(_) => {
                 return Err(GatewayError::not_implemented(
                     format!("{} is not supported by this service", first),
                     Some(first.to_string()),
@@ -193,6 +193,75 @@ impl Binder<'_> {
                 form: PropertyForm::Value,
             },
         })
+    }
+
+    /// `$entity?$id=...` (Protocol 11.2.9): the entity an entity-id names,
+    /// as if its URL had been requested, so that a client holding an
+    /// `@odata.id` (from a reference, or full metadata) can read it with
+    /// `$select` and `$expand`. The id may be absolute
+    /// (`http://host/odata/Accounts(1)`; the authority is not compared, as
+    /// a proxy may rewrite it), an absolute path (`/odata/Accounts(1)`) or
+    /// relative to the service root, where `$entity` is (`Accounts(1)`).
+    pub(super) fn entity_by_id(
+        &self,
+        path: &ast::ResourcePath,
+        id: Option<&str>,
+    ) -> Result<Resource, GatewayError> {
+        let id = id.ok_or_else(|| {
+            bad(
+                "InvalidQuery",
+                "$entity needs $id, the entity-id to resolve",
+                "$id",
+            )
+        })?;
+        let without_authority = match id.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+            None => id,
+        };
+        let relative = if without_authority.starts_with('/') {
+            without_authority
+                .strip_prefix(self.model.root.as_str())
+                .ok_or_else(|| {
+                    GatewayError::not_found(
+                        format!(
+                            "`{id}` names no entity of the service at {}",
+                            self.model.root
+                        ),
+                        Some("$id"),
+                    )
+                })?
+        } else {
+            without_authority
+        };
+        let parsed = odata_syntax::parse_resource_path(relative, &odata_syntax::Limits::default())
+            .map_err(|e| {
+                bad(
+                    "InvalidId",
+                    format!("$id `{id}` is not the URL of an entity: {e}"),
+                    "$id",
+                )
+            })?;
+        let not_an_entity = || {
+            bad(
+                "InvalidId",
+                format!("$id `{id}` names no single entity"),
+                "$id",
+            )
+        };
+        if !matches!(
+            parsed.segments.first().map(|s| &s.kind),
+            Some(SegmentKind::Name(_))
+        ) {
+            return Err(not_an_entity());
+        }
+        let Resource::Entity(entity) = self.resource(&parsed)? else {
+            return Err(not_an_entity());
+        };
+        // `$entity/ZeyOS.Account?$id=...`: the entity must be of that type.
+        if let Some(SegmentKind::Name(cast)) = path.segments.get(1).map(|s| &s.kind) {
+            self.check_cast(entity.set(), cast)?;
+        }
+        Ok(Resource::Entity(entity))
     }
 
     fn check_cast(&self, set: EntitySetId, name: &ast::QualifiedName) -> Result<(), GatewayError> {
