@@ -746,7 +746,16 @@ fn query(rng: &mut Rng, sets: &[SetInfo], set: &SetInfo) -> (String, Option<u64>
     }
     let mut options = Vec::new();
     if rng.chance(0.85) {
-        options.push(format!("$filter={}", filter(rng, target, 3)));
+        let mut text = filter(rng, target, 3);
+        // A parameter alias in place of a compared string literal, its
+        // value sent beside (it must survive paging's nextLinks too).
+        if rng.chance(0.15) {
+            if let Some((with_alias, value)) = alias_first_string(&text) {
+                text = with_alias;
+                options.push(format!("@v={value}"));
+            }
+        }
+        options.push(format!("$filter={text}"));
     }
     if rng.chance(0.05) {
         if let Some(word) = search_word(rng, target) {
@@ -781,6 +790,41 @@ fn query(rng: &mut Rng, sets: &[SetInfo], set: &SetInfo) -> (String, Option<u64>
         format!("{path}?{}", options.join("&"))
     };
     (url, page)
+}
+
+/// `filter` with its first string literal that is the right operand of a
+/// comparison (`Name eq 'x'`) replaced by the alias `@v`, and the literal.
+fn alias_first_string(filter: &str) -> Option<(String, String)> {
+    let mut search = 0;
+    while let Some(found) = filter[search..].find('\'') {
+        let start = search + found;
+        let compared = ["eq ", "ne ", "gt ", "ge ", "lt ", "le "]
+            .iter()
+            .any(|op| filter[..start].ends_with(&format!(" {op}")));
+        // The literal ends at a quote not doubled.
+        let bytes = filter.as_bytes();
+        let mut end = start + 1;
+        while end < bytes.len() {
+            if bytes[end] == b'\'' {
+                if bytes.get(end + 1) == Some(&b'\'') {
+                    end += 2;
+                    continue;
+                }
+                break;
+            }
+            end += 1;
+        }
+        if end >= bytes.len() {
+            return None;
+        }
+        if compared {
+            let literal = filter[start..=end].to_string();
+            let replaced = format!("{}@v{}", &filter[..start], &filter[end + 1..]);
+            return Some((replaced, literal));
+        }
+        search = end + 1;
+    }
+    None
 }
 
 fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {

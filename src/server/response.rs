@@ -152,7 +152,7 @@ pub fn error_response(e: &GatewayError) -> Response<Body> {
         }
     }
     if let GatewayError::Upstream(UpstreamError::Busy { .. }) = e {
-        // Power Query and OData client libraries retry a 503 after this.
+        // Power Query retries a 503 (up to three times) after this many seconds.
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }

@@ -6,7 +6,7 @@
 //! business system behind the gateway. The gate admits a configured number
 //! of upstream requests at a time; the rest wait their turn in arrival
 //! order, and one that has waited its limit is refused (503 with
-//! `Retry-After`, which Power Query and OData client libraries retry)
+//! `Retry-After`, after which Power Query retries up to three times)
 //! rather than queued without end.
 //!
 //! A request holds its place until its whole body is read, so a page that
