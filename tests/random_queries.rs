@@ -1046,15 +1046,7 @@ async fn random_queries_answer_alike_in_batches() {
         if !stops {
             headers.push(("prefer", "odata.continue-on-error".to_string()));
         }
-        let r = env
-            .http
-            .send_body(
-                "POST",
-                &format!("{}/odata/$batch", env.base),
-                &headers,
-                body,
-            )
-            .await;
+        let r = common::batch::send(&env, &headers, body).await;
         if r.status != 200 {
             failures.push(format!(
                 "batch #{batch_number}: status {}: {}",

@@ -3,6 +3,17 @@
 
 use serde_json::{json, Value as Json};
 
+/// POSTs `body` to the `/odata/` service's `$batch` with `headers`.
+pub async fn send(
+    env: &super::Env,
+    headers: &[(&str, String)],
+    body: String,
+) -> super::reqwest_lite::Response {
+    env.http
+        .send_body("POST", &format!("{}/odata/$batch", env.base), headers, body)
+        .await
+}
+
 /// Sends `requests` as a JSON batch (as demo/demo) and returns each
 /// answer's status.
 pub async fn json_statuses(env: &super::Env, requests: Json) -> Vec<u64> {
@@ -11,15 +22,7 @@ pub async fn json_statuses(env: &super::Env, requests: Json) -> Vec<u64> {
         ("content-type", "application/json".into()),
     ];
     let body = json!({ "requests": requests }).to_string();
-    let r = env
-        .http
-        .send_body(
-            "POST",
-            &format!("{}/odata/$batch", env.base),
-            &headers,
-            body,
-        )
-        .await;
+    let r = send(env, &headers, body).await;
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["responses"]
         .as_array()
