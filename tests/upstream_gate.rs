@@ -133,6 +133,10 @@ async fn a_request_that_waits_past_the_queue_timeout_gets_503_with_retry_after()
         "zeyos_odata_upstream_in_flight 0",
         "zeyos_odata_upstream_waiting 0",
         "zeyos_odata_upstream_max_in_flight 1",
+        // The log-in read, the read that got its turn, and the refused one.
+        "zeyos_odata_requests_total{code=\"200\"} 2",
+        "zeyos_odata_requests_total{code=\"503\"} 1",
+        "zeyos_odata_request_duration_seconds_count 3",
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
     }

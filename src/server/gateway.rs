@@ -14,6 +14,7 @@ use serde_json::Value as Json;
 use super::body::{self, Body};
 use super::conditional;
 use super::request::RequestCtx;
+use super::request_metrics::RequestMetrics;
 use super::response::{json_response, login_error, parse_error, set_odata_version, METRICS_PATH};
 use super::skiptoken::TokenSigner;
 use super::version;
@@ -50,6 +51,8 @@ pub struct Gateway {
     pub(super) limits: odata_syntax::Limits,
     pub(super) expand_limits: ExpandLimits,
     pub(super) caps: FilterCapabilities,
+    /// Answered requests by status and time, for `/metrics`.
+    pub(super) requests: RequestMetrics,
 }
 
 /// Why the gateway could not be built.
@@ -133,6 +136,7 @@ impl Gateway {
             limits,
             expand_limits,
             caps,
+            requests: RequestMetrics::default(),
         }))
     }
 
@@ -327,6 +331,7 @@ impl Gateway {
             self.upstream.calls(),
             self.upstream.gate_stats(),
         );
+        self.requests.render(&mut text);
         let mut r = json_response(
             StatusCode::OK,
             text,

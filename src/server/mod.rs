@@ -9,6 +9,7 @@ pub mod negotiate;
 mod read_collection;
 mod read_entity;
 mod request;
+pub mod request_metrics;
 mod response;
 pub mod serve;
 pub mod skiptoken;

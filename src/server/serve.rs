@@ -113,6 +113,9 @@ async fn handle_logged(gateway: &Gateway, req: Request<Incoming>) -> Response<Bo
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let (response, stats) = gateway.handle(req).await;
+    gateway
+        .requests
+        .record(response.status().as_u16(), start.elapsed());
     tracing::info!(
         %method,
         path = %path,
