@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::batch::{json_statuses, parts};
+use common::batch::{json_statuses, parts, send};
 use common::{basic, Env};
 use serde_json::{json, Value as Json};
 
@@ -21,17 +21,6 @@ fn multipart(parts: &[String]) -> String {
     }
     body.push_str("--batch_1--\r\n");
     body
-}
-
-async fn post(
-    env: &Env,
-    path: &str,
-    headers: &[(&str, String)],
-    body: String,
-) -> common::reqwest_lite::Response {
-    env.http
-        .send_body("POST", &format!("{}{path}", env.base), headers, body)
-        .await
 }
 
 fn auth() -> (&'static str, String) {
@@ -55,7 +44,7 @@ async fn multipart_batches_answer_each_read_as_it_is_answered_alone() {
         "Accounts(1)?$expand=Contact",
     ];
     let body = multipart(&urls.iter().map(|u| get_part(u)).collect::<Vec<_>>());
-    let r = post(&env, "/odata/$batch", &multipart_headers(), body).await;
+    let r = send(&env, &multipart_headers(), body).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.headers.get_all("odata-version").iter().count(), 1);
     let ct = r.header("content-type").unwrap_or_default();
@@ -106,7 +95,7 @@ async fn a_multipart_batch_stops_at_its_first_failure_unless_asked_to_go_on() {
         get_part("Accounts?$filter=Nope eq 1"),
         get_part("Accounts?$top=2"),
     ]);
-    let r = post(&env, "/odata/$batch", &multipart_headers(), body.clone()).await;
+    let r = send(&env, &multipart_headers(), body.clone()).await;
     assert_eq!(r.status, 200);
     let got = parts(&r.header("content-type").unwrap_or_default(), &r.body);
     assert_eq!(
@@ -119,7 +108,7 @@ async fn a_multipart_batch_stops_at_its_first_failure_unless_asked_to_go_on() {
 
     let mut headers = multipart_headers();
     headers.push(("prefer", "odata.continue-on-error".into()));
-    let r = post(&env, "/odata/$batch", &headers, body).await;
+    let r = send(&env, &headers, body).await;
     assert_eq!(
         r.header("preference-applied").as_deref(),
         Some("odata.continue-on-error")
@@ -148,7 +137,7 @@ async fn change_sets_are_refused_whole_without_running_any_request() {
         change_set,
         get_part("Accounts(1)"),
     ]);
-    let r = post(&env, "/odata/$batch", &headers, body).await;
+    let r = send(&env, &headers, body).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let got = parts(&r.header("content-type").unwrap_or_default(), &r.body);
     assert_eq!(
@@ -179,7 +168,7 @@ async fn json_batches_answer_by_id_with_dependencies() {
         {"id": "l", "method": "post", "url": "$batch"}
     ]});
     let headers = [auth(), ("content-type", "application/json".into())];
-    let r = post(&env, "/odata/$batch", &headers, batch.to_string()).await;
+    let r = send(&env, &headers, batch.to_string()).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         r.header("content-type").as_deref(),
@@ -231,7 +220,7 @@ async fn the_answer_format_follows_accept() {
         "Content-Transfer-Encoding: binary\r\n",
         "Content-ID: one\r\n",
     );
-    let r = post(&env, "/odata/$batch", &headers, multipart(&[part])).await;
+    let r = send(&env, &headers, multipart(&[part])).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let doc = r.json();
     assert_eq!(doc["responses"][0]["id"], "one");
@@ -304,7 +293,7 @@ async fn broken_batches_get_odata_errors() {
         ),
     ];
     for (headers, body, status, code) in cases {
-        let r = post(&env, "/odata/$batch", &headers, body).await;
+        let r = send(&env, &headers, body).await;
         assert_eq!(r.status, status, "{code}: {}", r.text());
         let j = r.json();
         assert_eq!(j["error"]["code"], code, "{j}");
