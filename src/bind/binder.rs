@@ -45,6 +45,9 @@ pub struct Binder<'m> {
     pub(super) model: &'m ServiceModel,
     pub(super) aliases: HashMap<String, ast::Expr>,
     pub(super) expand_limits: ExpandLimits,
+    /// The limits the request's URL was parsed with, for URLs found inside
+    /// it (`$entity?$id=...`), so that an id is held to the same bounds.
+    pub(super) syntax_limits: odata_syntax::Limits,
 }
 
 /// What a lambda's range variable stands for.
@@ -88,7 +91,15 @@ impl<'m> Binder<'m> {
                 .map(|a| (a.name.clone(), a.value.clone()))
                 .collect(),
             expand_limits,
+            syntax_limits: odata_syntax::Limits::default(),
         }
+    }
+
+    /// Parses URLs found inside the request with `limits` (the configured
+    /// ones) instead of the parser's defaults.
+    pub fn with_syntax_limits(mut self, limits: odata_syntax::Limits) -> Self {
+        self.syntax_limits = limits;
+        self
     }
 
     /// Binds a whole parsed URL.

@@ -233,8 +233,8 @@ impl Binder<'_> {
         } else {
             without_authority
         };
-        let parsed = odata_syntax::parse_resource_path(relative, &odata_syntax::Limits::default())
-            .map_err(|e| {
+        let parsed =
+            odata_syntax::parse_resource_path(relative, &self.syntax_limits).map_err(|e| {
                 bad(
                     "InvalidId",
                     format!("$id `{id}` is not the URL of an entity: {e}"),

@@ -333,3 +333,26 @@ base_filter = { type = "BILLING_INVOICE" }
         "{to_one} to-one navigation properties checked"
     );
 }
+
+/// The id of `$entity?$id=...` is a URL inside the URL: it is parsed with
+/// the limits configured for request URLs, not the parser's defaults.
+#[test]
+fn entity_ids_are_parsed_with_the_configured_limits() {
+    let m = model("odata");
+    let uri = odata_syntax::parse_uri("$entity?$id=Accounts(1)", &odata_syntax::Limits::default())
+        .unwrap();
+    let bind_with = |max_url_length| {
+        Binder::new(&m, &uri.query.aliases, ExpandLimits::default())
+            .with_syntax_limits(odata_syntax::Limits {
+                max_url_length,
+                ..odata_syntax::Limits::default()
+            })
+            .bind(&uri)
+    };
+    assert!(matches!(
+        bind_with(64).unwrap().resource,
+        Resource::Entity(_)
+    ));
+    let refused = bind_with(5).err().unwrap();
+    assert_eq!(refused.code(), "InvalidId", "{refused:?}");
+}

@@ -275,8 +275,9 @@ impl Gateway {
             None => rel.to_string(),
         };
         let uri = odata_syntax::parse_uri(&target, &self.limits).map_err(parse_error)?;
-        let bound =
-            Binder::new(&service.model, &uri.query.aliases, self.expand_limits).bind(&uri)?;
+        let bound = Binder::new(&service.model, &uri.query.aliases, self.expand_limits)
+            .with_syntax_limits(self.limits)
+            .bind(&uri)?;
 
         let principal = self.principal(parts).await?;
 
