@@ -128,11 +128,32 @@ async fn run(args: Args) -> Result<(), String> {
             gateway.upstream.settings().base_url
         );
     }
-    let _ = tokio::signal::ctrl_c().await;
+    stop_requested().await;
     eprintln!("stopping");
     server.shutdown().await;
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
     Ok(())
+}
+
+/// Waits for Ctrl-C or, on Unix, SIGTERM: what `docker stop`, Kubernetes
+/// and systemd send before they kill a process, so a rolling restart gets
+/// the same graceful stop as an interactive one.
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+                return;
+            }
+            Err(e) => eprintln!("cannot watch for SIGTERM ({e}); stopping on Ctrl-C only"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -1,6 +1,7 @@
 //! `config.toml` errors stop start-up with the file, the line and the
 //! problem; the shipped file loads.
 
+use std::time::Duration;
 use zeyos_odata::config::{Config, ConfigError, SHIPPED_CONFIG};
 
 const SERVICE: &str = r#"
@@ -43,6 +44,8 @@ fn shipped_config_loads() {
         Some("/v1/")
     );
     assert_eq!(config.compression_level, 1);
+    assert_eq!(config.header_read_timeout, Duration::from_secs(30));
+    assert_eq!(config.shutdown_grace, Duration::from_secs(30));
     assert!(config.upstream.accept_gzip);
     let from_file = Config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"));
     assert!(from_file.is_ok(), "{from_file:?}");
@@ -182,6 +185,14 @@ fn bad_numbers() {
         1,
         "bad value 10 for `compression_level`: must be between 0 and 9",
     );
+    let err = error(&format!("header_read_timeout_ms = 0\n{SERVICE}"));
+    assert_names(
+        &err,
+        1,
+        "bad value 0 for `header_read_timeout_ms`: must be between 100 and 3600000",
+    );
+    let err = error(&format!("shutdown_grace_ms = -1\n{SERVICE}"));
+    assert_names(&err, 1, "bad value -1 for `shutdown_grace_ms`");
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod validate;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 pub use error::{ConfigError, Hint, Location, Problem, Source};
 pub use service::{
@@ -44,6 +45,16 @@ pub struct Config {
     /// as much CPU as translating the page, so the default is the fastest
     /// level.
     pub compression_level: u32,
+    /// How long a client may take to send a request's head, and how long
+    /// an idle keep-alive connection is kept waiting for the next one.
+    /// Without it, clients that connect and send nothing (or a byte a
+    /// minute) would hold sockets and memory for ever.
+    pub header_read_timeout: Duration,
+    /// On SIGTERM or Ctrl-C, how long requests already being answered may
+    /// take to finish (a Power BI refresh streaming a large page, for one)
+    /// before their connections are closed. New connections are refused
+    /// from the start, so a load balancer sends them elsewhere.
+    pub shutdown_grace: Duration,
     /// The ZeyOS instance.
     pub upstream: UpstreamConfig,
     /// Server-driven paging.

@@ -14,6 +14,8 @@ pub(crate) struct RawConfig {
     pub listen: Option<Spanned<String>>,
     pub public_url: Option<Spanned<String>>,
     pub compression_level: Option<Spanned<i64>>,
+    pub header_read_timeout_ms: Option<Spanned<i64>>,
+    pub shutdown_grace_ms: Option<Spanned<i64>>,
     #[serde(default)]
     pub upstream: RawUpstream,
     #[serde(default)]

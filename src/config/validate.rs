@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
 use toml::Spanned;
 
@@ -35,6 +36,22 @@ pub(crate) fn config(raw: RawConfig, source: &Arc<Source>) -> Result<Config, Con
         .map(|s| http_url(source, &s.span(), "public_url", s.get_ref()))
         .transpose()?;
     let compression_level = number(source, &raw.compression_level, "compression_level", 1, 0, 9)?;
+    let header_read_timeout = Duration::from_millis(number(
+        source,
+        &raw.header_read_timeout_ms,
+        "header_read_timeout_ms",
+        30_000,
+        100,
+        3_600_000,
+    )?);
+    let shutdown_grace = Duration::from_millis(number(
+        source,
+        &raw.shutdown_grace_ms,
+        "shutdown_grace_ms",
+        30_000,
+        0,
+        3_600_000,
+    )?);
 
     let up = &raw.upstream;
     let upstream = UpstreamConfig {
@@ -323,6 +340,8 @@ pub(crate) fn config(raw: RawConfig, source: &Arc<Source>) -> Result<Config, Con
         listen,
         public_url,
         compression_level,
+        header_read_timeout,
+        shutdown_grace,
         upstream,
         paging,
         cache,

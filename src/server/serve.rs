@@ -1,4 +1,6 @@
-//! The accept loop: hyper connections, the tower layers, graceful stop.
+//! The accept loop: hyper connections, the tower layers, graceful stop
+//! (refuse new connections, finish the responses under way, give up after
+//! a grace period).
 //!
 //! Layers, outermost first: request logging (one line per request with
 //! method, path, status, upstream calls and duration; never headers, so no
@@ -13,10 +15,11 @@ use std::time::Instant;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tower::ServiceBuilder;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
@@ -37,7 +40,8 @@ impl Server {
         self.addr
     }
 
-    /// Stops accepting connections and waits for the accept loop to end.
+    /// Stops accepting connections and waits until the open ones have
+    /// finished their responses (at most the configured shutdown grace).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
@@ -58,54 +62,103 @@ fn compression(level: u32) -> CompressionLayer {
 pub async fn serve(gateway: Arc<Gateway>, addr: SocketAddr) -> std::io::Result<Server> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let (stop, mut stopped) = watch::channel(false);
-    let compression = compression(gateway.config.compression_level);
-    let task = tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                a = listener.accept() => a,
-                _ = stopped.changed() => break,
-            };
-            let (stream, _peer) = match accepted {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            let gateway = gateway.clone();
-            let service = ServiceBuilder::new()
-                .map_response(|mut r: Response<_>| {
-                    conditional::weaken_if_encoded(r.headers_mut());
-                    r
-                })
-                .layer(compression.clone())
-                .service(tower::service_fn(move |req: Request<Incoming>| {
-                    let gateway = gateway.clone();
-                    async move { Ok::<_, Infallible>(handle_logged(&gateway, req).await) }
-                }));
-            let mut conn_stop = stopped.clone();
-            tokio::spawn(async move {
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-                tokio::pin!(conn);
-                tokio::select! {
-                    r = conn.as_mut() => {
-                        if let Err(e) = r {
-                            tracing::debug!(error = %e, "connection ended with an error");
-                        }
-                    }
-                    _ = conn_stop.changed() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
-                    }
-                }
-            });
-        }
-    });
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(gateway, listener, stopped));
     Ok(Server { addr, stop, task })
+}
+
+/// Accepts connections until told to stop, then drains: the listener is
+/// closed at once (new connections are refused, so a load balancer moves
+/// them to another instance), every open connection finishes the response
+/// it is sending and closes, and whatever is still open after
+/// `shutdown_grace` is aborted.
+async fn accept_loop(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let compression = compression(gateway.config.compression_level);
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            // Reap finished connections so the set stays as large as the
+            // number of open ones.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            _ = stopped.changed() => break,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        connections.spawn(serve_connection(
+            gateway.clone(),
+            stream,
+            compression.clone(),
+            stopped.clone(),
+        ));
+    }
+    drop(listener);
+    let open = connections.len();
+    if open > 0 {
+        tracing::info!(open, "stopping: letting open connections finish");
+    }
+    let drained = tokio::time::timeout(gateway.config.shutdown_grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            grace_ms = gateway.config.shutdown_grace.as_millis() as u64,
+            "closing connections still open after the shutdown grace period"
+        );
+        connections.shutdown().await;
+    }
+}
+
+/// Serves one connection until the client closes it, or, once the server
+/// stops, until the response under way has been sent.
+async fn serve_connection(
+    gateway: Arc<Gateway>,
+    stream: TcpStream,
+    compression: CompressionLayer,
+    mut stop: watch::Receiver<bool>,
+) {
+    let header_read_timeout = gateway.config.header_read_timeout;
+    let service = ServiceBuilder::new()
+        .map_response(|mut r: Response<_>| {
+            conditional::weaken_if_encoded(r.headers_mut());
+            r
+        })
+        .layer(compression)
+        .service(tower::service_fn(move |req: Request<Incoming>| {
+            let gateway = gateway.clone();
+            async move { Ok::<_, Infallible>(handle_logged(&gateway, req).await) }
+        }));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error while stopping");
+            }
+        }
+    }
 }
 
 async fn handle_logged(gateway: &Gateway, req: Request<Incoming>) -> Response<Body> {
