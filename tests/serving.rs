@@ -520,3 +520,62 @@ async fn references_name_the_entities_a_path_addresses_and_ids_resolve() {
     }
     env.stop().await;
 }
+
+/// `IEEE754Compatible=true` writes Edm.Int64 and Edm.Decimal values as
+/// strings, counts (Int64) included, at every place a count appears; without
+/// it they are numbers.
+#[tokio::test]
+async fn ieee754_compatible_writes_decimals_and_counts_as_strings() {
+    let env = Env::start(50, |_| {}).await;
+    let get = |path: &'static str, ieee754: bool| {
+        let accept = format!("application/json;IEEE754Compatible={ieee754}");
+        let env = &env;
+        async move {
+            let r = env
+                .get_with(
+                    path,
+                    &[("authorization", basic("demo", "demo")), ("accept", accept)],
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()
+        }
+    };
+    let page = "/odata/Accounts?$top=1&$select=Id&$count=true&$expand=Transactions($count=true;$top=1;$select=Id,NetAmount),Tickets/$count";
+    let items = "/odata/Transactions(1)/Items?$count=true&$top=1&$select=SellingPrice";
+    let refs = "/odata/Accounts/$ref?$count=true&$top=1";
+    for ieee754 in [false, true] {
+        let is_int64 = |v: &Value| {
+            if ieee754 {
+                v.as_str().is_some_and(|s| s.parse::<i64>().is_ok())
+            } else {
+                v.is_i64()
+            }
+        };
+        let is_decimal = |v: &Value| {
+            if ieee754 {
+                v.as_str().is_some_and(|s| s.parse::<f64>().is_ok())
+            } else {
+                v.is_number()
+            }
+        };
+        let j = get(page, ieee754).await;
+        let account = &j["value"][0];
+        assert!(is_int64(&j["@odata.count"]), "{ieee754}: {j}");
+        assert!(
+            is_int64(&account["Transactions@odata.count"]),
+            "{ieee754}: {j}"
+        );
+        assert!(is_int64(&account["Tickets@odata.count"]), "{ieee754}: {j}");
+        assert!(
+            is_decimal(&account["Transactions"][0]["NetAmount"]),
+            "{ieee754}: {j}"
+        );
+        let j = get(items, ieee754).await;
+        assert!(is_int64(&j["@odata.count"]), "{ieee754}: {j}");
+        assert!(is_decimal(&j["value"][0]["SellingPrice"]), "{ieee754}: {j}");
+        let j = get(refs, ieee754).await;
+        assert!(is_int64(&j["@odata.count"]), "{ieee754}: {j}");
+    }
+    env.stop().await;
+}

@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json};
 use crate::values::composite;
 
 use super::value::{
-    write_field, write_int, write_json, write_key, write_str, EscapedKey, ValueFormat,
+    write_count, write_field, write_int, write_json, write_key, write_str, EscapedKey, ValueFormat,
 };
 use crate::bind::query::{ExpandForm, ExpandItem, QueryShape};
 use crate::edm::{ComplexTypeId, Conversion, EdmType, EntitySetId, Property, ServiceModel};
@@ -313,7 +313,7 @@ impl<'a> EntityWriter<'a> {
                 if let Some(n) = row.field(&format!("{key}@count")).and_then(field_i64) {
                     sep(out);
                     write_key(out, &format!("{name}@odata.count"));
-                    out.extend_from_slice(n.to_string().as_bytes());
+                    write_count(out, n, self.format.ieee754_compatible);
                 }
                 if *form == ExpandForm::Count {
                     continue;

@@ -112,6 +112,20 @@ pub fn write_int(out: &mut Vec<u8>, n: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
+/// Appends a count (`@odata.count`, `Nav@odata.count`): an Edm.Int64, so
+/// a string under `IEEE754Compatible=true` (OData JSON Format 3.2 names
+/// the count explicitly), where a JavaScript client could not hold every
+/// value as a number.
+pub fn write_count(out: &mut Vec<u8>, n: i64, ieee754: bool) {
+    if ieee754 {
+        out.push(b'"');
+        write_int(out, n);
+        out.push(b'"');
+    } else {
+        write_int(out, n);
+    }
+}
+
 /// Appends a JSON object key followed by a colon.
 pub fn write_key(out: &mut Vec<u8>, key: &str) {
     write_str(out, key);

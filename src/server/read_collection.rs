@@ -20,7 +20,7 @@ use crate::error::GatewayError;
 use crate::exec::collection::{self, start_page, Continuation};
 use crate::exec::expand::expand_rows;
 use crate::serialize::entity::EntityWriter;
-use crate::serialize::value::{write_key, write_str};
+use crate::serialize::value::{write_count, write_key, write_str};
 use crate::upstream::client::Row;
 use crate::upstream::Principal;
 
@@ -136,7 +136,11 @@ impl RequestCtx<'_> {
                     out.push(b',');
                 }
                 write_key(&mut out, "@odata.count");
-                out.extend_from_slice(n.to_string().as_bytes());
+                write_count(
+                    &mut out,
+                    i64::try_from(n).unwrap_or(i64::MAX),
+                    format.ieee754_compatible,
+                );
                 need_comma = true;
             }
             if need_comma {

@@ -17,7 +17,7 @@ use crate::exec::eval::Evaluator;
 use crate::exec::expand::expand_rows;
 use crate::exec::items::{shape_items, ShapedItems};
 use crate::serialize::entity::{write_complex, write_structured, ComplexKeys, EntityWriter};
-use crate::serialize::value::{write_key, write_property_value, write_str};
+use crate::serialize::value::{write_count, write_key, write_property_value, write_str};
 use crate::upstream::{Filter, Op, Principal, Row};
 use crate::values::{collection_items, field_i64};
 
@@ -248,7 +248,11 @@ impl RequestCtx<'_> {
         self.write_property_context(&mut out, row, set, prop, &select_list, format);
         if shape.count {
             write_key(&mut out, "@odata.count");
-            out.extend_from_slice(items.total.to_string().as_bytes());
+            write_count(
+                &mut out,
+                i64::try_from(items.total).unwrap_or(i64::MAX),
+                format.ieee754_compatible,
+            );
             out.push(b',');
         }
         write_key(&mut out, "value");
