@@ -158,6 +158,12 @@ async fn errors_have_the_odata_shape_and_the_right_status() {
                 .as_str()
                 .is_some_and(|m| !m.is_empty()));
             assert!(j["error"].get("target").is_some());
+            // The language of the message (JSON Format 21.1).
+            assert_eq!(
+                r.header("content-language").as_deref(),
+                Some("en"),
+                "{path}"
+            );
         }
     }
     let r = env
@@ -577,5 +583,35 @@ async fn ieee754_compatible_writes_decimals_and_counts_as_strings() {
         let j = get(refs, ieee754).await;
         assert!(is_int64(&j["@odata.count"]), "{ieee754}: {j}");
     }
+    env.stop().await;
+}
+
+/// Without a `Host` header (HTTP/1.0) the URLs in a page name the address
+/// the connection came in on, not the configured `listen` (port 0 in the
+/// tests).
+#[tokio::test]
+async fn urls_name_the_connection_address_without_a_host_header() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = Env::start(20, |_| {}).await;
+    let addr = env.server.as_ref().expect("running").addr();
+    assert_eq!(env.gateway.config.listen.port(), 0);
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /odata/Accounts?$top=1&$select=Id HTTP/1.0\r\nAuthorization: {}\r\nPrefer: odata.maxpagesize=1\r\n\r\n",
+        basic("demo", "demo")
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    let body = &text[text.find("\r\n\r\n").expect("a head") + 4..];
+    let j: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let root = format!("http://{addr}/odata/");
+    assert!(
+        j["@odata.context"]
+            .as_str()
+            .is_some_and(|c| c.starts_with(&root)),
+        "{j}"
+    );
     env.stop().await;
 }

@@ -375,6 +375,12 @@ impl Gateway {
                     })
                     .map(str::to_string)
                     .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+                    .or_else(|| {
+                        parts
+                            .extensions
+                            .get::<super::serve::LocalAddr>()
+                            .map(|a| a.0.to_string())
+                    })
                     .unwrap_or_else(|| self.config.listen.to_string());
                 format!("http://{host}")
             }

@@ -140,6 +140,10 @@ pub fn error_response(e: &GatewayError) -> Response<Body> {
         e.to_json().to_string(),
         "application/json;odata.metadata=minimal",
     );
+    // Every message is written in English (OData JSON Format 21.1: the
+    // header names the language of `message`).
+    r.headers_mut()
+        .insert(header::CONTENT_LANGUAGE, HeaderValue::from_static("en"));
     if status == StatusCode::UNAUTHORIZED {
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,

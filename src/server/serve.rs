@@ -27,6 +27,14 @@ use super::body::Body;
 use super::conditional;
 use super::gateway::{elapsed_ms, Gateway};
 
+/// The address a request's connection was accepted on: the authority of
+/// the URLs the gateway writes (`@odata.context`, nextLinks) when neither
+/// `public_url` nor a usable `Host` header gives one, rather than the
+/// configured listen address, whose port may be 0 and whose IP may be the
+/// unspecified `0.0.0.0`.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalAddr(pub SocketAddr);
+
 /// A running server.
 pub struct Server {
     addr: SocketAddr,
@@ -130,13 +138,17 @@ async fn serve_connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let header_read_timeout = gateway.config.header_read_timeout;
+    let local = stream.local_addr().ok().map(LocalAddr);
     let service = ServiceBuilder::new()
         .map_response(|mut r: Response<_>| {
             conditional::weaken_if_encoded(r.headers_mut());
             r
         })
         .layer(compression)
-        .service(tower::service_fn(move |req: Request<Incoming>| {
+        .service(tower::service_fn(move |mut req: Request<Incoming>| {
+            if let Some(local) = local {
+                req.extensions_mut().insert(local);
+            }
             let gateway = gateway.clone();
             async move { Ok::<_, Infallible>(handle_logged(&gateway, req).await) }
         }));

@@ -582,6 +582,9 @@ fn inner_request(
     let (mut request, ()) = http::Request::new(()).into_parts();
     request.method = method;
     request.uri = uri;
+    if let Some(local) = outer.extensions.get::<super::serve::LocalAddr>() {
+        request.extensions.insert(*local);
+    }
     let headers = &mut request.headers;
     for (name, value) in &entry.headers {
         if DROPPED.contains(&name.as_str()) {
