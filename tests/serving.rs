@@ -615,3 +615,55 @@ async fn urls_name_the_connection_address_without_a_host_header() {
     );
     env.stop().await;
 }
+
+/// A complex-typed property read on its own is the complex value itself,
+/// its properties beside `@odata.context` (JSON Format 11), and the same
+/// value its entity holds.
+#[tokio::test]
+async fn a_complex_property_is_answered_as_the_complex_value() {
+    let env = Env::start(50, |_| {}).await;
+    let mut checked = 0;
+    for (set, prop) in [
+        ("Notes", "BinFile"),
+        ("CustomObjects", "Data"),
+        ("Contracts", "AutoBilling"),
+    ] {
+        let page = env
+            .get(&format!("/odata/{set}?$top=20&$select=Id,{prop}"))
+            .await
+            .json();
+        let rows = page["value"].as_array().cloned().unwrap_or_default();
+        for row in rows.iter().filter(|r| r[prop].is_object()).take(3) {
+            let path = format!("/odata/{set}({})/{prop}", row["Id"]);
+            let r = env.get(&path).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.text());
+            let mut j = r.json();
+            let context = j
+                .as_object_mut()
+                .and_then(|o| o.remove("@odata.context"))
+                .unwrap_or_else(|| panic!("{path}: no context: {}", r.text()));
+            assert!(
+                context.as_str().is_some_and(|c| c.ends_with(&format!(
+                    "$metadata#{set}({})/{prop}",
+                    row["Id"]
+                ))),
+                "{path}: {context}"
+            );
+            assert_eq!(j, row[prop], "{path}");
+            let bare = env
+                .get_with(
+                    &path,
+                    &[
+                        ("authorization", basic("demo", "demo")),
+                        ("accept", "application/json;odata.metadata=none".into()),
+                    ],
+                )
+                .await
+                .json();
+            assert_eq!(bare, row[prop], "{path}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "only {checked} complex values found");
+    env.stop().await;
+}

@@ -197,24 +197,43 @@ impl RequestCtx<'_> {
         let mut out = Vec::new();
         out.push(b'{');
         self.write_property_context(&mut out, &row, set, prop, "", format);
-        write_key(&mut out, "value");
-        match (&prop.ty, prop.conversion) {
-            (EdmType::Complex(_) | EdmType::Collection(_), Conversion::Json) => write_structured(
-                &mut out,
+        if let (EdmType::Complex(_), Conversion::Json) = (&prop.ty, prop.conversion) {
+            // A complex value is the response object itself, its
+            // properties beside the context (JSON Format 11), not wrapped
+            // in `value` as a primitive is.
+            let mut complex = Vec::new();
+            write_structured(
+                &mut complex,
                 self.model(),
                 &ComplexKeys::default(),
                 &prop.ty,
                 value,
                 format.ieee754_compatible,
-            ),
-            _ => write_property_value(
-                &mut out,
-                self.model(),
-                prop,
-                value,
-                format.ieee754_compatible,
-            ),
+            );
+            let Some(members) = complex
+                .strip_prefix(b"{")
+                .and_then(|c| c.strip_suffix(b"}"))
+            else {
+                // Not an object upstream: no value, as for null.
+                let mut r = Response::new(body::empty());
+                *r.status_mut() = StatusCode::NO_CONTENT;
+                return Ok(r);
+            };
+            if members.is_empty() && out.last() == Some(&b',') {
+                out.pop();
+            }
+            out.extend_from_slice(members);
+            out.push(b'}');
+            return Ok(json_response(StatusCode::OK, out, &format.content_type()));
         }
+        write_key(&mut out, "value");
+        write_property_value(
+            &mut out,
+            self.model(),
+            prop,
+            value,
+            format.ieee754_compatible,
+        );
         out.push(b'}');
         Ok(json_response(StatusCode::OK, out, &format.content_type()))
     }
