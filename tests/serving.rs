@@ -147,6 +147,8 @@ async fn errors_have_the_odata_shape_and_the_right_status() {
         ),
         ("/odata/$batch", 405, "MethodNotAllowed"),
         ("/v1/Companies?$expand=CompanyTypes", 501, "NotImplemented"),
+        ("/odata/Notes(2)/BinFile/Content", 501, "NotImplemented"),
+        ("/odata/Accounts(1)/LastName/Length", 404, "NotFound"),
         ("/odata/Transactions", 200, ""),
     ] {
         let r = env.get(path).await;

@@ -170,6 +170,29 @@ impl Binder<'_> {
                         Some("$ref"),
                     ))
                 }
+                (PathState::Property { entity, property }, SegmentKind::Name(n))
+                    if matches!(
+                        self.model
+                            .entity_type(self.model.set(entity.set()).entity_type)
+                            .properties[property]
+                            .ty,
+                        EdmType::Complex(_)
+                    ) =>
+                {
+                    // URL Conventions 4.6 allows it; the gateway serves the
+                    // complex value whole.
+                    let prop = &self
+                        .model
+                        .entity_type(self.model.set(entity.set()).entity_type)
+                        .properties[property];
+                    return Err(GatewayError::not_implemented(
+                        format!(
+                            "addressing `{n}` inside the complex property `{}` is not supported by this service; read `{}` and take `{n}` from it",
+                            prop.name, prop.name
+                        ),
+                        Some(n.to_string()),
+                    ));
+                }
                 (_, SegmentKind::Filter(_) | SegmentKind::Each | SegmentKind::Query) => {
                     return Err(GatewayError::not_implemented(
                         format!("the path segment {seg} is not supported by this service"),
