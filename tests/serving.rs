@@ -669,3 +669,45 @@ async fn a_complex_property_is_answered_as_the_complex_value() {
     assert!(checked >= 3, "only {checked} complex values found");
     env.stop().await;
 }
+
+/// `If-Match` on a read (RFC 9110 13.1.1): the answer when it names the
+/// current tag or `*`, 412 when it names only others.
+#[tokio::test]
+async fn if_match_on_a_read_answers_412_for_a_stale_tag() {
+    let env = Env::start(20, |_| {}).await;
+    for path in [
+        "/odata/Accounts(1)",
+        "/odata/Accounts(1)?$expand=Transactions($select=Id)",
+        "/odata/Accounts?$top=3&$select=Id",
+    ] {
+        let first = env.get(path).await;
+        assert_eq!(first.status, 200, "{path}");
+        let tag = first
+            .header("etag")
+            .unwrap_or_else(|| panic!("{path}: no ETag"));
+        let with = |value: String| {
+            let env = &env;
+            async move {
+                env.get_with(
+                    path,
+                    &[
+                        ("authorization", basic("demo", "demo")),
+                        ("if-match", value),
+                    ],
+                )
+                .await
+            }
+        };
+        assert_eq!(with(tag.clone()).await.status, 200, "{path}");
+        assert_eq!(with(format!("\"x\", {tag}")).await.status, 200, "{path}");
+        assert_eq!(with("*".into()).await.status, 200, "{path}");
+        let stale = with("\"stale\"".into()).await;
+        assert_eq!(stale.status, 412, "{path}: {}", stale.text());
+        assert_eq!(
+            stale.json()["error"]["code"],
+            "PreconditionFailed",
+            "{path}"
+        );
+    }
+    env.stop().await;
+}

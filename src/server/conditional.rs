@@ -75,6 +75,34 @@ pub fn none_match(headers: &HeaderMap, etag: &str) -> bool {
         .any(|v| crate::edm::metadata::if_none_match(v, etag))
 }
 
+/// Whether the request's `If-Match` rules the answer out (RFC 9110 13.1.1:
+/// 412 for a GET too): it names tags and none is `etag`, or the answer has
+/// no tag (`None`, a page too large to tag) to match. Tags compare weakly,
+/// as OData clients send an entity's weak `@odata.etag` back.
+pub fn match_fails(headers: &HeaderMap, etag: Option<&str>) -> bool {
+    let mut values = headers
+        .get_all(header::IF_MATCH)
+        .iter()
+        .map(|v| v.to_str().unwrap_or_default())
+        .peekable();
+    if values.peek().is_none() {
+        return false;
+    }
+    let mut any_tag = false;
+    for value in values {
+        for candidate in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            if candidate == "*" {
+                return false;
+            }
+            any_tag = true;
+            if etag.is_some_and(|tag| crate::edm::metadata::if_none_match(candidate, tag)) {
+                return false;
+            }
+        }
+    }
+    any_tag || etag.is_none()
+}
+
 /// Whether the client demands data fresh from ZeyOS:
 /// `Cache-Control: no-cache` or `max-age=0`, or (HTTP/1.0) `Pragma:
 /// no-cache` without a `Cache-Control`.
@@ -155,6 +183,21 @@ mod tests {
             pieces.update(part);
         }
         assert_eq!(a, pieces.finish());
+    }
+
+    #[test]
+    fn if_match_holds_for_a_listed_tag_or_a_wildcard() {
+        let tag = "W/\"12\"";
+        assert!(!match_fails(&headers(&[]), Some(tag)));
+        assert!(!match_fails(&headers(&[]), None));
+        assert!(!match_fails(
+            &headers(&[("if-match", "\"1\", W/\"12\"")]),
+            Some(tag)
+        ));
+        assert!(!match_fails(&headers(&[("if-match", "*")]), Some(tag)));
+        assert!(!match_fails(&headers(&[("if-match", "*")]), None));
+        assert!(match_fails(&headers(&[("if-match", "\"13\"")]), Some(tag)));
+        assert!(match_fails(&headers(&[("if-match", "\"12\"")]), None));
     }
 
     #[test]

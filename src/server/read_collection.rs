@@ -12,8 +12,8 @@ use super::conditional;
 use super::negotiate::{JsonFormat, MetadataLevel};
 use super::request::RequestCtx;
 use super::response::{
-    json_response, not_modified, query_without_skiptoken, select_suffix, PageHead,
-    ETAG_BUFFER_LIMIT,
+    json_response, not_modified, precondition_failed, query_without_skiptoken, select_suffix,
+    PageHead, ETAG_BUFFER_LIMIT,
 };
 use crate::bind::query::{BoundRequest, CollectionRef, Resource};
 use crate::error::GatewayError;
@@ -275,6 +275,9 @@ impl RequestCtx<'_> {
         }
         let mut r = match head {
             Ok(PageHead::Complete(page, etag)) => {
+                if conditional::match_fails(&self.parts.headers, Some(&etag)) {
+                    return Err(precondition_failed(&etag));
+                }
                 if conditional::none_match(&self.parts.headers, &etag) {
                     return Ok(not_modified(&etag));
                 }
@@ -284,7 +287,15 @@ impl RequestCtx<'_> {
                 }
                 r
             }
-            Ok(PageHead::Streaming) => Response::new(body),
+            Ok(PageHead::Streaming) => {
+                if conditional::match_fails(&self.parts.headers, None) {
+                    return Err(GatewayError::PreconditionFailed(
+                        "If-Match names an entity tag, but this page is too large to carry one"
+                            .into(),
+                    ));
+                }
+                Response::new(body)
+            }
             Ok(PageHead::Failed(e)) => return Err(e),
             Err(_) => return Err(GatewayError::Internal("the page writer stopped".into())),
         };

@@ -43,6 +43,13 @@ pub(super) fn not_modified(etag: &str) -> Response<Body> {
     r
 }
 
+/// The 412 for a read whose `If-Match` names none of the answer's tag.
+pub(super) fn precondition_failed(etag: &str) -> GatewayError {
+    GatewayError::PreconditionFailed(format!(
+        "If-Match names no tag of the current answer, whose tag is {etag}"
+    ))
+}
+
 /// The context URL's select list (Protocol 10.9, as a 4.0 response writes
 /// it): the selected properties and navigation properties, then every
 /// expanded navigation property that has a nested `$select` or `$expand`,
