@@ -111,7 +111,7 @@ pub enum ParseError {
         max: usize,
     },
     /// Nesting deeper than [`Limits::max_depth`].
-    #[error("expression nested too deeply {at}: the limit is {max}")]
+    #[error("expression nested too deeply {at}: the limit is {max} levels, and a parenthesised group, a function call or the right operand of an operator each takes one or two; remove redundant parentheses or write long chains flat (`a or b or c`)")]
     TooDeep {
         /// Where the limit was crossed.
         at: Location,
