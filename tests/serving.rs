@@ -148,6 +148,17 @@ async fn errors_have_the_odata_shape_and_the_right_status() {
         ("/odata/$batch", 405, "MethodNotAllowed"),
         ("/v1/Companies?$expand=CompanyTypes", 501, "NotImplemented"),
         ("/odata/Notes(2)/BinFile/Content", 501, "NotImplemented"),
+        (
+            "/odata/Accounts?$expand=*($levels=2)",
+            501,
+            "NotImplemented",
+        ),
+        (
+            "/odata/Accounts?$expand=*($levels=max)",
+            501,
+            "NotImplemented",
+        ),
+        ("/odata/Accounts?$top=2&$expand=*($levels=1)", 200, ""),
         ("/odata/Accounts(1)/LastName/Length", 404, "NotFound"),
         ("/odata/Transactions", 200, ""),
     ] {

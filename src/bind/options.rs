@@ -242,6 +242,21 @@ impl Binder<'_> {
                 }
             };
             let names: Vec<String> = match item.path.as_slice() {
+                [SelectSegment::Star]
+                    if item.options.as_ref().is_some_and(|o| {
+                        matches!(o.levels, Some(ast::Levels::Max))
+                            || matches!(o.levels, Some(ast::Levels::N(n)) if n > 1)
+                    }) =>
+                {
+                    // URL Conventions 5.1.3: every navigation property of
+                    // every related entity again, a fan-out of dozens of
+                    // ZeyOS requests per page; not done rather than done
+                    // for some navigation properties only.
+                    return Err(GatewayError::not_implemented(
+                        "$levels above 1 with `*` is not supported by this service; name the navigation properties to expand at each level",
+                        Some("$levels"),
+                    ));
+                }
                 [SelectSegment::Star] => ty.navigation.iter().map(|n| n.name.clone()).collect(),
                 [SelectSegment::Name(n)] if !n.is_qualified() => vec![n.name.clone()],
                 _ => {
