@@ -243,6 +243,14 @@ async fn version_headers_are_honoured() {
     let r = get("/odata/$metadata", vec![json, ("odata-maxversion", "4.01")]).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["$Version"], "4.01");
+    assert_eq!(r.header("odata-version").as_deref(), Some("4.01"));
+    assert_eq!(r.headers.get_all("odata-version").iter().count(), 1);
+    let r = get("/odata/$metadata", vec![("odata-maxversion", "4.01")]).await;
+    assert_eq!(
+        r.header("odata-version").as_deref(),
+        Some("4.0"),
+        "XML CSDL"
+    );
     let r = get("/odata/$metadata", vec![json, ("odata-maxversion", "4.0")]).await;
     assert_eq!(r.status, 406);
     // Power Query's pair of headers.

@@ -147,6 +147,14 @@ impl RequestCtx<'_> {
         if let Ok(v) = HeaderValue::from_str(etag) {
             r.headers_mut().insert(header::ETAG, v);
         }
+        if rep == Representation::CsdlJson {
+            // CSDL JSON exists only in OData 4.01 (it is chosen only for
+            // clients that read 4.01), so this answer is a 4.01 one.
+            r.headers_mut().insert(
+                header::HeaderName::from_static("odata-version"),
+                HeaderValue::from_static("4.01"),
+            );
+        }
         r
     }
 

@@ -3,7 +3,8 @@
 //! newest version the client reads (OData 4.01 Protocol, 8.1.5 and 8.2.7).
 //!
 //! The service reads 4.0 and 4.01 requests and answers in 4.0, adding the
-//! 4.01-only CSDL JSON for clients that accept 4.01. A request in another
+//! 4.01-only CSDL JSON (with `OData-Version: 4.01`) for clients that accept
+//! 4.01. A request in another
 //! version must fail with a 4xx rather than be read by the wrong rules, and
 //! a client whose newest version is older than 4.0 cannot read any answer.
 
