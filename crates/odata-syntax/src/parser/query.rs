@@ -393,6 +393,12 @@ impl Parser<'_> {
                     return Err(self.err_at(at, "a query option allowed here"));
                 }
                 let name = self.expect_ident("an alias name")?.to_owned();
+                if q.aliases.iter().any(|a| a.name == name) {
+                    return Err(self.invalid_at(
+                        at,
+                        format!("the parameter alias @{name} is given more than once"),
+                    ));
+                }
                 self.expect(b'=', "'='")?;
                 let vstart = self.pos;
                 let value = self.expr()?;
@@ -678,6 +684,14 @@ pub(crate) fn parse_query<'a>(raw: &'a str, limits: Limits) -> Result<QueryOptio
                     Some(&name),
                 )
             })?;
+            if q.aliases.iter().any(|a| a.name == alias) {
+                // Which value would win is not defined (URL Conventions
+                // 5.1.1.14.1 names one value per alias).
+                return Err(ParseError::invalid(
+                    pair_at,
+                    format!("the parameter alias @{alias} is given more than once"),
+                ));
+            }
             q.aliases.push(AliasValue {
                 name: alias.to_owned(),
                 span: Span::new(0, v.len()),
@@ -863,6 +877,19 @@ mod tests {
         let e = bad(raw);
         assert_eq!(e.option(), Some("$filter"));
         assert_eq!(e.offset(), raw.len());
+    }
+
+    #[test]
+    fn an_alias_given_twice_is_refused() {
+        let limits = Limits::default();
+        for query in ["@p=1&$top=2&@p=3", "$expand=Nav(@p=1;@p=2)"] {
+            let e = parse_query(query, &limits).unwrap_err();
+            assert!(
+                e.to_string().contains("@p is given more than once"),
+                "{query}: {e}"
+            );
+        }
+        assert!(parse_query("@p=1&@q=1", &limits).is_ok());
     }
 
     #[test]
