@@ -730,3 +730,72 @@ async fn if_match_on_a_read_answers_412_for_a_stale_tag() {
     }
     env.stop().await;
 }
+
+/// `POST .../$query` with the query options as `text/plain` answers what
+/// the `GET` with those options answers, the URL's own options included,
+/// and its nextLinks are ordinary `GET` URLs.
+#[tokio::test]
+async fn query_options_in_a_post_body_answer_as_the_get_does() {
+    let env = Env::start(50, |_| {}).await;
+    let post = |path: &str, content_type: &str, body: &str| {
+        let url = format!("{}{path}", env.base);
+        let headers = vec![
+            ("authorization", basic("demo", "demo")),
+            ("content-type", content_type.to_string()),
+            ("prefer", "odata.maxpagesize=4".to_string()),
+        ];
+        let body = body.to_string();
+        let http = env.http.clone();
+        async move { http.send_body("POST", &url, &headers, body).await }
+    };
+    let options = "$filter=startswith(LastName,'S')%20or%20Id%20lt%2010&$select=Id,LastName&$orderby=LastName,Id&$count=true";
+    let by_get = env
+        .get_with(
+            &format!("/odata/Accounts?{options}"),
+            &[
+                ("authorization", basic("demo", "demo")),
+                ("prefer", "odata.maxpagesize=4".to_string()),
+            ],
+        )
+        .await
+        .json();
+    let by_post = post(
+        "/odata/Accounts/$query",
+        "text/plain",
+        &format!("{options}\n"),
+    )
+    .await;
+    assert_eq!(by_post.status, 200, "{}", by_post.text());
+    let by_post = by_post.json();
+    assert_eq!(by_post, by_get);
+    let next = by_post["@odata.nextLink"].as_str().expect("a nextLink");
+    assert!(!next.contains("$query"), "{next}");
+    let page2 = env.get(next.trim_start_matches(&env.base)).await;
+    assert_eq!(page2.status, 200, "{}", page2.text());
+
+    // Options in the URL and in the body are read together; one given in
+    // both places is a duplicate.
+    let split = post(
+        "/odata/Accounts/%24query?$select=Id,LastName",
+        "text/plain",
+        "$filter=startswith(LastName,'S')%20or%20Id%20lt%2010&$orderby=LastName,Id&$count=true",
+    )
+    .await;
+    let split = split.json();
+    for key in ["@odata.context", "@odata.count", "value"] {
+        assert_eq!(split[key], by_get[key], "{key}");
+    }
+    let twice = post("/odata/Accounts/$query?$top=1", "text/plain", "$top=2").await;
+    assert_eq!(twice.status, 400, "{}", twice.text());
+
+    for (content_type, body, status) in [
+        ("application/json", "$top=1", 415),
+        ("text/plain", "$filter=Id gt 5", 400),
+        ("text/plain", "$filter=Nope%20eq%201", 400),
+    ] {
+        let r = post("/odata/Accounts/$query", content_type, body).await;
+        assert_eq!(r.status, status, "{content_type} {body}: {}", r.text());
+        assert!(r.json()["error"]["code"].is_string());
+    }
+    env.stop().await;
+}

@@ -13,6 +13,7 @@ use serde_json::Value as Json;
 
 use super::body::{self, Body};
 use super::conditional;
+use super::query_in_body;
 use super::request::RequestCtx;
 use super::request_metrics::RequestMetrics;
 use super::response::{json_response, login_error, parse_error, set_odata_version, METRICS_PATH};
@@ -147,8 +148,9 @@ impl Gateway {
     }
 
     /// Answers one request. Never fails: every error becomes an OData
-    /// error response. Only a `$batch` has its body read; every other
-    /// request is a read, answered from its head.
+    /// error response. Only a `$batch` and a `POST .../$query` (a read
+    /// with its query options in the body) have their bodies read; every
+    /// other request is a read, answered from its head.
     pub async fn handle<B>(&self, req: Request<B>) -> (Response<Body>, RequestStats)
     where
         B: http_body::Body<Data = Bytes>,
@@ -163,6 +165,25 @@ impl Gateway {
                     Err(e) => (Err(body_error(e.as_ref(), limit)), 0),
                 };
                 return finish(result, false, calls);
+            }
+            if let Some(resource) = query_in_body::resource_of(parts.uri.path()) {
+                // The body is a URL's query: it may be as long as a URL.
+                let limit = self.config.limits.max_url_length;
+                let get = match Limited::new(body, limit).collect().await {
+                    Ok(collected) => query_in_body::as_get(&parts, resource, &collected.to_bytes()),
+                    Err(e) if e.is::<LengthLimitError>() => Err(GatewayError::PayloadTooLarge(
+                        format!("the query options are longer than {limit} bytes (limits.max_url_length)"),
+                    )),
+                    Err(e) => Err(GatewayError::bad_request(
+                        "InvalidQueryBody",
+                        format!("the body could not be read: {e}"),
+                        Some("$query"),
+                    )),
+                };
+                return match get {
+                    Ok(get) => self.handle_parts(&get).await,
+                    Err(e) => finish(Err(e), false, 0),
+                };
             }
         }
         self.handle_parts(&parts).await

@@ -6,6 +6,7 @@ pub mod body;
 pub mod conditional;
 pub mod gateway;
 pub mod negotiate;
+mod query_in_body;
 mod read_collection;
 mod read_entity;
 mod request;
