@@ -98,7 +98,10 @@ async fn accept_loop(
         let (stream, _peer) = match accepted {
             Ok(s) => s,
             Err(e) => {
+                // Out of file descriptors, most often: pause rather than
+                // spin until connections close.
                 tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }
         };
