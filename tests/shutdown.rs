@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::{basic, Env};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use zeyos_odata::server::serve::Server;
 
 /// Starts an environment without the cache, logs in, then makes every
 /// request to the simulator take `latency`.
@@ -65,16 +66,30 @@ async fn refused_within(addr: SocketAddr, within: Duration) -> bool {
     false
 }
 
-#[tokio::test]
-async fn a_stop_refuses_new_connections_and_finishes_the_response_under_way() {
-    let mut env = start(Duration::from_millis(600), |c| {
-        c.shutdown_grace = Duration::from_secs(20);
-    })
-    .await;
+/// A read under way while the simulator takes `latency` to answer, with
+/// the shutdown grace set to `grace`: the server (still running), its
+/// address and the read, once ZeyOS is working on it.
+async fn read_under_way(
+    latency: Duration,
+    grace: Duration,
+) -> (
+    Env,
+    Server,
+    SocketAddr,
+    tokio::task::JoinHandle<std::io::Result<Vec<u8>>>,
+) {
+    let mut env = start(latency, |c| c.shutdown_grace = grace).await;
     let server = env.server.take().expect("server running");
     let addr = server.addr();
     let in_flight = tokio::spawn(raw_get(addr, "/odata/Accounts?$top=5&$select=Id"));
     until_upstream_busy(&env).await;
+    (env, server, addr, in_flight)
+}
+
+#[tokio::test]
+async fn a_stop_refuses_new_connections_and_finishes_the_response_under_way() {
+    let (_env, server, addr, in_flight) =
+        read_under_way(Duration::from_millis(600), Duration::from_secs(20)).await;
 
     let stopping = tokio::spawn(server.shutdown());
     assert!(
@@ -97,14 +112,8 @@ async fn a_stop_refuses_new_connections_and_finishes_the_response_under_way() {
 
 #[tokio::test]
 async fn a_response_that_outlasts_the_grace_period_is_cut_off() {
-    let mut env = start(Duration::from_secs(8), |c| {
-        c.shutdown_grace = Duration::from_millis(100);
-    })
-    .await;
-    let server = env.server.take().expect("server running");
-    let addr = server.addr();
-    let in_flight = tokio::spawn(raw_get(addr, "/odata/Accounts?$top=5&$select=Id"));
-    until_upstream_busy(&env).await;
+    let (_env, server, _addr, in_flight) =
+        read_under_way(Duration::from_secs(8), Duration::from_millis(100)).await;
 
     // The stop ends long before ZeyOS would have answered, and the
     // client's connection is closed without an answer rather than left
