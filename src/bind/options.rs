@@ -248,10 +248,11 @@ impl Binder<'_> {
                             || matches!(o.levels, Some(ast::Levels::N(n)) if n > 1)
                     }) =>
                 {
-                    // URL Conventions 5.1.3: every navigation property of
-                    // every related entity again, a fan-out of dozens of
-                    // ZeyOS requests per page; not done rather than done
-                    // for some navigation properties only.
+                    // URL Conventions ("System Query Option $expand"):
+                    // every navigation property of every related entity
+                    // again, a fan-out of dozens of ZeyOS requests per
+                    // page; not done rather than done for some navigation
+                    // properties only.
                     return Err(GatewayError::not_implemented(
                         "$levels above 1 with `*` is not supported by this service; name the navigation properties to expand at each level",
                         Some("$levels"),

@@ -179,8 +179,8 @@ impl Binder<'_> {
                         EdmType::Complex(_)
                     ) =>
                 {
-                    // URL Conventions 4.6 allows it; the gateway serves the
-                    // complex value whole.
+                    // URL Conventions ("Addressing a Property") allows
+                    // it; the gateway serves the complex value whole.
                     let prop = &self
                         .model
                         .entity_type(self.model.set(entity.set()).entity_type)

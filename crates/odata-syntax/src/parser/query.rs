@@ -686,7 +686,7 @@ pub(crate) fn parse_query<'a>(raw: &'a str, limits: Limits) -> Result<QueryOptio
             })?;
             if q.aliases.iter().any(|a| a.name == alias) {
                 // Which value would win is not defined (URL Conventions
-                // 5.1.1.14.1 names one value per alias).
+                // "Parameter Aliases" gives one value per alias).
                 return Err(ParseError::invalid(
                     pair_at,
                     format!("the parameter alias @{alias} is given more than once"),
