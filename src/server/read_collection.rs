@@ -12,8 +12,8 @@ use super::conditional;
 use super::negotiate::{JsonFormat, MetadataLevel};
 use super::request::RequestCtx;
 use super::response::{
-    json_response, not_modified, precondition_failed, query_without_skiptoken, select_suffix,
-    PageHead, ETAG_BUFFER_LIMIT,
+    json_response, precondition_answer, query_without_skiptoken, select_suffix, PageHead,
+    ETAG_BUFFER_LIMIT,
 };
 use crate::bind::query::{BoundRequest, CollectionRef, Resource};
 use crate::error::GatewayError;
@@ -275,11 +275,8 @@ impl RequestCtx<'_> {
         }
         let mut r = match head {
             Ok(PageHead::Complete(page, etag)) => {
-                if conditional::match_fails(&self.parts.headers, Some(&etag)) {
-                    return Err(precondition_failed(&etag));
-                }
-                if conditional::none_match(&self.parts.headers, &etag) {
-                    return Ok(not_modified(&etag));
+                if let Some(answer) = precondition_answer(&self.parts.headers, &etag)? {
+                    return Ok(answer);
                 }
                 let mut r = Response::new(body::chunks(page));
                 if let Ok(v) = HeaderValue::from_str(&etag) {

@@ -9,7 +9,7 @@ use super::body::{self, Body};
 use super::conditional;
 use super::negotiate::{JsonFormat, MetadataLevel};
 use super::request::RequestCtx;
-use super::response::{json_response, not_modified, precondition_failed, select_suffix};
+use super::response::{json_response, precondition_answer, select_suffix};
 use crate::bind::query::{BoundRequest, EntityRef, PropertyForm, QueryShape, Resource};
 use crate::edm::{Conversion, EdmType, EntitySetId, Property};
 use crate::error::GatewayError;
@@ -88,11 +88,8 @@ impl RequestCtx<'_> {
                 None
             };
         if let Some(tag) = &entity_tag {
-            if conditional::match_fails(&self.parts.headers, Some(tag)) {
-                return Err(precondition_failed(tag));
-            }
-            if conditional::none_match(&self.parts.headers, tag) {
-                return Ok(not_modified(tag));
+            if let Some(answer) = precondition_answer(&self.parts.headers, tag)? {
+                return Ok(answer);
             }
         }
         let mut entity = Vec::with_capacity(512);
@@ -120,11 +117,8 @@ impl RequestCtx<'_> {
             out = entity;
         }
         let etag = entity_tag.unwrap_or_else(|| conditional::strong_etag(&out));
-        if conditional::match_fails(&self.parts.headers, Some(&etag)) {
-            return Err(precondition_failed(&etag));
-        }
-        if conditional::none_match(&self.parts.headers, &etag) {
-            return Ok(not_modified(&etag));
+        if let Some(answer) = precondition_answer(&self.parts.headers, &etag)? {
+            return Ok(answer);
         }
         let mut r = json_response(StatusCode::OK, out, &format.content_type());
         if let Ok(tag) = HeaderValue::from_str(&etag) {

@@ -43,11 +43,22 @@ pub(super) fn not_modified(etag: &str) -> Response<Body> {
     r
 }
 
-/// The 412 for a read whose `If-Match` names none of the answer's tag.
-pub(super) fn precondition_failed(etag: &str) -> GatewayError {
-    GatewayError::PreconditionFailed(format!(
-        "If-Match names no tag of the current answer, whose tag is {etag}"
-    ))
+/// The answer a read's preconditions give instead of the one tagged
+/// `etag`, in RFC 9110 13.2.2's order: `If-Match` naming none of it is 412,
+/// then `If-None-Match` naming it is 304; `None` to answer in full.
+pub(super) fn precondition_answer(
+    headers: &HeaderMap,
+    etag: &str,
+) -> Result<Option<Response<Body>>, GatewayError> {
+    if super::conditional::match_fails(headers, Some(etag)) {
+        return Err(GatewayError::PreconditionFailed(format!(
+            "If-Match names no tag of the current answer, whose tag is {etag}"
+        )));
+    }
+    if super::conditional::none_match(headers, etag) {
+        return Ok(Some(not_modified(etag)));
+    }
+    Ok(None)
 }
 
 /// The context URL's select list (Protocol 10.9, as a 4.0 response writes
