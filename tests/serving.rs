@@ -797,5 +797,44 @@ async fn query_options_in_a_post_body_answer_as_the_get_does() {
         assert_eq!(r.status, status, "{content_type} {body}: {}", r.text());
         assert!(r.json()["error"]["code"].is_string());
     }
+
+    // Inside a batch too, in either format, a POST to $query is the read.
+    let auth = ("authorization", basic("demo", "demo"));
+    let json_batch = serde_json::json!({"requests": [
+        {"id": "1", "method": "POST", "url": "Accounts/$query",
+         "headers": {"content-type": "text/plain", "prefer": "odata.maxpagesize=4"},
+         "body": options},
+        {"id": "2", "method": "POST", "url": "Accounts/$query",
+         "headers": {"content-type": "application/json"}, "body": {"top": 1}},
+    ]});
+    let r = common::batch::send(
+        &env,
+        &[auth.clone(), ("content-type", "application/json".into())],
+        json_batch.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answers = r.json()["responses"].clone();
+    assert_eq!(answers[0]["status"], 200, "{answers}");
+    assert_eq!(answers[0]["body"], by_get);
+    assert_eq!(answers[1]["status"], 415, "{answers}");
+    let multipart = format!(
+        "--b\r\nContent-Type: application/http\r\n\r\n\
+         POST Accounts/$query HTTP/1.1\r\nContent-Type: text/plain\r\nPrefer: odata.maxpagesize=4\r\n\r\n\
+         {options}\r\n--b--\r\n"
+    );
+    let r = common::batch::send(
+        &env,
+        &[auth, ("content-type", "multipart/mixed; boundary=b".into())],
+        multipart,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let content_type = r.header("content-type").unwrap_or_default();
+    let parts = common::batch::parts(&content_type, &r.body);
+    assert_eq!(parts.len(), 1, "{}", r.text());
+    assert_eq!(parts[0].status, 200, "{}", r.text());
+    let inner: serde_json::Value = serde_json::from_slice(&parts[0].body).unwrap_or_default();
+    assert_eq!(inner, by_get);
     env.stop().await;
 }

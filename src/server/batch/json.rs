@@ -90,6 +90,13 @@ pub(super) fn read(body: &[u8]) -> Result<Batch, GatewayError> {
             headers,
             depends_on,
             condition: object.get("if").is_some_and(|v| !v.is_null()),
+            body: match object.get("body") {
+                None | Some(Json::Null) => bytes::Bytes::new(),
+                // A textual body (JSON Format 19.1), such as the
+                // `text/plain` query options of `POST .../$query`.
+                Some(Json::String(text)) => bytes::Bytes::from(text.clone()),
+                Some(json) => bytes::Bytes::from(json.to_string()),
+            },
         };
         seen.insert(id);
         let last_group = match items.last() {

@@ -54,6 +54,26 @@ pub(super) struct Entry {
     /// Whether the request has an `if` condition (JSON), which this
     /// service does not evaluate.
     pub condition: bool,
+    /// The request's body: read only for `POST .../$query`, whose body
+    /// holds a read's query options.
+    pub body: Bytes,
+}
+
+impl Entry {
+    /// Whether the request reads only: a `GET`, a `HEAD`, or a
+    /// `POST .../$query` (a read with its options in the body).
+    fn is_read(&self) -> bool {
+        let method = self.method.as_str();
+        method.eq_ignore_ascii_case("GET")
+            || method.eq_ignore_ascii_case("HEAD")
+            || (method.eq_ignore_ascii_case("POST") && self.queries_in_body())
+    }
+
+    /// Whether the request is a `POST .../$query`.
+    fn queries_in_body(&self) -> bool {
+        let path = self.url.split('?').next().unwrap_or_default();
+        super::query_in_body::resource_of(path).is_some()
+    }
 }
 
 /// A request or a change set (atomicity group), in the order sent.
@@ -337,7 +357,7 @@ impl Gateway {
         entries: &[Entry],
         progress: &mut Progress,
     ) -> Outcome {
-        let reads_only = entries.iter().all(|e| is_read(&e.method));
+        let reads_only = entries.iter().all(Entry::is_read);
         let refusal = if !reads_only {
             Some(GatewayError::not_implemented(
                 WRITES_NOT_SUPPORTED,
@@ -463,6 +483,17 @@ impl Gateway {
             Ok(r) => r,
             Err(e) => return (entry, error_answer(entry.id.clone(), &e), 0),
         };
+        // `POST .../$query` is answered as the read it stands for, as it
+        // is outside a batch.
+        let request = match super::query_in_body::resource_of(request.uri.path()) {
+            Some(resource) if request.method == Method::POST => {
+                match super::query_in_body::as_get(&request, resource, &entry.body) {
+                    Ok(get) => get,
+                    Err(e) => return (entry, error_answer(entry.id.clone(), &e), 0),
+                }
+            }
+            _ => request,
+        };
         let start = std::time::Instant::now();
         let (response, stats) = self.handle_parts(&request).await;
         // The same line a request outside a batch gets (src/server/serve.rs),
@@ -499,7 +530,7 @@ impl Gateway {
 /// changes nothing another request sees) that waits on no other request
 /// and carries no condition.
 fn runs_alongside(entry: &Entry) -> bool {
-    is_read(&entry.method) && entry.depends_on.is_empty() && !entry.condition
+    entry.is_read() && entry.depends_on.is_empty() && !entry.condition
 }
 
 /// Records what later requests may depend on: whether each request id and
@@ -632,10 +663,6 @@ fn answer_headers(headers: &http::HeaderMap) -> Vec<(HeaderName, String)> {
         .collect()
 }
 
-fn is_read(method: &str) -> bool {
-    method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD")
-}
-
 fn header_str<'p>(parts: &'p http::request::Parts, name: &str) -> Option<&'p str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -730,6 +757,7 @@ mod tests {
             headers,
             depends_on: Vec::new(),
             condition: false,
+            body: Bytes::new(),
         };
         for (url, want) in [
             ("Accounts?$top=2", "/odata/Accounts?$top=2"),

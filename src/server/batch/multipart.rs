@@ -135,8 +135,7 @@ fn http_part(out: &mut Vec<u8>, answer: &Answer) {
 }
 
 /// The request in an `application/http` part: request line, headers, and
-/// a body that a read does not have (and a write is refused before it is
-/// read).
+/// body (which only `POST .../$query` uses; a write is refused).
 fn request(content: &[u8], id: Option<String>) -> Entry {
     let (line, rest) = match content.iter().position(|&b| b == b'\n') {
         Some(end) => (&content[..end], &content[end + 1..]),
@@ -146,7 +145,7 @@ fn request(content: &[u8], id: Option<String>) -> Entry {
     let mut words = line.split_ascii_whitespace();
     let method = words.next().unwrap_or_default().to_string();
     let url = words.next().unwrap_or_default().to_string();
-    let (headers, _body) = header_block(rest);
+    let (headers, body) = header_block(rest);
     Entry {
         id,
         method,
@@ -154,6 +153,7 @@ fn request(content: &[u8], id: Option<String>) -> Entry {
         headers,
         depends_on: Vec::new(),
         condition: false,
+        body: bytes::Bytes::copy_from_slice(body),
     }
 }
 
