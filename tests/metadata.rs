@@ -242,6 +242,84 @@ fn csdl_json_has_every_set_and_type() {
     }
 }
 
+/// The capability annotations clients decide by (what to fold into
+/// `$filter`, which `$search` forms to send) say the same in both formats.
+#[test]
+fn filter_functions_and_search_restrictions_agree_between_xml_and_json() {
+    let model = model("odata");
+    let json: serde_json::Value = serde_json::from_str(&csdl_json::to_string(&model)).unwrap();
+    let container = &json[&model.namespace][&model.container];
+    let from_json: Vec<String> = container["@Capabilities.FilterFunctions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+    assert!(from_json.iter().any(|f| f == "contains"), "{from_json:?}");
+    assert!(!from_json.iter().any(|f| f == "cast"), "{from_json:?}");
+    assert_eq!(
+        container["Accounts"]["@Capabilities.SearchRestrictions"]["UnsupportedExpressions"],
+        "OR,NOT,phrase"
+    );
+
+    // The strings inside the XML's FilterFunctions annotation, and the
+    // EnumMember of its UnsupportedExpressions.
+    let xml = csdl_xml::to_string(&model);
+    let mut reader = Reader::from_str(&xml);
+    let (mut in_functions, mut in_string) = (false, false);
+    let mut from_xml = Vec::new();
+    let mut unsupported = Vec::new();
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                let attr = |name: &str| {
+                    e.attributes()
+                        .flatten()
+                        .find(|a| a.key.as_ref() == name)
+                        .map(|a| a.value.to_string())
+                };
+                match e.name().as_ref() {
+                    "Annotation" => {
+                        in_functions =
+                            attr("Term").as_deref() == Some("Capabilities.FilterFunctions");
+                    }
+                    "String" => in_string = in_functions,
+                    "PropertyValue"
+                        if attr("Property").as_deref() == Some("UnsupportedExpressions") =>
+                    {
+                        unsupported.extend(attr("EnumMember"));
+                    }
+                    _ => {}
+                }
+            }
+            Ok(Event::Text(t)) if in_string => {
+                from_xml.push(t.to_string());
+            }
+            Ok(Event::End(e)) => match e.name().as_ref() {
+                "String" => in_string = false,
+                "Annotation" => in_functions = false,
+                _ => {}
+            },
+            Ok(Event::Eof) => break,
+            Err(e) => panic!("{e}"),
+            _ => {}
+        }
+    }
+    assert_eq!(from_xml, from_json);
+    let sets_searchable = model
+        .entity_sets
+        .iter()
+        .filter(|s| s.capabilities.searchable)
+        .count();
+    assert_eq!(unsupported.len(), sets_searchable);
+    for u in unsupported {
+        assert_eq!(
+            u,
+            "Capabilities.SearchExpressions/OR Capabilities.SearchExpressions/NOT Capabilities.SearchExpressions/phrase"
+        );
+    }
+}
+
 #[test]
 fn service_document_lists_every_set() {
     let model = model("odata");

@@ -297,45 +297,14 @@ impl Binder<'_> {
         target: &str,
         whole: &ast::Expr,
     ) -> Result<(BoundExpr, ExprType), GatewayError> {
-        use ast::Function as F;
-        let func = match function {
-            F::Contains => Func::Contains,
-            F::StartsWith => Func::StartsWith,
-            F::EndsWith => Func::EndsWith,
-            F::Length => Func::Length,
-            F::IndexOf => Func::IndexOf,
-            F::Substring => Func::Substring,
-            F::ToLower => Func::ToLower,
-            F::ToUpper => Func::ToUpper,
-            F::Trim => Func::Trim,
-            F::Concat => Func::Concat,
-            F::MatchesPattern => Func::MatchesPattern,
-            F::Year => Func::Year,
-            F::Month => Func::Month,
-            F::Day => Func::Day,
-            F::Hour => Func::Hour,
-            F::Minute => Func::Minute,
-            F::Second => Func::Second,
-            F::FractionalSeconds => Func::FractionalSeconds,
-            F::Date => Func::Date,
-            F::Time => Func::Time,
-            F::TotalOffsetMinutes => Func::TotalOffsetMinutes,
-            F::TotalSeconds => Func::TotalSeconds,
-            F::Now => Func::Now,
-            F::MinDateTime => Func::MinDateTime,
-            F::MaxDateTime => Func::MaxDateTime,
-            F::Round => Func::Round,
-            F::Floor => Func::Floor,
-            F::Ceiling => Func::Ceiling,
-            other => {
-                return Err(GatewayError::not_implemented(
-                    format!(
-                        "the function {}() is not supported by this service",
-                        other.name()
-                    ),
-                    Some(target.to_string()),
-                ))
-            }
+        let Some(func) = canonical(function) else {
+            return Err(GatewayError::not_implemented(
+                format!(
+                    "the function {}() is not supported by this service",
+                    function.name()
+                ),
+                Some(target.to_string()),
+            ));
         };
         let mut bound = Vec::with_capacity(args.len());
         let mut types = Vec::with_capacity(args.len());
@@ -1184,4 +1153,57 @@ fn quantifier(l: &ast::Lambda) -> Quantifier {
         ast::LambdaKind::Any => Quantifier::Any,
         ast::LambdaKind::All => Quantifier::All,
     }
+}
+
+/// The gateway's own function for a canonical function, if it evaluates
+/// (or pushes down) that function.
+fn canonical(function: ast::Function) -> Option<Func> {
+    use ast::Function as F;
+    Some(match function {
+        F::Contains => Func::Contains,
+        F::StartsWith => Func::StartsWith,
+        F::EndsWith => Func::EndsWith,
+        F::Length => Func::Length,
+        F::IndexOf => Func::IndexOf,
+        F::Substring => Func::Substring,
+        F::ToLower => Func::ToLower,
+        F::ToUpper => Func::ToUpper,
+        F::Trim => Func::Trim,
+        F::Concat => Func::Concat,
+        F::MatchesPattern => Func::MatchesPattern,
+        F::Year => Func::Year,
+        F::Month => Func::Month,
+        F::Day => Func::Day,
+        F::Hour => Func::Hour,
+        F::Minute => Func::Minute,
+        F::Second => Func::Second,
+        F::FractionalSeconds => Func::FractionalSeconds,
+        F::Date => Func::Date,
+        F::Time => Func::Time,
+        F::TotalOffsetMinutes => Func::TotalOffsetMinutes,
+        F::TotalSeconds => Func::TotalSeconds,
+        F::Now => Func::Now,
+        F::MinDateTime => Func::MinDateTime,
+        F::MaxDateTime => Func::MaxDateTime,
+        F::Round => Func::Round,
+        F::Floor => Func::Floor,
+        F::Ceiling => Func::Ceiling,
+        _ => return None,
+    })
+}
+
+/// The operators and canonical functions `$filter` accepts, as
+/// `$metadata` announces them (`Capabilities.FilterFunctions`): clients
+/// such as Power Query fold only what is listed and evaluate the rest
+/// themselves instead of sending a request that gets a 501.
+pub(crate) fn filter_functions() -> Vec<&'static str> {
+    const OPERATORS: [&str; 19] = [
+        "eq", "ne", "gt", "ge", "lt", "le", "and", "or", "not", "in", "has", "add", "sub", "mul",
+        "div", "divby", "mod", "any", "all",
+    ];
+    let functions = ast::Function::NAMES
+        .iter()
+        .copied()
+        .filter(|name| ast::Function::from_name(name).is_some_and(|f| canonical(f).is_some()));
+    OPERATORS.into_iter().chain(functions).collect()
 }

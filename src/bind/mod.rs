@@ -9,3 +9,5 @@ mod path;
 pub mod query;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use expression::filter_functions;

@@ -356,3 +356,86 @@ fn entity_ids_are_parsed_with_the_configured_limits() {
     let refused = bind_with(5).err().unwrap();
     assert_eq!(refused.code(), "InvalidId", "{refused:?}");
 }
+
+/// `$metadata` announces in `Capabilities.FilterFunctions` what Power
+/// Query may fold into `$filter`: every operator and function listed must
+/// bind, and every canonical function not listed must be refused with 501,
+/// so that the list can neither promise too much nor hide what works.
+#[test]
+fn the_announced_filter_functions_are_exactly_those_that_bind() {
+    let m = model("odata");
+    let sample = |name: &str| -> Option<&'static str> {
+        Some(match name {
+            "eq" => "Id eq 1",
+            "ne" => "Id ne 1",
+            "gt" => "Id gt 1",
+            "ge" => "Id ge 1",
+            "lt" => "Id lt 1",
+            "le" => "Id le 1",
+            "and" => "Id gt 1 and Id lt 5",
+            "or" => "Id lt 1 or Id gt 5",
+            "not" => "not (Id eq 1)",
+            "in" => "Id in (1,2)",
+            "has" => "Type has ZeyOS.AccountType'CUSTOMER'",
+            "add" => "Id add 1 gt 2",
+            "sub" => "Id sub 1 gt 2",
+            "mul" => "Id mul 2 gt 2",
+            "div" => "Id div 2 gt 2",
+            "divby" => "Id divby 2 gt 2",
+            "mod" => "Id mod 2 eq 0",
+            "any" => "Transactions/any(t: t/Id gt 1)",
+            "all" => "Transactions/all(t: t/Id gt 1)",
+            "concat" => "concat(LastName,'x') eq 'yx'",
+            "contains" => "contains(LastName,'x')",
+            "endswith" => "endswith(LastName,'x')",
+            "startswith" => "startswith(LastName,'x')",
+            "indexof" => "indexof(LastName,'x') eq 1",
+            "length" => "length(LastName) gt 1",
+            "matchesPattern" => "matchesPattern(LastName,'^A')",
+            "substring" => "substring(LastName,1) eq 'x'",
+            "tolower" => "tolower(LastName) eq 'x'",
+            "toupper" => "toupper(LastName) eq 'X'",
+            "trim" => "trim(LastName) eq 'x'",
+            "year" => "year(CreatedOn) eq 2020",
+            "month" => "month(CreatedOn) eq 1",
+            "day" => "day(CreatedOn) eq 1",
+            "hour" => "hour(CreatedOn) eq 1",
+            "minute" => "minute(CreatedOn) eq 1",
+            "second" => "second(CreatedOn) eq 1",
+            "fractionalseconds" => "fractionalseconds(CreatedOn) eq 0",
+            "totalseconds" => "totalseconds(duration'PT1S') eq 1",
+            "date" => "date(CreatedOn) eq 2020-01-01",
+            "time" => "time(CreatedOn) eq 12:00:00",
+            "totaloffsetminutes" => "totaloffsetminutes(CreatedOn) eq 0",
+            "mindatetime" => "CreatedOn gt mindatetime()",
+            "maxdatetime" => "CreatedOn lt maxdatetime()",
+            "now" => "CreatedOn lt now()",
+            "round" => "round(1.5) eq 2",
+            "floor" => "floor(1.5) eq 1",
+            "ceiling" => "ceiling(1.5) eq 2",
+            _ => return None,
+        })
+    };
+    let announced = super::filter_functions();
+    for name in &announced {
+        let filter = sample(name).unwrap_or_else(|| panic!("no sample filter for `{name}`"));
+        if let Err(e) = bind(&m, &format!("Accounts?$filter={filter}")) {
+            panic!("`{name}` is announced, but `{filter}` fails: {e}");
+        }
+    }
+    for name in odata_syntax::ast::Function::NAMES {
+        if announced.contains(name) {
+            continue;
+        }
+        let function = odata_syntax::ast::Function::from_name(name).unwrap();
+        let args = vec!["LastName"; function.arity().0.max(1)].join(",");
+        let url = format!("Accounts?$filter={name}({args}) eq null");
+        match bind(&m, &url) {
+            Err(e) if e.status().as_u16() == 501 => {}
+            other => panic!(
+                "`{name}` is not announced, but `{url}` gives {:?}",
+                other.err()
+            ),
+        }
+    }
+}

@@ -8,8 +8,9 @@
 //! - `Core.OptimisticConcurrency` on sets that can be changed: the gateway's
 //!   ETags are ZeyOS's record ETags, which change with `UpdatedOn`.
 //! - `Capabilities.*` per set, following the endpoints the ZeyOS reference
-//!   lists for the entity; `Capabilities.AsynchronousRequestsSupported` on
-//!   the container.
+//!   lists for the entity and what ZeyOS search does;
+//!   `Capabilities.AsynchronousRequestsSupported`, `BatchSupport` and
+//!   `FilterFunctions` (what `$filter` accepts) on the container.
 
 use crate::edm::model::{
     ComplexType, Conversion, EntitySet, EntityType, EnumType, Property, ServiceModel,
@@ -48,6 +49,14 @@ pub(crate) enum Value {
     String(String),
     /// A collection of property paths.
     PropertyPaths(Vec<String>),
+    /// A collection of strings.
+    Strings(Vec<&'static str>),
+    /// Members (one or more) of a flags enumeration of a vocabulary, with
+    /// the enumeration's alias-qualified name.
+    EnumFlags {
+        ty: &'static str,
+        members: Vec<&'static str>,
+    },
     /// A record of named values.
     Record(Vec<(&'static str, Value)>),
 }
@@ -115,6 +124,10 @@ pub(crate) fn container(model: &ServiceModel) -> Vec<Annotation> {
             ("RequestDependencyConditionsSupported", Value::Bool(false)),
         ]),
     ));
+    out.push(annotation(
+        "Capabilities.FilterFunctions",
+        Value::Strings(crate::bind::filter_functions()),
+    ));
     out
 }
 
@@ -178,9 +191,20 @@ pub(crate) fn entity_set(model: &ServiceModel, set: &EntitySet) -> Vec<Annotatio
         "Capabilities.ExpandRestrictions",
         Value::Record(expand),
     ));
+    let mut search = vec![("Searchable", Value::Bool(caps.searchable))];
+    if caps.searchable {
+        // ZeyOS matches rows holding every given word (src/bind/options.rs).
+        search.push((
+            "UnsupportedExpressions",
+            Value::EnumFlags {
+                ty: "Capabilities.SearchExpressions",
+                members: vec!["OR", "NOT", "phrase"],
+            },
+        ));
+    }
     out.push(annotation(
         "Capabilities.SearchRestrictions",
-        Value::Record(vec![("Searchable", Value::Bool(caps.searchable))]),
+        Value::Record(search),
     ));
     if !caps.readable_by_key {
         out.push(annotation(

@@ -169,6 +169,10 @@ fn value(v: &Value) -> Json {
         Value::Int(i) => json!(i),
         Value::String(s) => json!(s),
         Value::PropertyPaths(paths) => json!(paths),
+        Value::Strings(items) => json!(items),
+        // Flags members separated by commas (CSDL JSON, "Enumeration
+        // Member").
+        Value::EnumFlags { members, .. } => json!(members.join(",")),
         Value::Record(fields) => Json::Object(
             fields
                 .iter()

@@ -240,6 +240,10 @@ fn valued_element<W: io::Write>(el: ElementWriter<'_, W>, v: &Value) -> io::Resu
         Value::String(s) => {
             el.with_attribute(("String", s.as_str())).write_empty()?;
         }
+        Value::EnumFlags { ty, members } => {
+            el.with_attribute(("EnumMember", enum_members(ty, members).as_str()))
+                .write_empty()?;
+        }
         other => {
             el.write_inner_content(|w| value(w, other))?;
         }
@@ -270,6 +274,19 @@ fn value<W: io::Write>(w: &mut Writer<W>, v: &Value) -> io::Result<()> {
                 Ok(())
             })?;
         }
+        Value::Strings(items) => {
+            w.create_element("Collection").write_inner_content(|w| {
+                for s in items {
+                    w.create_element("String")
+                        .write_text_content(BytesText::new(s))?;
+                }
+                Ok(())
+            })?;
+        }
+        Value::EnumFlags { ty, members } => {
+            w.create_element("EnumMember")
+                .write_text_content(BytesText::new(&enum_members(ty, members)))?;
+        }
         Value::Record(fields) => {
             w.create_element("Record").write_inner_content(|w| {
                 for (name, v) in fields {
@@ -283,6 +300,16 @@ fn value<W: io::Write>(w: &mut Writer<W>, v: &Value) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An enumeration value as CSDL XML writes it (CSDL XML, "Enumeration
+/// Member"): each member as `Type/Member`, separated by spaces.
+fn enum_members(ty: &str, members: &[&str]) -> String {
+    members
+        .iter()
+        .map(|m| format!("{ty}/{m}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn is_decimal(ty: &EdmType) -> bool {
