@@ -295,6 +295,74 @@ async fn viewer_is_forbidden_on_other_entities() {
     let r = env.get_with("/odata/Transactions?$top=1", &viewer).await;
     assert_eq!(r.status, 403);
     assert_eq!(r.json()["error"]["code"], "Forbidden");
+
+    // ZeyOS answers a join under the permission of the entity listed, so
+    // the gateway checks the joined entity itself: what reaches Users
+    // through a to-one navigation property is refused as Users is, and
+    // what reaches Contacts (which the viewer may read) is answered.
+    let demo = [("authorization", basic("demo", "demo"))];
+    for (path, viewer_status) in [
+        (
+            "/odata/Accounts?$top=2&$select=Id&$expand=AssignedUser",
+            403,
+        ),
+        (
+            "/odata/Accounts?$top=2&$select=Id&$expand=AssignedUser($select=Id)",
+            403,
+        ),
+        (
+            "/odata/Accounts/$count?$filter=startswith(AssignedUser/Email,'u')",
+            403,
+        ),
+        (
+            "/odata/Accounts?$top=0&$count=true&$filter=Creator/Name ne null",
+            403,
+        ),
+        (
+            "/odata/Accounts?$top=3&$select=Id&$orderby=AssignedUser/Email desc",
+            403,
+        ),
+        (
+            "/odata/Contacts(1)?$expand=Accounts($filter=Creator/Name ne null)",
+            403,
+        ),
+        (
+            "/odata/Accounts?$top=2&$select=Id&$expand=Contact($select=City)",
+            200,
+        ),
+        (
+            "/odata/Accounts?$top=2&$select=Id&$filter=Contact/City ne null",
+            200,
+        ),
+        (
+            "/odata/Accounts?$top=2&$select=Id&$orderby=Contact/City",
+            200,
+        ),
+    ] {
+        let r = env.get_with(path, &viewer).await;
+        assert_eq!(r.status, viewer_status, "{path}: {}", r.text());
+        if viewer_status == 403 {
+            assert_eq!(r.json()["error"]["code"], "Forbidden", "{path}");
+        }
+        let r = env.get_with(path, &demo).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+
+    // The decision is ZeyOS's, asked once per principal and entity: the
+    // same join again costs no second question.
+    let probes = |env: &Env| {
+        env.sim
+            .request_log()
+            .iter()
+            .filter(|r| r.path.ends_with("/users") && r.body.contains("\"limit\":1"))
+            .count()
+    };
+    let before = probes(&env);
+    assert_eq!(before, 2, "one question for each of the two users");
+    let path = "/odata/Accounts?$top=1&$select=Id&$expand=Creator($select=Id)";
+    assert_eq!(env.get_with(path, &viewer).await.status, 403);
+    assert_eq!(env.get_with(path, &demo).await.status, 200);
+    assert_eq!(probes(&env), before);
     env.stop().await;
 }
 

@@ -68,11 +68,14 @@ pub struct ExecContext {
     pub cache: Option<crate::cache::CacheScope>,
     /// The request's start time: what `now()` means for all its rows.
     pub now: crate::values::DateTime,
+    /// Who may read what the gateway's joins reach.
+    pub join_access: Arc<crate::exec::join_access::JoinAccess>,
 }
 
 impl ExecContext {
     /// Rows of a list request.
     pub async fn list(&self, req: ListRequest) -> Result<Vec<Row>, GatewayError> {
+        self.check_joins(&req).await?;
         if let Some(cache) = &self.cache {
             let rows = cache.list(self.cached(), &req).await?;
             return Ok(Arc::unwrap_or_clone(rows));
@@ -84,6 +87,7 @@ impl ExecContext {
 
     /// The count of a list request.
     pub async fn count(&self, req: &ListRequest) -> Result<u64, GatewayError> {
+        self.check_joins(req).await?;
         if let Some(cache) = &self.cache {
             return Ok(cache.count(self.cached(), req).await?);
         }
@@ -124,6 +128,14 @@ impl ExecContext {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Refuses a request that joins an entity the principal may not read
+    /// (see [`crate::exec::join_access`]).
+    pub async fn check_joins(&self, req: &ListRequest) -> Result<(), GatewayError> {
+        self.join_access
+            .check(&self.upstream, &self.principal, req, &self.calls)
+            .await
     }
 
     /// The upstream side of a cached read.

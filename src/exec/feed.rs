@@ -29,6 +29,10 @@ impl RowFeed {
         let (tx, batches) = mpsc::unbounded_channel();
         let ctx = ctx.clone();
         let task = tokio::spawn(async move {
+            if let Err(e) = ctx.check_joins(&req).await {
+                let _ = tx.send(Err(e));
+                return;
+            }
             if ctx.cache.is_some() {
                 let _ = tx.send(ctx.list(req).await);
                 return;

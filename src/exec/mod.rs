@@ -5,4 +5,5 @@ pub mod eval;
 pub mod expand;
 pub mod feed;
 pub mod items;
+pub mod join_access;
 pub mod semijoin;

@@ -24,6 +24,7 @@ use crate::cache::ResponseCache;
 use crate::config::{Config, StringOrdering};
 use crate::edm::{MetadataDocuments, ServiceModel};
 use crate::error::GatewayError;
+use crate::exec::join_access::JoinAccess;
 use crate::plan::pushdown::FilterCapabilities;
 use crate::upstream::{
     Authenticator, Credential, Principal, UpstreamClient, UpstreamError, UpstreamSettings,
@@ -54,6 +55,8 @@ pub struct Gateway {
     pub(super) caps: FilterCapabilities,
     /// Answered requests by status and time, for `/metrics`.
     pub(super) requests: RequestMetrics,
+    /// Who may read what joins reach (`exec::join_access`).
+    pub(super) join_access: Arc<JoinAccess>,
 }
 
 /// Why the gateway could not be built.
@@ -138,6 +141,7 @@ impl Gateway {
             expand_limits,
             caps,
             requests: RequestMetrics::default(),
+            join_access: Arc::default(),
         }))
     }
 

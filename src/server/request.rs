@@ -62,6 +62,7 @@ impl RequestCtx<'_> {
             max_residual_scan: self.gateway.config.paging.max_residual_scan,
             calls: self.calls.clone(),
             now: self.now,
+            join_access: self.gateway.join_access.clone(),
             cache: self.gateway.cache.as_ref().map(|c| {
                 c.scope(
                     &self.service.model.name,

@@ -146,6 +146,15 @@ impl Filter {
         }
     }
 
+    /// Whether some condition's field satisfies `field`.
+    pub fn mentions(&self, field: &dyn Fn(&str) -> bool) -> bool {
+        match self {
+            Filter::And(parts) | Filter::Or(parts) => parts.iter().any(|p| p.mentions(field)),
+            Filter::Not(inner) => inner.mentions(field),
+            Filter::Cond { field: f, .. } => field(f),
+        }
+    }
+
     /// Whether the filter is the empty conjunction (no restriction).
     pub fn is_true(&self) -> bool {
         matches!(self, Filter::And(v) if v.is_empty())
