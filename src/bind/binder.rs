@@ -71,6 +71,13 @@ pub(super) struct Scope {
     /// kind: the collection's member) that bare names and `$this` refer
     /// to; `$it` stays the resource the whole expression is about.
     pub(super) implicit: Option<(usize, VarKind)>,
+    /// Inside the options of a nested `$expand`, `$it` is the resource
+    /// the URL addresses (URL Conventions, "$it"), not the related rows
+    /// being filtered or ordered; those are `$this`. Evaluating it would
+    /// need the outer row beside each related one, which the expansion's
+    /// batched requests do not carry, so it is refused (501) rather than
+    /// read as the related row.
+    pub(super) it_is_outer: bool,
 }
 
 pub(super) fn bad(code: &'static str, message: impl Into<String>, target: &str) -> GatewayError {
@@ -141,6 +148,20 @@ impl<'m> Binder<'m> {
                 "InvalidQuery",
                 "$levels is allowed only inside $expand",
                 "$levels",
+            ));
+        }
+        // `$id` names the entity of `$entity` (or a reference to delete);
+        // elsewhere a read would ignore it and answer something else.
+        if q.id.is_some()
+            && !matches!(
+                uri.path.segments.first().map(|s| &s.kind),
+                Some(ast::SegmentKind::Entity)
+            )
+        {
+            return Err(bad(
+                "InvalidQuery",
+                "$id applies to $entity (`$entity?$id=Accounts(5)`), not to this resource",
+                "$id",
             ));
         }
         if matches!(
@@ -294,6 +315,7 @@ impl<'m> Binder<'m> {
                     item: Some(cid),
                     vars: vec![("$it".to_string(), VarKind::Complex(cid))],
                     implicit: None,
+                    it_is_outer: false,
                 },
                 q,
                 false,

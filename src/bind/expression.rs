@@ -578,6 +578,12 @@ impl Binder<'_> {
                 Some(bound) => return bound,
                 None => (PathRoot::It, scope.it),
             },
+            PathStart::It if scope.it_is_outer => {
+                return Err(GatewayError::not_implemented(
+                    format!("`{whole}`: inside $expand, $it is the entity the URL addresses, which this service cannot compare with the related entities; use $this for the related entity"),
+                    Some(target.to_string()),
+                ))
+            }
             PathStart::It => (PathRoot::It, scope.it),
             PathStart::Root => {
                 return Err(GatewayError::not_implemented(

@@ -30,6 +30,7 @@ impl Binder<'_> {
             item: None,
             vars: Vec::new(),
             implicit: None,
+            it_is_outer: depth > 0,
         };
         // Related rows are fetched for sorting a page's rows; the rows of
         // an expansion are sorted after their own expansions replaced them.

@@ -439,3 +439,39 @@ fn the_announced_filter_functions_are_exactly_those_that_bind() {
         }
     }
 }
+
+/// Inside a nested `$expand`, `$it` is the entity the URL addresses, not
+/// the related row: refused rather than silently read as `$this`.
+#[test]
+fn it_inside_an_expansion_is_refused_and_this_is_the_related_row() {
+    let m = model("odata");
+    for url in [
+        "Accounts(5)?$expand=Transactions($filter=$it/Id eq 5)",
+        "Accounts?$expand=Transactions($orderby=$it/LastName)",
+        "Accounts?$expand=Contact($expand=Accounts($filter=$it/Id eq 1))",
+    ] {
+        let err = bind(&m, url).unwrap_err();
+        assert_eq!(err.status().as_u16(), 501, "{url}: {err}");
+    }
+    for url in [
+        "Accounts(5)?$expand=Transactions($filter=$this/Id eq 5)",
+        "Accounts?$filter=$it/Id eq 5",
+        "Accounts?$filter=Transactions/any(t: t/Id eq $it/Id)",
+        "Transactions(1)/Items?$filter=$it/Amount gt 1",
+    ] {
+        if let Err(e) = bind(&m, url) {
+            panic!("{url}: {e}");
+        }
+    }
+}
+
+/// `$id` outside `$entity` would be ignored by a read: refused instead.
+#[test]
+fn id_outside_entity_is_refused() {
+    let m = model("odata");
+    for url in ["Accounts?$id=Accounts(5)", "Accounts(5)?$id=Accounts(5)"] {
+        let err = bind(&m, url).unwrap_err();
+        assert_eq!(err.status().as_u16(), 400, "{url}: {err}");
+    }
+    assert!(bind(&m, "$entity?$id=Accounts(5)").is_ok());
+}
