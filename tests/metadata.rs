@@ -243,9 +243,10 @@ fn csdl_json_has_every_set_and_type() {
 }
 
 /// The capability annotations clients decide by (what to fold into
-/// `$filter`, which `$search` forms to send) say the same in both formats.
+/// `$filter`, which `$search` forms to send, whether to offer editing)
+/// say what the gateway does, and the same in both formats.
 #[test]
-fn filter_functions_and_search_restrictions_agree_between_xml_and_json() {
+fn capabilities_agree_between_xml_and_json_and_with_what_is_served() {
     let model = model("odata");
     let json: serde_json::Value = serde_json::from_str(&csdl_json::to_string(&model)).unwrap();
     let container = &json[&model.namespace][&model.container];
@@ -261,6 +262,22 @@ fn filter_functions_and_search_restrictions_agree_between_xml_and_json() {
         container["Accounts"]["@Capabilities.SearchRestrictions"]["UnsupportedExpressions"],
         "OR,NOT,phrase"
     );
+    // Writes are answered 501, and every set is readable by key.
+    for set in &model.entity_sets {
+        let s = &container[&set.name];
+        for (term, property) in [
+            ("@Capabilities.InsertRestrictions", "Insertable"),
+            ("@Capabilities.UpdateRestrictions", "Updatable"),
+            ("@Capabilities.DeleteRestrictions", "Deletable"),
+        ] {
+            assert_eq!(s[term][property], false, "{} {term}", set.name);
+        }
+        assert!(
+            s["@Capabilities.ReadRestrictions"].is_null(),
+            "{}",
+            set.name
+        );
+    }
 
     // The strings inside the XML's FilterFunctions annotation, and the
     // EnumMember of its UnsupportedExpressions.

@@ -757,6 +757,31 @@ async fn a_complex_property_is_answered_as_the_complex_value() {
     env.stop().await;
 }
 
+/// ZeyOS has no `GET /links/{ID}`; the gateway reads a link by key with a
+/// list request instead, so `Links(k)` and the paths below it answer like
+/// any other entity's, and an ID that names no link is a 404.
+#[tokio::test]
+async fn an_entity_without_a_zeyos_get_by_id_is_read_by_key() {
+    let env = Env::start(50, |_| {}).await;
+    let page = env.get("/odata/Links?$top=3&$orderby=Id desc").await.json();
+    let rows = page["value"].as_array().cloned().unwrap_or_default();
+    assert!(!rows.is_empty(), "no links: {page}");
+    for row in &rows {
+        let path = format!("/odata/Links({})", row["Id"]);
+        let r = env.get(&path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let mut one = r.json();
+        one.as_object_mut().map(|o| o.remove("@odata.context"));
+        assert_eq!(one, *row, "{path}");
+        let r = env.get(&format!("{path}/Id/$value")).await;
+        assert_eq!(r.text(), row["Id"].to_string(), "{path}/Id/$value");
+    }
+    let r = env.get("/odata/Links(99999999)").await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "NotFound");
+    env.stop().await;
+}
+
 /// `If-Match` on a read (RFC 9110 13.1.1): the answer when it names the
 /// current tag or `*`, 412 when it names only others.
 #[tokio::test]

@@ -7,14 +7,20 @@
 //!   `CreatedOn` and `CreatorId` (clients may set them on creation only).
 //! - `Core.OptimisticConcurrency` on sets that can be changed: the gateway's
 //!   ETags are ZeyOS's record ETags, which change with `UpdatedOn`.
-//! - `Capabilities.*` per set, following the endpoints the ZeyOS reference
-//!   lists for the entity and what ZeyOS search does;
+//! - `Capabilities.*` per set: what the gateway does with the set (search
+//!   as ZeyOS searches; no writes yet, whatever ZeyOS's endpoints allow);
 //!   `Capabilities.AsynchronousRequestsSupported`, `BatchSupport` and
 //!   `FilterFunctions` (what `$filter` accepts) on the container.
 
 use crate::edm::model::{
     ComplexType, Conversion, EntitySet, EntityType, EnumType, Property, ServiceModel,
 };
+
+/// Whether the gateway carries out writes. Not yet: every write is
+/// answered 501 (`server::gateway::WRITES_NOT_SUPPORTED`), so the sets are
+/// announced as read-only whatever ZeyOS allows, and clients that read the
+/// Capabilities annotations offer no editing that would fail.
+const WRITES: bool = false;
 
 /// An included vocabulary: namespace, alias, and where its XML and JSON
 /// documents are.
@@ -206,26 +212,19 @@ pub(crate) fn entity_set(model: &ServiceModel, set: &EntitySet) -> Vec<Annotatio
         "Capabilities.SearchRestrictions",
         Value::Record(search),
     ));
-    if !caps.readable_by_key {
-        out.push(annotation(
-            "Capabilities.ReadRestrictions",
-            Value::Record(vec![(
-                "ReadByKeyRestrictions",
-                Value::Record(vec![("Readable", Value::Bool(false))]),
-            )]),
-        ));
-    }
+    // Reads by key work on every set (through a list request where ZeyOS
+    // has no GET by ID), so no ReadRestrictions.
     out.push(annotation(
         "Capabilities.InsertRestrictions",
-        Value::Record(vec![("Insertable", Value::Bool(caps.insertable))]),
+        Value::Record(vec![("Insertable", Value::Bool(WRITES && caps.insertable))]),
     ));
     out.push(annotation(
         "Capabilities.UpdateRestrictions",
-        Value::Record(vec![("Updatable", Value::Bool(caps.updatable))]),
+        Value::Record(vec![("Updatable", Value::Bool(WRITES && caps.updatable))]),
     ));
     out.push(annotation(
         "Capabilities.DeleteRestrictions",
-        Value::Record(vec![("Deletable", Value::Bool(caps.deletable))]),
+        Value::Record(vec![("Deletable", Value::Bool(WRITES && caps.deletable))]),
     ));
     out
 }

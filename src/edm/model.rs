@@ -110,7 +110,8 @@ pub struct SetCapabilities {
     pub updatable: bool,
     /// `DELETE /{entity}/{ID}` exists.
     pub deletable: bool,
-    /// `GET /{entity}/{ID}` exists (single-entity reads need it).
+    /// `GET /{entity}/{ID}` exists; without it the gateway reads an
+    /// entity by key with a list request filtered on the ID.
     pub readable_by_key: bool,
     /// ZeyOS `query` search applies (`$search` is offered).
     pub searchable: bool,

@@ -214,7 +214,22 @@ impl RequestCtx<'_> {
         expand: &[String],
     ) -> Result<Option<(Row, Option<String>)>, GatewayError> {
         let es = self.model().set(set);
-        let Some((row, etag)) = ctx.get(&es.upstream, key, expand).await? else {
+        let found = if es.capabilities.readable_by_key {
+            ctx.get(&es.upstream, key, expand).await?
+        } else {
+            // ZeyOS has no `GET /{entity}/{ID}` for this entity (links): a
+            // list request for that ID reads the same record.
+            let mut req = crate::upstream::ListRequest::new(es.upstream.clone());
+            req.filter = Some(Filter::cond("ID", Op::Eq, key));
+            req.expand = expand.to_vec();
+            req.limit = Some(1);
+            ctx.list(req)
+                .await?
+                .into_iter()
+                .next()
+                .map(|row| (row, None))
+        };
+        let Some((row, etag)) = found else {
             return Ok(None);
         };
         let in_set = es.base_filter.iter().all(|c| {
@@ -231,12 +246,14 @@ impl RequestCtx<'_> {
     pub(super) fn entity_not_found(&self, e: &EntityRef) -> GatewayError {
         let name = &self.model().set(e.set()).name;
         match e {
-            EntityRef::Key { key, .. } | EntityRef::Contained { key, .. } => {
-                GatewayError::not_found(
-                    format!("{name}({key}) does not exist"),
-                    Some(format!("{name}({key})")),
-                )
-            }
+            EntityRef::Key { key, .. } => GatewayError::not_found(
+                format!("{name}({key}) does not exist"),
+                Some(format!("{name}({key})")),
+            ),
+            EntityRef::Contained { key, .. } => GatewayError::not_found(
+                format!("{name}({key}) does not exist or is not related to the entity before it in the path"),
+                Some(format!("{name}({key})")),
+            ),
             EntityRef::Navigation { name: nav, .. } => {
                 GatewayError::not_found(format!("the entity has no {nav}"), Some(nav.clone()))
             }
