@@ -96,6 +96,8 @@ fn select_items(model: &ServiceModel, set: EntitySetId, shape: &QueryShape) -> V
         let nested = &item.options;
         if nested.select.is_some() || !nested.expand.is_empty() {
             let inner = select_items(model, item.set, nested);
+            // Selected and expanded, it is named once, with its list.
+            items.retain(|i| *i != item.navigation);
             items.push(format!("{}({})", item.navigation, inner.join(",")));
         }
     }
