@@ -92,7 +92,7 @@ async fn a_multipart_batch_stops_at_its_first_failure_unless_asked_to_go_on() {
     let body = multipart(&[
         get_part("Accounts?$top=1"),
         get_part("Nope"),
-        get_part("Accounts?$filter=Nope eq 1"),
+        get_part("Accounts?$filter=Nope%20eq%201"),
         get_part("Accounts?$top=2"),
     ]);
     let r = send(&env, &multipart_headers(), body.clone()).await;
@@ -370,4 +370,39 @@ async fn requests_after_the_answer_budget_are_refused_as_in_order() {
         assert_eq!(statuses, vec![200, 413, 413], "parallelism {parallelism}");
         env.stop().await;
     }
+}
+
+/// The error code and message of an answer's body.
+fn error_of(body: &[u8]) -> (String, String) {
+    let j: Json = serde_json::from_slice(body).unwrap_or_default();
+    let field = |f: &str| j["error"][f].as_str().unwrap_or_default().to_string();
+    (field("code"), field("message"))
+}
+
+#[tokio::test]
+async fn request_lines_with_spaces_are_refused_not_cut_at_the_space() {
+    let env = Env::start(20, |_| {}).await;
+    let line = |l: &str| format!("Content-Type: application/http\r\n\r\n{l}\r\n\r\n");
+    let body = multipart(&[
+        line("GET Accounts?$top=3&$orderby=Id desc HTTP/1.1"),
+        line("GET Accounts?$top=1 HTTP/1.1 extra"),
+        line("GET Accounts?$top=1"),
+    ]);
+    let mut headers = multipart_headers();
+    headers.push(("prefer", "odata.continue-on-error".into()));
+    let r = send(&env, &headers, body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = parts(&r.header("content-type").unwrap_or_default(), &r.body);
+    assert_eq!(
+        got.iter().map(|p| p.status).collect::<Vec<_>>(),
+        vec![400, 400, 200],
+        "{}",
+        r.text()
+    );
+    for part in &got[..2] {
+        let (code, message) = error_of(&part.body);
+        assert_eq!(code, "InvalidBatch");
+        assert!(message.contains("%20"), "{message}");
+    }
+    env.stop().await;
 }

@@ -90,6 +90,7 @@ pub(super) fn read(body: &[u8]) -> Result<Batch, GatewayError> {
             headers,
             depends_on,
             condition: object.get("if").is_some_and(|v| !v.is_null()),
+            refusal: None,
             body: match object.get("body") {
                 None | Some(Json::Null) => bytes::Bytes::new(),
                 // A textual body (JSON Format 19.1), such as the

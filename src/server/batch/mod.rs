@@ -54,6 +54,11 @@ pub(super) struct Entry {
     /// Whether the request has an `if` condition (JSON), which this
     /// service does not evaluate.
     pub condition: bool,
+    /// Why the request cannot be run, found while reading it (a multipart
+    /// request line that is not `method URL HTTP-version`). It is the
+    /// request's own 400, as an invalid URL in a JSON batch is, so the
+    /// rest of the batch is answered as usual.
+    pub refusal: Option<String>,
     /// The request's body: read only for `POST .../$query`, whose body
     /// holds a read's query options.
     pub body: Bytes,
@@ -577,13 +582,14 @@ fn inner_request(
 ) -> Result<http::request::Parts, GatewayError> {
     let invalid =
         |message: String| GatewayError::bad_request("InvalidBatch", message, Some("$batch"));
+    if let Some(refusal) = &entry.refusal {
+        return Err(invalid(refusal.clone()));
+    }
     let method = Method::from_bytes(entry.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| invalid(format!("`{}` is not an HTTP method", entry.method)))?;
     let url = entry.url.as_str();
     let target = if url.starts_with("http://") || url.starts_with("https://") {
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|_| invalid(format!("`{url}` is not a valid URL")))?;
+        let uri: http::Uri = url.parse().map_err(|_| invalid(not_a_url(url)))?;
         uri.path_and_query()
             .map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
     } else if url.starts_with('/') {
@@ -607,9 +613,7 @@ fn inner_request(
             "a request in a batch cannot itself be a batch".to_string(),
         ));
     }
-    let uri: http::Uri = target
-        .parse()
-        .map_err(|_| invalid(format!("`{url}` is not a valid URL")))?;
+    let uri: http::Uri = target.parse().map_err(|_| invalid(not_a_url(url)))?;
     let (mut request, ()) = http::Request::new(()).into_parts();
     request.method = method;
     request.uri = uri;
@@ -638,6 +642,15 @@ fn inner_request(
         headers.insert(header::AUTHORIZATION, v.clone());
     }
     Ok(request)
+}
+
+/// Why a URL does not parse, naming the usual cause.
+fn not_a_url(url: &str) -> String {
+    if url.contains(char::is_whitespace) {
+        format!("`{url}` is not a valid URL: a URL holds no spaces; percent-encode them as %20")
+    } else {
+        format!("`{url}` is not a valid URL")
+    }
 }
 
 /// The answer for an error, as its response would be outside a batch.
@@ -757,6 +770,7 @@ mod tests {
             headers,
             depends_on: Vec::new(),
             condition: false,
+            refusal: None,
             body: Bytes::new(),
         };
         for (url, want) in [
@@ -789,6 +803,14 @@ mod tests {
                 inner_request(&outer, "/odata/", &entry(url, Vec::new())).is_err(),
                 "{url}"
             );
+        }
+        let refused = Entry {
+            refusal: Some("the request line is not one".into()),
+            ..entry("Accounts", Vec::new())
+        };
+        match inner_request(&outer, "/odata/", &refused) {
+            Err(e) => assert_eq!(e.status(), StatusCode::BAD_REQUEST),
+            Ok(r) => panic!("run as {}", r.uri),
         }
     }
 }

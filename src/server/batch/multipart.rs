@@ -4,7 +4,10 @@
 //! Readers are lenient where clients differ and the meaning is clear:
 //! lines may end in CRLF or a bare LF, the request line may omit its HTTP
 //! version (as the protocol's own example does), and preambles, epilogues
-//! and `Content-Transfer-Encoding` are ignored.
+//! and `Content-Transfer-Encoding` are ignored. Where the meaning is not
+//! clear they are not: a request line with more words than method, URL
+//! and version (a URL with unencoded spaces) gets a 400 of its own rather
+//! than being answered for the URL up to its first space.
 
 use super::{Answer, Batch, Entry, Item, Outcome};
 use crate::error::GatewayError;
@@ -141,10 +144,8 @@ fn request(content: &[u8], id: Option<String>) -> Entry {
         Some(end) => (&content[..end], &content[end + 1..]),
         None => (content, &content[content.len()..]),
     };
-    let line = String::from_utf8_lossy(line);
-    let mut words = line.split_ascii_whitespace();
-    let method = words.next().unwrap_or_default().to_string();
-    let url = words.next().unwrap_or_default().to_string();
+    let line = String::from_utf8_lossy(trim_cr(line));
+    let (method, url, refusal) = request_line(&line);
     let (headers, body) = header_block(rest);
     Entry {
         id,
@@ -153,8 +154,38 @@ fn request(content: &[u8], id: Option<String>) -> Entry {
         headers,
         depends_on: Vec::new(),
         condition: false,
+        refusal,
         body: bytes::Bytes::copy_from_slice(body),
     }
+}
+
+/// The method and URL of a request line (RFC 9112: `method SP
+/// request-target SP HTTP-version`), and why the request cannot be run if
+/// the line is not one.
+///
+/// The version may be left out, as the protocol's own example does, so
+/// two words are a request line and a third must be the version. Anything
+/// else is refused rather than cut at a space: `$orderby=Id desc` read as
+/// `$orderby=Id` would be answered, with a 200, for a query the client
+/// did not send. The refusal is the request's own answer (a 400, as a
+/// JSON batch gets for an invalid URL), not the batch's: the part itself
+/// was read.
+fn request_line(line: &str) -> (String, String, Option<String>) {
+    let words: Vec<&str> = line.split_ascii_whitespace().collect();
+    let method = words.first().copied().unwrap_or_default().to_string();
+    let refusal = match words.as_slice() {
+        [_, _] => None,
+        [_, _, version] if version.starts_with("HTTP/") => None,
+        [] | [_] => Some(format!(
+            "the request line `{line}` has no URL; it is `method URL HTTP/1.1`"
+        )),
+        _ => Some(format!(
+            "the request line `{line}` is not `method URL HTTP/1.1`: a URL holds no spaces; \
+             percent-encode them as %20"
+        )),
+    };
+    let url = words.get(1).copied().unwrap_or_default().to_string();
+    (method, url, refusal)
 }
 
 /// The parts between `--boundary` delimiter lines, without the line break
@@ -339,6 +370,46 @@ mod tests {
             panic!("a single request")
         };
         assert_eq!(e.url, "X?$filter=Name%20eq%20'--b'");
+    }
+
+    #[test]
+    fn request_lines_are_method_url_and_an_optional_version() {
+        let part =
+            |line: &str| format!("--b\r\nContent-Type: application/http\r\n\r\n{line}\r\n\r\n\r\n");
+        let lines = [
+            ("GET Accounts?$top=3 HTTP/1.1", None),
+            ("GET  Accounts?$top=3", None),
+            (
+                "GET Accounts?$top=3&$orderby=Id desc HTTP/1.1",
+                Some("percent-encode"),
+            ),
+            ("GET Accounts?$top=3 HTTP/1.1 extra", Some("percent-encode")),
+            ("GET Accounts?$top=3 desc", Some("percent-encode")),
+            ("GET", Some("no URL")),
+            ("", Some("no URL")),
+        ];
+        let mut body: String = lines.iter().map(|(l, _)| part(l)).collect();
+        body.push_str("--b--\r\n");
+        let items = read_ok(&body, "b");
+        assert_eq!(items.len(), lines.len());
+        for (item, (line, want)) in items.iter().zip(lines) {
+            let Item::Single(e) = item else {
+                panic!("a single request")
+            };
+            match want {
+                None => {
+                    assert_eq!(
+                        (e.method.as_str(), e.url.as_str()),
+                        ("GET", "Accounts?$top=3")
+                    );
+                    assert!(e.refusal.is_none(), "{line}");
+                }
+                Some(why) => {
+                    let refusal = e.refusal.as_deref().unwrap_or_default();
+                    assert!(refusal.contains(why), "{line}: {refusal}");
+                }
+            }
+        }
     }
 
     #[test]
