@@ -406,3 +406,75 @@ async fn request_lines_with_spaces_are_refused_not_cut_at_the_space() {
     }
     env.stop().await;
 }
+
+#[tokio::test]
+async fn requests_without_accept_inherit_the_json_format_of_the_batch() {
+    let env = Env::start(20, |_| {}).await;
+    let read = "Accounts?$top=2&$select=Id,LastName";
+    for accept in [
+        "application/json;IEEE754Compatible=true",
+        "application/json;odata.metadata=none",
+        "application/json;odata.metadata=full",
+    ] {
+        let batch = json!({"requests": [
+            {"id": "1", "method": "get", "url": read},
+            {"id": "2", "method": "get", "url": read, "headers": {"accept": "application/json"}},
+            {"id": "3", "method": "get", "url": "Accounts/$count"}
+        ]});
+        let headers = [
+            auth(),
+            ("content-type", "application/json".into()),
+            ("accept", accept.into()),
+        ];
+        let r = send(&env, &headers, batch.to_string()).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let doc = r.json();
+        let answers = &doc["responses"];
+        for (n, accept) in [(0, accept), (1, "application/json")] {
+            let alone = env
+                .get_with(
+                    &format!("/odata/{read}"),
+                    &[auth(), ("accept", accept.into())],
+                )
+                .await;
+            assert_eq!(answers[n]["status"], 200, "{doc}");
+            assert_eq!(answers[n]["body"], alone.json(), "{accept}: {doc}");
+            assert_eq!(
+                answers[n]["headers"]["content-type"].as_str(),
+                alone.header("content-type").as_deref(),
+                "{accept}"
+            );
+        }
+        // The JSON ranges format JSON answers; they do not make a
+        // text/plain answer 406.
+        assert_eq!(answers[2]["status"], 200, "{doc}");
+    }
+    // A multipart batch passes on its JSON range, not its multipart one.
+    let body = multipart(&[get_part(read)]);
+    for (accept, want) in [
+        ("multipart/mixed", "application/json"),
+        (
+            "multipart/mixed, application/json;odata.metadata=none;q=0.5",
+            "application/json;odata.metadata=none",
+        ),
+    ] {
+        let mut headers = multipart_headers();
+        headers.push(("accept", accept.into()));
+        let r = send(&env, &headers, body.clone()).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let got = parts(&r.header("content-type").unwrap_or_default(), &r.body);
+        let alone = env
+            .get_with(
+                &format!("/odata/{read}"),
+                &[auth(), ("accept", want.into())],
+            )
+            .await;
+        assert_eq!(got[0].status, 200, "{accept}");
+        assert_eq!(
+            String::from_utf8_lossy(&got[0].body),
+            alone.text(),
+            "{accept}"
+        );
+    }
+    env.stop().await;
+}

@@ -23,6 +23,7 @@
 //! gateway does not make: one that does is answered, as a whole, with the
 //! same 501 a single write gets, and none of its requests runs.
 
+mod inherit;
 mod json;
 mod multipart;
 
@@ -162,15 +163,6 @@ enum Format {
     Multipart,
     Json,
 }
-
-/// Headers of the batch request that each of its requests inherits unless
-/// it sets its own. Credentials are always the batch's: the protocol
-/// forbids them inside parts.
-const INHERITED: [HeaderName; 3] = [
-    header::HOST,
-    HeaderName::from_static("odata-version"),
-    HeaderName::from_static("odata-maxversion"),
-];
 
 /// Headers of a part that are not passed on: credentials (the batch's
 /// are used) and framing, which belongs to the batch.
@@ -631,13 +623,7 @@ fn inner_request(
             .map_err(|_| invalid(format!("the value of header `{name}` is not valid")))?;
         headers.append(name, value);
     }
-    for name in INHERITED {
-        if !headers.contains_key(&name) {
-            if let Some(v) = outer.headers.get(&name) {
-                headers.insert(name, v.clone());
-            }
-        }
-    }
+    inherit::inherit(&outer.headers, headers);
     if let Some(v) = outer.headers.get(header::AUTHORIZATION) {
         headers.insert(header::AUTHORIZATION, v.clone());
     }
