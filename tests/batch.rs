@@ -478,3 +478,36 @@ async fn requests_without_accept_inherit_the_json_format_of_the_batch() {
     }
     env.stop().await;
 }
+
+#[tokio::test]
+async fn odata_4_0_clients_get_the_multipart_format_or_406() {
+    let env = Env::start(10, |_| {}).await;
+    let batch = json!({"requests": [
+        {"id": "one", "method": "get", "url": "Accounts?$top=1"}
+    ]})
+    .to_string();
+    let headers = |accept: Option<&str>| {
+        let mut h = vec![
+            auth(),
+            ("content-type", "application/json".to_string()),
+            ("odata-maxversion", "4.0".to_string()),
+        ];
+        h.extend(accept.map(|a| ("accept", a.to_string())));
+        h
+    };
+    for accept in [None, Some("multipart/mixed, application/json")] {
+        let r = send(&env, &headers(accept), batch.clone()).await;
+        assert_eq!(r.status, 200, "{accept:?}: {}", r.text());
+        let ct = r.header("content-type").unwrap_or_default();
+        assert!(ct.starts_with("multipart/mixed"), "{accept:?}: {ct}");
+        assert_ne!(r.header("odata-version").as_deref(), Some("4.01"));
+        let got = parts(&ct, &r.body);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].status, 200);
+        assert_eq!(got[0].content_id.as_deref(), Some("one"));
+    }
+    let r = send(&env, &headers(Some("application/json")), batch).await;
+    assert_eq!(r.status, 406, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "NotAcceptable");
+    env.stop().await;
+}

@@ -206,7 +206,7 @@ impl Gateway {
         body: Bytes,
         progress: &mut Progress,
     ) -> Result<Response<Body>, GatewayError> {
-        super::version::check(
+        let max_version = super::version::check(
             header_str(parts, "odata-version"),
             header_str(parts, "odata-maxversion"),
         )?;
@@ -239,7 +239,11 @@ impl Gateway {
                 batch.len()
             )));
         }
-        let answer_format = response_format(header_str(parts, "accept"), format)?;
+        let answer_format = response_format(
+            header_str(parts, "accept"),
+            format,
+            max_version >= super::version::ODataVersion::V4_01,
+        )?;
         let continue_on_error = continue_on_error(parts);
         // Multipart batches stop at the first failure unless asked not to;
         // JSON batches run every request whose dependencies succeeded.
@@ -668,17 +672,38 @@ fn header_str<'p>(parts: &'p http::request::Parts, name: &str) -> Option<&'p str
 
 /// The format of the answer: the one `Accept` names if it names only one
 /// of the two, otherwise the request's (protocol 11.7.1).
-fn response_format(accept: Option<&str>, request: Format) -> Result<Format, GatewayError> {
+///
+/// The JSON format is OData 4.01's, and a service answers in the greatest
+/// version the client's `OData-MaxVersion` allows (protocol 8.2.7): a 4.0
+/// client (`json_readable` false) is answered in the multipart format
+/// even for a JSON batch, or with a 406 if its `Accept` rules that out,
+/// as `$metadata` in CSDL JSON is.
+fn response_format(
+    accept: Option<&str>,
+    request: Format,
+    json_readable: bool,
+) -> Result<Format, GatewayError> {
+    let request = if json_readable {
+        request
+    } else {
+        Format::Multipart
+    };
     let Some(accept) = accept else {
         return Ok(request);
     };
+    let json = negotiate::accepts(accept, "application", "json");
     match (
         negotiate::accepts(accept, "multipart", "mixed"),
-        negotiate::accepts(accept, "application", "json"),
+        json && json_readable,
     ) {
         (true, true) => Ok(request),
         (true, false) => Ok(Format::Multipart),
         (false, true) => Ok(Format::Json),
+        (false, false) if json => Err(GatewayError::NotAcceptable(
+            "the JSON batch format is OData 4.01's and the request accepts an older \
+             OData-MaxVersion; accept multipart/mixed for the OData 4.0 format"
+                .into(),
+        )),
         (false, false) => Err(GatewayError::NotAcceptable(
             "a batch is answered as multipart/mixed or application/json".into(),
         )),
@@ -736,7 +761,34 @@ mod tests {
             (Some("application/*"), Multipart, Some(Json)),
             (Some("text/html"), Json, None),
         ] {
-            assert_eq!(response_format(accept, request).ok(), want, "{accept:?}");
+            assert_eq!(
+                response_format(accept, request, true).ok(),
+                want,
+                "{accept:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn clients_of_odata_4_0_get_the_multipart_format_or_406() {
+        use Format::*;
+        for (accept, request, want) in [
+            (None, Json, Some(Multipart)),
+            (None, Multipart, Some(Multipart)),
+            (Some("*/*"), Json, Some(Multipart)),
+            (
+                Some("multipart/mixed, application/json"),
+                Json,
+                Some(Multipart),
+            ),
+            (Some("application/json"), Json, None),
+            (Some("application/json"), Multipart, None),
+        ] {
+            assert_eq!(
+                response_format(accept, request, false).ok(),
+                want,
+                "{accept:?}"
+            );
         }
     }
 
