@@ -511,3 +511,30 @@ async fn odata_4_0_clients_get_the_multipart_format_or_406() {
     assert_eq!(r.json()["error"]["code"], "NotAcceptable");
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_multipart_batch_answered_as_json_has_an_id_for_every_request() {
+    let env = Env::start(10, |_| {}).await;
+    let with_id = |id: &str| {
+        get_part("Accounts?$top=1").replace(
+            "Content-Transfer-Encoding: binary\r\n",
+            &format!("Content-ID: {id}\r\n"),
+        )
+    };
+    let mut headers = multipart_headers();
+    headers.push(("accept", "application/json".into()));
+    let body = multipart(&[
+        with_id("2"),
+        get_part("Accounts?$top=1"),
+        get_part("Accounts?$top=1"),
+    ]);
+    let r = send(&env, &headers, body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let doc = r.json();
+    let ids: Vec<&str> = doc["responses"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, ["2", "2-1", "3"], "{doc}");
+    env.stop().await;
+}

@@ -142,17 +142,18 @@ pub(super) fn read(body: &[u8]) -> Result<Batch, GatewayError> {
 
 /// The answer's body: `{"responses":[...]}`, one object per request, in
 /// the order they were answered. Change sets of a multipart request get
-/// generated atomicity group names, as the format requires.
+/// generated atomicity group names, and its requests without a
+/// `Content-ID` generated ids (see [`Ids`]), as the format requires both.
 pub(super) fn write(outcomes: &[Outcome]) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"{\"responses\":[");
-    let mut first = true;
+    let mut ids = Ids::new(outcomes);
     let mut object = |out: &mut Vec<u8>, answer: &Answer, id: Option<&str>, group: Option<&str>| {
-        if !first {
+        if ids.position > 0 {
             out.push(b',');
         }
-        first = false;
-        write_object(out, answer, id, group);
+        let id = ids.next(id);
+        write_object(out, answer, &id, group);
     };
     for (n, outcome) in outcomes.iter().enumerate() {
         let generated = format!("changeset{}", n + 1);
@@ -176,15 +177,62 @@ pub(super) fn write(outcomes: &[Outcome]) -> Vec<u8> {
     out
 }
 
+/// The ids of the response objects. Every response object has one (JSON
+/// format 19: the `id` MUST be included), but a multipart request's parts
+/// need no `Content-ID`. One without gets its 1-based position among the
+/// batch's requests (answers come in the order sent, one per request, so
+/// the position names the request the client sent there), or, if a
+/// `Content-ID` already is that number, the position with `-1`, `-2`, ...
+/// appended, whichever is free first.
+struct Ids {
+    /// The ids given and generated so far.
+    taken: HashSet<String>,
+    /// How many response objects have been written.
+    position: usize,
+}
+
+impl Ids {
+    fn new(outcomes: &[Outcome]) -> Ids {
+        let mut taken = HashSet::new();
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Single(a) => taken.extend(a.id.clone()),
+                Outcome::ChangeSet(answers) => {
+                    taken.extend(answers.iter().filter_map(|a| a.id.clone()));
+                }
+                Outcome::ChangeSetFailed { members, .. } => {
+                    taken.extend(members.iter().flatten().cloned());
+                }
+            }
+        }
+        Ids { taken, position: 0 }
+    }
+
+    /// The id of the next response object: `given`, or a generated one.
+    fn next(&mut self, given: Option<&str>) -> String {
+        self.position += 1;
+        if let Some(id) = given {
+            return id.to_string();
+        }
+        let position = self.position.to_string();
+        let mut id = position.clone();
+        let mut suffix = 0;
+        while self.taken.contains(&id) {
+            suffix += 1;
+            id = format!("{position}-{suffix}");
+        }
+        self.taken.insert(id.clone());
+        id
+    }
+}
+
 /// One response object. The body is inlined as JSON for JSON media types,
 /// a string for `text/*`, and base64url otherwise (JSON format 19.1).
-fn write_object(out: &mut Vec<u8>, answer: &Answer, id: Option<&str>, group: Option<&str>) {
+fn write_object(out: &mut Vec<u8>, answer: &Answer, id: &str, group: Option<&str>) {
     out.push(b'{');
-    if let Some(id) = id {
-        out.extend_from_slice(b"\"id\":");
-        write_string(out, id);
-        out.push(b',');
-    }
+    out.extend_from_slice(b"\"id\":");
+    write_string(out, id);
+    out.push(b',');
     if let Some(group) = group {
         out.extend_from_slice(b"\"atomicityGroup\":");
         write_string(out, group);
@@ -319,5 +367,33 @@ mod tests {
         assert_eq!(bodies[2], "PGEvPg");
         assert_eq!(doc["responses"][0]["id"], "1");
         assert_eq!(doc["responses"][0]["status"], 200);
+    }
+
+    #[test]
+    fn answers_without_an_id_get_their_position_unless_it_is_taken() {
+        let answer = |id: Option<&str>| Answer {
+            id: id.map(str::to_string),
+            group: None,
+            status: http::StatusCode::OK,
+            headers: Vec::new(),
+            body: bytes::Bytes::new(),
+        };
+        let written = write(&[
+            Outcome::Single(answer(Some("2"))),
+            Outcome::Single(answer(None)),
+            Outcome::ChangeSet(vec![answer(None), answer(Some("3"))]),
+            Outcome::ChangeSetFailed {
+                answer: answer(None),
+                members: vec![None, Some("x".into())],
+            },
+            Outcome::Single(answer(Some("7-1"))),
+            Outcome::Single(answer(None)),
+        ]);
+        let doc: Json = serde_json::from_slice(&written).unwrap_or_default();
+        let ids: Vec<&str> = doc["responses"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|r| r["id"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(ids, ["2", "2-1", "3-1", "3", "5", "x", "7-1", "8"]);
     }
 }
