@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::batch::{json_statuses, parts, send};
+use common::batch::{json_statuses, parts, send, send_to};
 use common::{basic, Env};
 use serde_json::{json, Value as Json};
 
@@ -536,5 +536,48 @@ async fn a_multipart_batch_answered_as_json_has_an_id_for_every_request() {
         .map(|a| a.iter().filter_map(|r| r["id"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(ids, ["2", "2-1", "3"], "{doc}");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn requests_for_another_service_are_not_found_in_a_batch() {
+    let env = Env::start(10, |_| {}).await;
+    let headers = [auth(), ("content-type", "application/json".into())];
+    for (root, requests, want) in [
+        (
+            "/odata/",
+            json!([
+                {"id": "1", "method": "get", "url": "/v1/Companies?$top=1"},
+                {"id": "2", "method": "get", "url": format!("{}/v1/Companies?$top=1", env.base)},
+                {"id": "3", "method": "get", "url": "Accounts?$top=1"}
+            ]),
+            vec![404, 404, 200],
+        ),
+        (
+            "/v1/",
+            json!([
+                {"id": "1", "method": "get", "url": "/odata/Accounts?$top=1"},
+                {"id": "2", "method": "get", "url": "Companies?$top=1"}
+            ]),
+            vec![404, 200],
+        ),
+    ] {
+        let body = json!({ "requests": requests }).to_string();
+        let r = send_to(&env, root, &headers, body).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let doc = r.json();
+        let answers = doc["responses"].as_array().cloned().unwrap_or_default();
+        let statuses: Vec<u64> = answers
+            .iter()
+            .map(|a| a["status"].as_u64().unwrap_or_default())
+            .collect();
+        assert_eq!(statuses, want, "{root}: {doc}");
+        let error = &answers[0]["body"]["error"];
+        assert_eq!(error["code"], "NotFound");
+        assert!(
+            error["message"].as_str().unwrap_or_default().contains(root),
+            "{error}"
+        );
+    }
     env.stop().await;
 }

@@ -985,8 +985,9 @@ async fn broken_queries_get_odata_errors() {
 
 /// Generated queries, some of them broken, answered inside `$batch`
 /// exactly as alone: same status, same body. Batches of 1 to 12 requests
-/// alternate between the multipart format (with continue-on-error, so
-/// every request is answered) and the JSON format.
+/// of one service, sent to its `$batch`, alternate between the multipart
+/// format (with continue-on-error, so every request is answered) and the
+/// JSON format.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_queries_answer_alike_in_batches() {
     use common::batch::parts;
@@ -1013,7 +1014,14 @@ async fn random_queries_answer_alike_in_batches() {
     let mut done = 0;
     let mut batch_number = 0;
     while done < urls.len() {
-        let size = (1 + rng.below(12)).min(urls.len() - done);
+        // A batch is its service's: it holds consecutive queries of one
+        // service and goes to that service's `$batch`.
+        let root = service_root(&urls[done]);
+        let same_service = urls[done..]
+            .iter()
+            .take_while(|u| service_root(u) == root)
+            .count();
+        let size = (1 + rng.below(12)).min(same_service);
         let batch = &urls[done..done + size];
         done += size;
         batch_number += 1;
@@ -1046,7 +1054,7 @@ async fn random_queries_answer_alike_in_batches() {
         if !stops {
             headers.push(("prefer", "odata.continue-on-error".to_string()));
         }
-        let r = common::batch::send(&env, &headers, body).await;
+        let r = common::batch::send_to(&env, root, &headers, body).await;
         if r.status != 200 {
             failures.push(format!(
                 "batch #{batch_number}: status {}: {}",
@@ -1116,6 +1124,15 @@ async fn random_queries_answer_alike_in_batches() {
         "{} batched queries differ",
         failures.len()
     );
+}
+
+/// The service root of a generated query's path (`/odata/`, `/v1/`).
+fn service_root(url: &str) -> &str {
+    let end = url
+        .get(1..)
+        .and_then(|rest| rest.find('/'))
+        .map_or(url.len(), |i| i + 2);
+    &url[..end]
 }
 
 /// A response body as the JSON batch format holds it: JSON for JSON media

@@ -9,8 +9,18 @@ pub async fn send(
     headers: &[(&str, String)],
     body: String,
 ) -> super::reqwest_lite::Response {
+    send_to(env, "/odata/", headers, body).await
+}
+
+/// POSTs `body` to the `$batch` of the service at `root` with `headers`.
+pub async fn send_to(
+    env: &super::Env,
+    root: &str,
+    headers: &[(&str, String)],
+    body: String,
+) -> super::reqwest_lite::Response {
     env.http
-        .send_body("POST", &format!("{}/odata/$batch", env.base), headers, body)
+        .send_body("POST", &format!("{}{root}$batch", env.base), headers, body)
         .await
 }
 

@@ -570,7 +570,9 @@ fn push_outcome(outcomes: &mut Vec<Outcome>, outcome: Outcome, stop_on_error: bo
 }
 
 /// The request a batch entry stands for: its URL resolved against the
-/// service root, its headers plus those it inherits from the batch.
+/// service root, its headers plus those it inherits from the batch. A URL
+/// whose path lies outside the service root is another service's, and a
+/// 404 here: the batch was sent to this service.
 fn inner_request(
     outer: &http::request::Parts,
     root: &str,
@@ -601,6 +603,17 @@ fn inner_request(
         format!("{root}{url}")
     };
     let resource = target.split('?').next().unwrap_or_default();
+    // A batch is its service's: another service's requests go to that
+    // service's `$batch`, as they would be answered with its model.
+    if !resource.starts_with(root) && resource != root.trim_end_matches('/') {
+        return Err(GatewayError::not_found(
+            format!(
+                "`{url}` is not a resource of this batch's service, whose root is {root}; \
+                 send it in a batch to its own service"
+            ),
+            Some(resource.to_string()),
+        ));
+    }
     if resource
         .strip_prefix(root)
         .is_some_and(super::gateway::is_batch)
@@ -849,6 +862,35 @@ mod tests {
         match inner_request(&outer, "/odata/", &refused) {
             Err(e) => assert_eq!(e.status(), StatusCode::BAD_REQUEST),
             Ok(r) => panic!("run as {}", r.uri),
+        }
+    }
+
+    #[test]
+    fn urls_of_other_services_are_not_found() {
+        let (outer, _) = http::Request::new(()).into_parts();
+        for url in [
+            "/v1/Companies?$top=1",
+            "http://gw/v1/Companies",
+            "/odataX/Accounts",
+            "/",
+        ] {
+            let entry = Entry {
+                id: None,
+                method: "GET".into(),
+                url: url.into(),
+                headers: Vec::new(),
+                depends_on: Vec::new(),
+                condition: false,
+                refusal: None,
+                body: Bytes::new(),
+            };
+            match inner_request(&outer, "/odata/", &entry) {
+                Err(e) => {
+                    assert_eq!(e.status(), StatusCode::NOT_FOUND, "{url}");
+                    assert!(e.to_string().contains("/odata/"), "{url}: {e}");
+                }
+                Ok(r) => panic!("{url} run as {}", r.uri),
+            }
         }
     }
 }
