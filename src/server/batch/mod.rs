@@ -6,7 +6,18 @@
 //! exactly as it would be on its own (the gateway's own handler runs it,
 //! with the batch's credentials), and the answers come in the order sent.
 //! Both formats are read and written: multipart/mixed (OData 4.0) and JSON
-//! (4.01).
+//! (4.01). The answer takes the format `Accept` names, else the request's;
+//! a client whose `OData-MaxVersion` is below 4.01 cannot read the JSON
+//! format and gets the multipart one (or a 406 if it accepts only JSON).
+//!
+//! A request of the batch inherits what it does not state from the batch
+//! request (see `inherit.rs`): the versions, the JSON media ranges of
+//! `Accept` (so `IEEE754Compatible` and `odata.metadata` reach its
+//! answer) and the `include-annotations` and `allow-entityreferences`
+//! preferences. Its URL is resolved against the batch's service root, and
+//! one outside it (another service of the gateway) is answered with a
+//! 404: a batch is its service's. A request that cannot be read (a
+//! multipart request line with a space in its URL) gets a 400 of its own.
 //!
 //! Reads that depend on no other request run side by side, up to
 //! `limits.batch_parallelism` at a time, so that a UI5 page's batch of
