@@ -379,6 +379,20 @@ impl Binder<'_> {
             other => other.clone(),
         };
         match value {
+            // The key is an Edm.Int32: a larger number names no entity and
+            // is the client's mistake, not a missing entity.
+            ExprKind::Literal(Literal::Int(i))
+                if ty.key_property().ty == EdmType::Int32 && i32::try_from(i).is_err() =>
+            {
+                Err(bad(
+                    "InvalidKey",
+                    format!(
+                        "the key of {} is an Edm.Int32; {i} is out of its range",
+                        ty.name
+                    ),
+                    &args.to_string(),
+                ))
+            }
             ExprKind::Literal(Literal::Int(i)) => Ok(i),
             _ => Err(bad(
                 "InvalidKey",

@@ -475,3 +475,19 @@ fn id_outside_entity_is_refused() {
     }
     assert!(bind(&m, "$entity?$id=Accounts(5)").is_ok());
 }
+
+/// Keys are Edm.Int32: a number outside its range is a bad key (400), not
+/// an entity that happens not to exist (404).
+#[test]
+fn keys_outside_int32_are_bad_requests() {
+    let m = model("odata");
+    for url in [
+        "Accounts(2147483648)",
+        "Accounts(-2147483649)",
+        "Accounts(Id=4294967296)/Contact",
+    ] {
+        let err = bind(&m, url).unwrap_err();
+        assert_eq!(err.status().as_u16(), 400, "{url}: {err}");
+    }
+    assert!(bind(&m, "Accounts(2147483647)").is_ok());
+}
