@@ -23,6 +23,14 @@ fn model(name: &str) -> ServiceModel {
         .unwrap_or_else(|| panic!("no service {name}"))
 }
 
+/// The value of an element's attribute.
+fn attribute(e: &quick_xml::events::BytesStart, name: &str) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == name)
+        .map(|a| a.value.to_string())
+}
+
 /// Structured types of a CSDL XML document: name → (open, property names).
 fn xml_types(xml: &str) -> BTreeMap<String, (bool, BTreeSet<String>)> {
     let mut reader = Reader::from_str(xml);
@@ -31,12 +39,7 @@ fn xml_types(xml: &str) -> BTreeMap<String, (bool, BTreeSet<String>)> {
     loop {
         match reader.read_event() {
             Ok(Event::Start(e) | Event::Empty(e)) => {
-                let attr = |name: &str| {
-                    e.attributes()
-                        .flatten()
-                        .find(|a| a.key.as_ref() == name)
-                        .map(|a| a.value.to_string())
-                };
+                let attr = |name: &str| attribute(&e, name);
                 match e.name().as_ref() {
                     "EntityType" | "ComplexType" => {
                         let name = attr("Name").unwrap_or_default();
@@ -289,12 +292,7 @@ fn capabilities_agree_between_xml_and_json_and_with_what_is_served() {
     loop {
         match reader.read_event() {
             Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
-                let attr = |name: &str| {
-                    e.attributes()
-                        .flatten()
-                        .find(|a| a.key.as_ref() == name)
-                        .map(|a| a.value.to_string())
-                };
+                let attr = |name: &str| attribute(&e, name);
                 match e.name().as_ref() {
                     "Annotation" => {
                         in_functions =

@@ -184,6 +184,14 @@ mod tests {
         assert_eq!(own["accept"], "application/xml");
     }
 
+    fn prefers(headers: &HeaderMap) -> Vec<&str> {
+        headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    }
+
     #[test]
     fn annotation_and_reference_preferences_are_inherited_unless_stated() {
         let outer = [(
@@ -191,26 +199,16 @@ mod tests {
             "odata.include-annotations=\"*,-Org.OData.Core.V1.*\", odata.continue-on-error, allow-entityreferences",
         )];
         let got = inherited(&outer, &[]);
-        let prefer: Vec<&str> = got
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
         assert_eq!(
-            prefer,
+            prefers(&got),
             ["odata.include-annotations=\"*,-Org.OData.Core.V1.*\", allow-entityreferences"]
         );
         let got = inherited(
             &outer,
             &[("prefer", "include-annotations=\"-*\", odata.maxpagesize=5")],
         );
-        let prefer: Vec<&str> = got
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
         assert_eq!(
-            prefer,
+            prefers(&got),
             [
                 "include-annotations=\"-*\", odata.maxpagesize=5",
                 "allow-entityreferences"
