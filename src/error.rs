@@ -170,6 +170,17 @@ impl GatewayError {
             GatewayError::FailedDependency(_) => "FailedDependency",
             GatewayError::Upstream(UpstreamError::Timeout(_)) => "UpstreamTimeout",
             GatewayError::Upstream(UpstreamError::Busy { .. }) => "UpstreamBusy",
+            GatewayError::Upstream(UpstreamError::NoEndpoint(_)) => "UpstreamMisconfigured",
+            GatewayError::Upstream(UpstreamError::Status { status, .. })
+                if status.as_u16() == 503 =>
+            {
+                "UpstreamUnavailable"
+            }
+            GatewayError::Upstream(UpstreamError::Status { status, .. })
+                if status.as_u16() == 429 =>
+            {
+                "UpstreamRateLimited"
+            }
             GatewayError::Upstream(UpstreamError::Status { status, .. })
                 if matches!(status.as_u16(), 401 | 403 | 404 | 409 | 412) =>
             {
@@ -200,13 +211,22 @@ impl GatewayError {
                     401 => format!("ZeyOS rejected the credentials: {message}"),
                     403 => format!("ZeyOS denied access: {message}"),
                     404 => format!("ZeyOS has no such record: {message}"),
+                    429 => "ZeyOS is limiting the rate of requests; retry shortly".to_string(),
+                    503 => "ZeyOS is unavailable; retry shortly".to_string(),
                     s if s >= 500 => format!("ZeyOS failed with status {s}"),
                     s => format!("ZeyOS rejected the request with status {s}: {message}"),
                 },
                 UpstreamError::Timeout(d) => {
                     format!("ZeyOS did not answer within {} ms", d.as_millis())
                 }
-                UpstreamError::Connect(_) => "ZeyOS could not be reached".to_string(),
+                UpstreamError::Connect(_) => {
+                    "The connection to ZeyOS failed (refused or broken off)".to_string()
+                }
+                UpstreamError::NoEndpoint(_) => {
+                    "ZeyOS answered that its API is not at the configured address; \
+                     the gateway's upstream.base_url or upstream.instance is wrong"
+                        .to_string()
+                }
                 UpstreamError::InvalidResponse(_) => {
                     "ZeyOS sent a response the gateway could not read".to_string()
                 }
@@ -259,8 +279,13 @@ fn upstream_status(e: &UpstreamError) -> StatusCode {
             404 => StatusCode::NOT_FOUND,
             409 => StatusCode::CONFLICT,
             412 => StatusCode::PRECONDITION_FAILED,
+            // Passed on, so that clients back off and retry (Power Query
+            // does for both, after `Retry-After`) instead of failing.
+            429 => StatusCode::TOO_MANY_REQUESTS,
+            503 => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_GATEWAY,
         },
+        UpstreamError::NoEndpoint(_) => StatusCode::BAD_GATEWAY,
         UpstreamError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         UpstreamError::Connect(_) | UpstreamError::InvalidResponse(_) => StatusCode::BAD_GATEWAY,
         UpstreamError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,

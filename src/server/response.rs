@@ -175,10 +175,22 @@ pub fn error_response(e: &GatewayError) -> Response<Body> {
             r.headers_mut().insert(header::ALLOW, v);
         }
     }
-    if let GatewayError::Upstream(UpstreamError::Busy { .. }) = e {
-        // Power Query retries a 503 (up to three times) after this many seconds.
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    match e {
+        GatewayError::Upstream(UpstreamError::Busy { .. }) => {
+            // Power Query retries a 503 (up to three times) after this
+            // many seconds.
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        // ZeyOS itself unavailable or limiting, after the gateway's own
+        // retries: a longer pause.
+        GatewayError::Upstream(UpstreamError::Status { status, .. })
+            if matches!(status.as_u16(), 429 | 503) =>
+        {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        _ => {}
     }
     r
 }
@@ -208,12 +220,15 @@ pub(super) fn parse_error(e: odata_syntax::ParseError) -> GatewayError {
 
 pub(super) fn login_error(e: UpstreamError) -> GatewayError {
     match &e {
-        // 401/403 at login: wrong credentials. Other client errors mean the
-        // gateway's login request itself is wrong (e.g. a missing appsecret
-        // in config.toml): the upstream side's fault, not the client's.
-        UpstreamError::Status { status, .. }
+        // 401/403 at login: wrong credentials, as far as the client can
+        // tell. ZeyOS's reason goes to the log, where an operator finds
+        // what no password fixes (`Invalid application secret`: a wrong
+        // upstream.appsecret). Other client errors mean the gateway's
+        // login request itself is wrong: the upstream side's fault.
+        UpstreamError::Status { status, message }
             if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN =>
         {
+            tracing::info!(status = status.as_u16(), reason = %message, "ZeyOS refused a login");
             GatewayError::Unauthorized("ZeyOS did not accept the user name and password".into())
         }
         _ => GatewayError::Upstream(e),

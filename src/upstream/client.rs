@@ -74,6 +74,11 @@ pub enum UpstreamError {
     /// ZeyOS answered something that is not what the API promises.
     #[error("ZeyOS sent an invalid response: {0}")]
     InvalidResponse(String),
+    /// ZeyOS answered 404 to a list or login request: the configured base
+    /// URL or instance names no ZeyOS API, which is the gateway's
+    /// configuration's fault, not a missing record.
+    #[error("ZeyOS has no such endpoint: {0}")]
+    NoEndpoint(String),
     /// The gateway already had its limit of requests at ZeyOS, and none
     /// finished within the queue timeout: ZeyOS was not asked.
     #[error("{limit} requests to ZeyOS were in flight for {waited:?}")]
@@ -86,18 +91,30 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
-    /// Whether the same request may be sent again safely (reads only).
+    /// Whether a read that failed so may succeed when sent again at once:
+    /// a connection that broke or was refused, or a proxy or ZeyOS saying
+    /// it is briefly unavailable (502, 503, 504). Not a timeout (it has
+    /// already cost the whole read timeout; another would double the
+    /// client's wait), not a 500 (ZeyOS failing on this request would fail
+    /// again), and not `Busy` (it waited its turn already).
     pub fn is_retryable(&self) -> bool {
         match self {
-            UpstreamError::Timeout(_) | UpstreamError::Connect(_) => true,
-            UpstreamError::Status { status, .. } => {
-                *status == StatusCode::BAD_GATEWAY || *status == StatusCode::SERVICE_UNAVAILABLE
-            }
-            // It waited its turn already; retrying would queue it again.
-            UpstreamError::InvalidResponse(_) | UpstreamError::Busy { .. } => false,
+            UpstreamError::Connect(_) => true,
+            UpstreamError::Status { status, .. } => matches!(status.as_u16(), 502..=504),
+            UpstreamError::Timeout(_)
+            | UpstreamError::InvalidResponse(_)
+            | UpstreamError::Busy { .. }
+            | UpstreamError::NoEndpoint(_) => false,
         }
     }
 }
+
+/// Pauses before the second and third attempt of a read that failed
+/// transiently ([`UpstreamError::is_retryable`]): a dropped keep-alive
+/// connection or a restarting ZeyOS behind its proxy is a blip, and a
+/// Power BI refresh of a thousand pages should not fail on one. Short,
+/// because the client is waiting.
+const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
 
 /// The answer to a single-record read.
 #[derive(Debug, Clone)]
@@ -195,6 +212,34 @@ impl UpstreamClient {
         req: &ListRequest,
         mut each: impl FnMut(Vec<Row>),
     ) -> Result<(), UpstreamError> {
+        let mut pauses = RETRY_PAUSES.iter();
+        loop {
+            // Sent again only while no row has been handed over: after
+            // that, a retry would hand over rows twice.
+            let mut delivered = false;
+            let result = self
+                .list_batches_once(token, req, &mut |rows| {
+                    delivered = true;
+                    each(rows);
+                })
+                .await;
+            match (result, pauses.next()) {
+                (Err(e), Some(pause)) if e.is_retryable() && !delivered => {
+                    tracing::debug!(error = %e, entity = %req.entity, "list request sent again");
+                    tokio::time::sleep(*pause).await;
+                }
+                (result, _) => return result,
+            }
+        }
+    }
+
+    /// One attempt of [`UpstreamClient::list_batches`].
+    async fn list_batches_once(
+        &self,
+        token: &str,
+        req: &ListRequest,
+        each: &mut impl FnMut(Vec<Row>),
+    ) -> Result<(), UpstreamError> {
         let request = self.list_request(token, req)?;
         self.timed(async {
             let response = self.dispatch(request).await?;
@@ -202,7 +247,7 @@ impl UpstreamClient {
             if !parts.status.is_success() {
                 let body = read_body(body, MAX_BODY_BYTES).await?;
                 let body = decode_content(&parts.headers, body)?;
-                return Err(status_error(parts.status, &body));
+                return Err(list_error(&req.entity, parts.status, &body));
             }
             let encoding = ContentEncoding::of(&parts.headers)?;
             let mut rows = ListBody::new(&req.entity, encoding, MAX_BODY_BYTES);
@@ -226,11 +271,29 @@ impl UpstreamClient {
         .await
     }
 
+    /// Runs a read until it succeeds, fails for good, or has been tried
+    /// after each of [`RETRY_PAUSES`].
+    async fn retrying<T, F>(&self, mut attempt: impl FnMut() -> F) -> Result<T, UpstreamError>
+    where
+        F: std::future::Future<Output = Result<T, UpstreamError>>,
+    {
+        let mut pauses = RETRY_PAUSES.iter();
+        loop {
+            match (attempt().await, pauses.next()) {
+                (Err(e), Some(pause)) if e.is_retryable() => {
+                    tracing::debug!(error = %e, "read sent again");
+                    tokio::time::sleep(*pause).await;
+                }
+                (result, _) => return result,
+            }
+        }
+    }
+
     /// `POST /{entity}` with `count`: the number of matching rows.
     pub async fn count(&self, token: &str, req: &ListRequest) -> Result<u64, UpstreamError> {
         let mut req = req.clone();
         req.count = true;
-        let body = self.list_body(token, &req).await?;
+        let body = self.retrying(|| self.list_body(token, &req)).await?;
         let v: Json = serde_json::from_slice(&body)
             .map_err(|e| UpstreamError::InvalidResponse(format!("count of {}: {e}", req.entity)))?;
         v.get("count")
@@ -243,7 +306,7 @@ impl UpstreamClient {
         let request = self.list_request(token, req)?;
         let (status, _headers, body) = self.send(request).await?;
         if !status.is_success() {
-            return Err(status_error(status, &body));
+            return Err(list_error(&req.entity, status, &body));
         }
         Ok(body)
     }
@@ -271,6 +334,19 @@ impl UpstreamClient {
 
     /// `GET /{entity}/{ID}`, conditional on `if_none_match`.
     pub async fn get(
+        &self,
+        token: &str,
+        entity: &str,
+        id: i64,
+        expand: &[String],
+        if_none_match: Option<&str>,
+    ) -> Result<GetResponse, UpstreamError> {
+        self.retrying(|| self.get_once(token, entity, id, expand, if_none_match))
+            .await
+    }
+
+    /// One attempt of [`UpstreamClient::get`].
+    async fn get_once(
         &self,
         token: &str,
         entity: &str,
@@ -332,7 +408,7 @@ impl UpstreamClient {
             .map_err(|e| UpstreamError::InvalidResponse(format!("cannot build request: {e}")))?;
         let (status, _headers, body) = self.send(request).await?;
         if !status.is_success() {
-            return Err(status_error(status, &body));
+            return Err(list_error("login", status, &body));
         }
         let v: Json = serde_json::from_slice(&body)
             .map_err(|e| UpstreamError::InvalidResponse(format!("login: {e}")))?;
@@ -498,11 +574,50 @@ fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
 }
 
 fn status_error(status: StatusCode, body: &Bytes) -> UpstreamError {
+    UpstreamError::Status {
+        status,
+        message: summary(body),
+    }
+}
+
+/// The error of a list or login request: a 404 there means no such API
+/// (a wrong base URL or instance), not a missing record.
+fn list_error(what: &str, status: StatusCode, body: &Bytes) -> UpstreamError {
+    if status == StatusCode::NOT_FOUND {
+        return UpstreamError::NoEndpoint(format!("{what}: {}", summary(body)));
+    }
+    status_error(status, body)
+}
+
+/// ZeyOS's error text as clients and the log may see it. ZeyOS sends
+/// short messages (`Missing parameter: password`), as text or a JSON
+/// string; whatever else a server or proxy in between may answer (an HTML
+/// page, a stack trace, a request echoed with its token) is not passed
+/// on: only the first line, at most 200 characters, nothing from an HTML
+/// page, and every long unbroken run of letters and digits (a token, a
+/// key) replaced.
+fn summary(body: &Bytes) -> String {
     let text = String::from_utf8_lossy(body);
-    // ZeyOS sends its messages as text, sometimes as a JSON string.
     let message = serde_json::from_str::<String>(&text).unwrap_or_else(|_| text.trim().to_string());
-    let message: String = message.chars().take(500).collect();
-    UpstreamError::Status { status, message }
+    let line = message.lines().next().unwrap_or_default().trim();
+    if line.starts_with('<') || line.contains("<html") || line.contains("<pre") {
+        return String::new();
+    }
+    let line: String = line.chars().take(200).collect();
+    line.split(' ')
+        .map(|word| {
+            let secretish = word.len() >= 24
+                && word.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+' | '=')
+                });
+            if secretish {
+                "[…]"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -517,6 +632,26 @@ mod tests {
             h.insert(header::CONTENT_ENCODING, http::HeaderValue::from_static(e));
         }
         h
+    }
+
+    #[test]
+    fn upstream_messages_are_passed_on_short_and_without_secrets() {
+        let text = |s: &str| summary(&Bytes::copy_from_slice(s.as_bytes()));
+        assert_eq!(
+            text("Bad Request: Missing parameter: password"),
+            "Bad Request: Missing parameter: password"
+        );
+        assert_eq!(
+            text("\"Not Found: Unknown instance 'x'\""),
+            "Not Found: Unknown instance 'x'"
+        );
+        assert_eq!(
+            text("Error: Bearer 121e96b5cfcffd9e539a507921257a0476c0efec rejected\nTraceback"),
+            "Error: Bearer […] rejected"
+        );
+        assert_eq!(text("<html><body>502 Bad Gateway</body></html>"), "");
+        assert_eq!(text("Error <pre>Traceback (most recent call last)"), "");
+        assert_eq!(text(&"x ".repeat(300)).chars().count(), 200);
     }
 
     #[test]
