@@ -111,6 +111,8 @@ impl RequestCtx<'_> {
         };
 
         let joined = plan.joined.clone();
+        let metrics = self.gateway.requests.clone();
+        let path = self.parts.uri.path().to_string();
         let (tx, body) = body::channel(4);
         // Pages up to ETAG_BUFFER_LIMIT are written whole before the
         // response starts, so that they get an entity tag over their bytes
@@ -256,7 +258,9 @@ impl RequestCtx<'_> {
                     let _ = h.send(PageHead::Failed(e));
                 }
                 (Err(e), None) => {
-                    tracing::warn!(error = %e, "response cut off after it had started");
+                    // Its head (200) has been logged and counted already.
+                    metrics.record_cut();
+                    tracing::warn!(%path, error = %e, "response cut off after it had started");
                     let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
                 }
             }

@@ -32,6 +32,9 @@ pub struct RequestMetrics {
     buckets: [AtomicU64; BUCKETS.len() + 1],
     /// Total time to the response heads, in microseconds.
     micros: AtomicU64,
+    /// Streamed responses that broke off after their head had been sent
+    /// (and counted with its status): ZeyOS failed mid-page.
+    cut: AtomicU64,
 }
 
 impl Default for RequestMetrics {
@@ -42,6 +45,7 @@ impl Default for RequestMetrics {
                 .collect(),
             buckets: Default::default(),
             micros: AtomicU64::new(0),
+            cut: AtomicU64::new(0),
         }
     }
 }
@@ -64,6 +68,13 @@ impl RequestMetrics {
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         self.micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Counts a response that broke off after its head: its status said
+    /// success, so without this counter a dashboard would show none of
+    /// the refreshes that failed mid-page.
+    pub fn record_cut(&self) {
+        self.cut.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Appends the counters in the Prometheus text format.
@@ -100,6 +111,13 @@ impl RequestMetrics {
         let seconds = self.micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "{name}_sum {seconds}");
         let _ = writeln!(out, "{name}_count {cumulative}");
+        let cut = "zeyos_odata_responses_cut_total";
+        let _ = writeln!(
+            out,
+            "# HELP {cut} Streamed responses broken off after their head (counted above with its status), because ZeyOS failed mid-page."
+        );
+        let _ = writeln!(out, "# TYPE {cut} counter");
+        let _ = writeln!(out, "{cut} {}", self.cut.load(Ordering::Relaxed));
     }
 }
 
@@ -114,6 +132,7 @@ mod tests {
         m.record(200, Duration::from_millis(30));
         m.record(503, Duration::from_secs(11));
         m.record(42, Duration::from_millis(1));
+        m.record_cut();
         let mut out = String::new();
         m.render(&mut out);
         for line in [
@@ -126,6 +145,7 @@ mod tests {
             "zeyos_odata_request_duration_seconds_bucket{le=\"+Inf\"} 4",
             "zeyos_odata_request_duration_seconds_count 4",
             "# TYPE zeyos_odata_request_duration_seconds histogram",
+            "zeyos_odata_responses_cut_total 1",
         ] {
             assert!(out.lines().any(|l| l == line), "{line} missing:\n{out}");
         }
