@@ -104,6 +104,90 @@ async fn missing_credentials_prompt_for_basic() {
         .await;
     assert_eq!(r.status, 401);
     assert!(!r.text().contains("wrong"));
+    // An empty password (Excel sends one when the field is left empty) is
+    // asked for again, and a request that would fail to bind still gets
+    // the challenge first: no names of the model without credentials.
+    for (path, headers) in [
+        (
+            "/odata/Accounts",
+            vec![("authorization", basic("demo", ""))],
+        ),
+        ("/odata/Accounts?$select=Lastnam", vec![]),
+        ("/odata/Nope", vec![]),
+    ] {
+        let r = env.get_with(path, &headers).await;
+        assert_eq!(r.status, 401, "{path}: {}", r.text());
+        assert!(r.header("www-authenticate").is_some(), "{path}");
+        assert!(!r.text().contains("LastName"), "{path}");
+    }
+    let two = [
+        ("authorization", basic("viewer", "viewer")),
+        ("authorization", basic("demo", "demo")),
+    ];
+    let r = env.get_with("/odata/Accounts?$top=1", &two).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    env.stop().await;
+}
+
+/// A dropped connection or a 502/503/504 from ZeyOS is a blip: reads are
+/// sent again (twice, after short pauses) before the client sees an
+/// error, and a 503 that persists is passed on with `Retry-After` so that
+/// Power Query backs off and retries itself.
+#[tokio::test]
+async fn transient_upstream_failures_are_retried() {
+    let env = Env::start(50, |c| c.cache.enabled = false).await;
+    assert_eq!(env.get("/odata/Contacts?$top=1").await.status, 200); // logs in
+    env.sim.set_faults(zeyos_sim::Faults {
+        drop_rate: 0.15,
+        seed: 11,
+        ..Default::default()
+    });
+    env.sim.reset_request_count();
+    for skip in 0..30 {
+        let r = env
+            .get(&format!("/odata/Accounts?$top=2&$skip={skip}&$select=Id"))
+            .await;
+        assert_eq!(r.status, 200, "$skip={skip}: {}", r.text());
+        assert_eq!(r.json()["value"][0]["Id"], skip + 1);
+    }
+    assert!(
+        env.sim.requests_served() > 30,
+        "no request was dropped and sent again: {}",
+        env.sim.requests_served()
+    );
+    env.sim.set_faults(zeyos_sim::Faults {
+        error_rate: 1.0,
+        seed: 3,
+        ..Default::default()
+    });
+    let mut seen_503 = false;
+    for skip in 0..6 {
+        let r = env
+            .get(&format!("/odata/Accounts?$top=1&$skip={skip}"))
+            .await;
+        match r.status {
+            502 => assert_eq!(r.json()["error"]["code"], "UpstreamFailure"),
+            503 => {
+                seen_503 = true;
+                assert_eq!(r.header("retry-after").as_deref(), Some("5"));
+                assert_eq!(r.json()["error"]["code"], "UpstreamUnavailable");
+            }
+            other => panic!("{other}: {}", r.text()),
+        }
+    }
+    assert!(seen_503, "ZeyOS never answered 503 three times in a row");
+    env.sim.set_faults(zeyos_sim::Faults::default());
+    env.stop().await;
+}
+
+/// A wrong `upstream.instance` makes ZeyOS answer 404 to every list: that
+/// is the gateway's configuration, not a missing entity set (502).
+#[tokio::test]
+async fn a_wrong_instance_is_a_bad_gateway_not_a_missing_set() {
+    let env = Env::start(20, |c| c.upstream.instance = "nope".into()).await;
+    let r = env.get("/odata/Accounts?$top=1").await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "UpstreamMisconfigured");
     env.stop().await;
 }
 

@@ -54,7 +54,7 @@ pub struct Gateway {
     pub(super) expand_limits: ExpandLimits,
     pub(super) caps: FilterCapabilities,
     /// Answered requests by status and time, for `/metrics`.
-    pub(super) requests: RequestMetrics,
+    pub(super) requests: Arc<RequestMetrics>,
     /// Who may read what joins reach (`exec::join_access`).
     pub(super) join_access: Arc<JoinAccess>,
 }
@@ -140,7 +140,7 @@ impl Gateway {
             limits,
             expand_limits,
             caps,
-            requests: RequestMetrics::default(),
+            requests: Arc::default(),
             join_access: Arc::default(),
         }))
     }
@@ -228,6 +228,21 @@ impl Gateway {
         &self,
         parts: &http::request::Parts,
     ) -> Result<Principal, GatewayError> {
+        // Two credentials: which one a proxy in between saw is anyone's
+        // guess, so neither is used.
+        if parts
+            .headers
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .nth(1)
+            .is_some()
+        {
+            return Err(GatewayError::bad_request(
+                "InvalidCredentials",
+                "the request has more than one Authorization header; send one",
+                Some("Authorization"),
+            ));
+        }
         let credential = Credential::from_header(parts.headers.get(header::AUTHORIZATION))
             .map_err(|e| GatewayError::Unauthorized(format!("{e}: send your ZeyOS user name and password (HTTP Basic) or a ZeyOS token (Bearer)")))?;
         self.auth
@@ -293,6 +308,10 @@ impl Gateway {
             version_header("odata-version"),
             version_header("odata-maxversion"),
         )?;
+        // Who asks comes first: without credentials every request is 401
+        // (the challenge Excel and Power BI need), and the model's names
+        // are not given away in the errors of unauthenticated requests.
+        let principal = self.principal(parts).await?;
         let rel = &path[service.model.root.len()..];
         let raw_query = parts.uri.query();
         let target = match raw_query {
@@ -303,8 +322,6 @@ impl Gateway {
         let bound = Binder::new(&service.model, &uri.query.aliases, self.expand_limits)
             .with_syntax_limits(self.limits)
             .bind(&uri)?;
-
-        let principal = self.principal(parts).await?;
 
         let req = RequestCtx {
             gateway: self,

@@ -71,7 +71,10 @@ impl Credential {
             let (user, password) = decoded
                 .split_once(':')
                 .ok_or(CredentialError::Malformed("Basic value has no colon"))?;
-            if user.is_empty() {
+            // Excel sends an empty password when the user leaves it empty:
+            // ask again rather than pass ZeyOS a login it refuses as
+            // malformed.
+            if user.is_empty() || password.is_empty() {
                 return Err(CredentialError::Missing);
             }
             Ok(Credential::Basic {
