@@ -89,6 +89,13 @@ pub enum GatewayError {
     /// A request of a batch was not run because one it depends on failed.
     #[error("{0}")]
     FailedDependency(String),
+    /// The gateway is answering as many requests as it may at once
+    /// (`max_requests_in_progress`); answered 503 with `Retry-After`.
+    #[error("the gateway is answering its limit of {limit} requests at once; retry shortly")]
+    Overloaded {
+        /// The configured limit.
+        limit: u32,
+    },
     /// ZeyOS failed or could not be reached.
     #[error("{0}")]
     Upstream(#[from] UpstreamError),
@@ -147,6 +154,7 @@ impl GatewayError {
             GatewayError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             GatewayError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::FailedDependency(_) => StatusCode::FAILED_DEPENDENCY,
+            GatewayError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Upstream(e) => upstream_status(e),
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -168,6 +176,7 @@ impl GatewayError {
             GatewayError::UriTooLong(_) => "UriTooLong",
             GatewayError::PayloadTooLarge(_) => "PayloadTooLarge",
             GatewayError::FailedDependency(_) => "FailedDependency",
+            GatewayError::Overloaded { .. } => "ServerBusy",
             GatewayError::Upstream(UpstreamError::Timeout(_)) => "UpstreamTimeout",
             GatewayError::Upstream(UpstreamError::Busy { .. }) => "UpstreamBusy",
             GatewayError::Upstream(UpstreamError::NoEndpoint(_)) => "UpstreamMisconfigured",

@@ -1,7 +1,9 @@
-//! The gate in front of ZeyOS: however many clients there are, the gateway
-//! has at most `upstream.max_concurrent_requests` requests at zeyos-sim at
-//! once, and one that cannot get its turn within `upstream.queue_timeout_ms`
-//! is answered 503 with `Retry-After` instead of queued without end.
+//! Overload. The gate in front of ZeyOS: however many clients there are,
+//! the gateway has at most `upstream.max_concurrent_requests` requests at
+//! zeyos-sim at once, and one that cannot get its turn within
+//! `upstream.queue_timeout_ms` is answered 503 with `Retry-After` instead of
+//! queued without end. And the limit on client requests in progress
+//! (`max_requests_in_progress`), which refuses one more at once.
 
 mod common;
 
@@ -140,5 +142,69 @@ async fn a_request_that_waits_past_the_queue_timeout_gets_503_with_retry_after()
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
     }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn requests_beyond_the_limit_in_progress_get_503_and_metrics_still_answer() {
+    let env = Env::start(20, |c| {
+        c.cache.enabled = false;
+        c.max_requests_in_progress = 2;
+    })
+    .await;
+    assert_eq!(env.get("/odata/Accounts?$top=1").await.status, 200);
+    env.sim.set_faults(zeyos_sim::Faults {
+        latency: Duration::from_millis(1500),
+        ..Default::default()
+    });
+    // Two reads waiting for the slow simulator hold both places.
+    let (held, refused) = tokio::join!(
+        async {
+            tokio::join!(
+                env.get("/odata/Accounts?$top=2&$select=Id"),
+                env.get("/odata/Accounts?$top=3&$select=Id")
+            )
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let refused = env.get("/odata/Accounts?$top=4&$select=Id").await;
+            let metrics = env.get("/metrics").await;
+            (refused, metrics)
+        }
+    );
+    assert_eq!((held.0.status, held.1.status), (200, 200));
+    let (refused, metrics) = refused;
+    assert_eq!(refused.status, 503, "{:?}", refused.body);
+    assert_eq!(
+        refused
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let error = refused.json();
+    assert_eq!(error["error"]["code"], "ServerBusy", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("limit of 2 requests")),
+        "{error}"
+    );
+    assert_eq!(metrics.status, 200);
+    let text = String::from_utf8_lossy(&metrics.body);
+    for line in [
+        "zeyos_odata_requests_in_progress 2",
+        "zeyos_odata_requests_in_progress_limit 2",
+        "zeyos_odata_requests_refused_busy_total 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
+    // The places are free again once those responses are sent.
+    env.sim.set_faults(zeyos_sim::Faults::default());
+    let (a, b) = tokio::join!(
+        env.get("/odata/Accounts?$top=2&$select=Id"),
+        env.get("/odata/Accounts?$top=3&$select=Id")
+    );
+    assert_eq!((a.status, b.status), (200, 200));
     env.stop().await;
 }

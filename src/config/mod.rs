@@ -55,6 +55,11 @@ pub struct Config {
     /// before their connections are closed. New connections are refused
     /// from the start, so a load balancer sends them elsewhere.
     pub shutdown_grace: Duration,
+    /// How many client requests are answered at once, counted until their
+    /// response bodies are sent; one more is answered 503 with
+    /// `Retry-After`. Bounds the memory that slow clients hold (a page
+    /// each, decoded while they read).
+    pub max_requests_in_progress: u32,
     /// The ZeyOS instance.
     pub upstream: UpstreamConfig,
     /// Server-driven paging.

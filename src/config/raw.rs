@@ -16,6 +16,7 @@ pub(crate) struct RawConfig {
     pub compression_level: Option<Spanned<i64>>,
     pub header_read_timeout_ms: Option<Spanned<i64>>,
     pub shutdown_grace_ms: Option<Spanned<i64>>,
+    pub max_requests_in_progress: Option<Spanned<i64>>,
     #[serde(default)]
     pub upstream: RawUpstream,
     #[serde(default)]

@@ -52,6 +52,14 @@ pub(crate) fn config(raw: RawConfig, source: &Arc<Source>) -> Result<Config, Con
         0,
         3_600_000,
     )?);
+    let max_requests_in_progress = number(
+        source,
+        &raw.max_requests_in_progress,
+        "max_requests_in_progress",
+        128,
+        1,
+        100_000,
+    )?;
 
     let up = &raw.upstream;
     let upstream = UpstreamConfig {
@@ -342,6 +350,7 @@ pub(crate) fn config(raw: RawConfig, source: &Arc<Source>) -> Result<Config, Con
         compression_level,
         header_read_timeout,
         shutdown_grace,
+        max_requests_in_progress,
         upstream,
         paging,
         cache,

@@ -11,6 +11,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value as Json;
 
+use super::admission::{self, Admission};
 use super::body::{self, Body};
 use super::conditional;
 use super::query_in_body;
@@ -57,6 +58,8 @@ pub struct Gateway {
     pub(super) requests: Arc<RequestMetrics>,
     /// Who may read what joins reach (`exec::join_access`).
     pub(super) join_access: Arc<JoinAccess>,
+    /// Places for client requests (`max_requests_in_progress`).
+    pub(super) admission: Admission,
 }
 
 /// Why the gateway could not be built.
@@ -130,6 +133,7 @@ impl Gateway {
                 Duration::from_millis(up.read_timeout_ms),
             )
         });
+        let admission = Admission::new(config.max_requests_in_progress);
         Ok(Arc::new(Gateway {
             config,
             services,
@@ -142,6 +146,7 @@ impl Gateway {
             caps,
             requests: Arc::default(),
             join_access: Arc::default(),
+            admission,
         }))
     }
 
@@ -155,7 +160,30 @@ impl Gateway {
     /// error response. Only a `$batch` and a `POST .../$query` (a read
     /// with its query options in the body) have their bodies read; every
     /// other request is a read, answered from its head.
+    ///
+    /// Requests beyond `max_requests_in_progress` are refused here, before
+    /// anything of theirs is read; `/metrics` always answers.
     pub async fn handle<B>(&self, req: Request<B>) -> (Response<Body>, RequestStats)
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if req.uri().path() == METRICS_PATH {
+            return self.handle_admitted(req).await;
+        }
+        let Some(place) = self.admission.try_admit() else {
+            let limit = self.admission.limit();
+            return finish(
+                Err(GatewayError::Overloaded { limit }),
+                req.method() == Method::HEAD,
+                0,
+            );
+        };
+        let (response, stats) = self.handle_admitted(req).await;
+        (response.map(|b| admission::holding(b, place)), stats)
+    }
+
+    async fn handle_admitted<B>(&self, req: Request<B>) -> (Response<Body>, RequestStats)
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -375,6 +403,7 @@ impl Gateway {
             self.upstream.gate_stats(),
         );
         self.requests.render(&mut text);
+        self.admission.render(&mut text);
         let mut r = json_response(
             StatusCode::OK,
             text,

@@ -1,6 +1,7 @@
 //! The HTTP side: routing, negotiation, and turning results and errors into
 //! responses.
 
+pub mod admission;
 mod batch;
 pub mod body;
 pub mod conditional;

@@ -176,7 +176,7 @@ pub fn error_response(e: &GatewayError) -> Response<Body> {
         }
     }
     match e {
-        GatewayError::Upstream(UpstreamError::Busy { .. }) => {
+        GatewayError::Upstream(UpstreamError::Busy { .. }) | GatewayError::Overloaded { .. } => {
             // Power Query retries a 503 (up to three times) after this
             // many seconds.
             r.headers_mut()
