@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
+use odata_syntax::decode::PlusMode;
 use serde_json::Value as Json;
 
 use super::gateway::{Gateway, Service};
@@ -14,7 +15,7 @@ use super::gateway::{Gateway, Service};
 use super::body::{self, Body};
 use super::conditional;
 use super::negotiate::{negotiate, Representation, ResourceKind};
-use super::response::{json_format, json_response, query_without_skiptoken};
+use super::response::{canonical_query, json_format, json_response};
 use super::version::ODataVersion;
 use crate::bind::query::{BoundRequest, CollectionRef, EntityRef, PropertyForm, Resource};
 use crate::edm::{Conversion, ServiceModel};
@@ -340,13 +341,17 @@ impl RequestCtx<'_> {
         }
     }
 
-    /// The request the skiptoken is bound to: absolute URL without it.
+    /// The request the skiptoken is bound to: the service root, the
+    /// resource path and the query options without the token, each as the
+    /// parser reads them (see [`canonical_query`]).
     pub(super) fn binding(&self) -> String {
+        let path = odata_syntax::decode::percent_decode(self.rel, PlusMode::Literal)
+            .unwrap_or(std::borrow::Cow::Borrowed(self.rel));
         format!(
             "{}{}?{}",
             self.service_root,
-            self.rel,
-            query_without_skiptoken(self.raw_query)
+            path,
+            canonical_query(self.raw_query)
         )
     }
 }

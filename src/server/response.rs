@@ -104,6 +104,41 @@ fn select_items(model: &ServiceModel, set: EntitySetId, shape: &QueryShape) -> V
     items
 }
 
+/// The query options of `raw` as the parser reads them, for binding a
+/// skip token: names and values percent-decoded (`+` a space), system
+/// option names in lower case, `$skiptoken` left out, sorted by name (the
+/// parser refuses repeated system options, so the order never matters).
+/// A client library that re-encodes a nextLink, or rebuilds it with its
+/// options in another order, asks for the same request and gets its page.
+/// A JSON array of pairs, so that a decoded `&` or `=` cannot make two
+/// different queries read the same.
+pub(super) fn canonical_query(raw: Option<&str>) -> String {
+    use odata_syntax::decode::{percent_decode, PlusMode};
+    let decode = |s: &str| match percent_decode(s, PlusMode::Space) {
+        Ok(d) => d.into_owned(),
+        // The parser refuses such a request before any token is read.
+        Err(_) => s.to_string(),
+    };
+    let mut pairs: Vec<(String, String)> = raw
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (name, value) = p.split_once('=').unwrap_or((p, ""));
+            let mut name = decode(name);
+            if name.starts_with('$') {
+                name.make_ascii_lowercase();
+            }
+            (name, decode(value))
+        })
+        .filter(|(name, _)| {
+            !name.eq_ignore_ascii_case("$skiptoken") && !name.eq_ignore_ascii_case("skiptoken")
+        })
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    serde_json::to_string(&pairs).unwrap_or_default()
+}
+
 /// The raw query string without `$skiptoken` (in any spelling).
 pub(super) fn query_without_skiptoken(raw: Option<&str>) -> String {
     raw.unwrap_or("")

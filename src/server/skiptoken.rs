@@ -1,10 +1,12 @@
 //! Opaque, signed `$skiptoken`s.
 //!
 //! A token carries where the next page starts (the last row's sort values,
-//! not an offset) and is bound by an HMAC to the exact request it
-//! continues: the absolute service URL, the resource path and every other
-//! query option. Any replica with the same key can continue it; no client
-//! can move it to another query, entity set or host.
+//! not an offset) and is bound by an HMAC to the request it continues: the
+//! absolute service URL, the resource path and every other query option,
+//! as the parser reads them (so a client that re-encodes the nextLink or
+//! reorders its options still continues). Any replica with the same key
+//! can continue it; no client can move it to another query, entity set or
+//! host.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
