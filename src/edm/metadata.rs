@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use super::model::ServiceModel;
 use super::{csdl_json, csdl_xml};
 
-/// A service's `$metadata` in both formats, with strong ETags.
+/// A service's `$metadata` in both formats, with their ETags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetadataDocuments {
     /// CSDL XML (`application/xml`), the default format.
@@ -35,12 +35,14 @@ impl MetadataDocuments {
     }
 }
 
-/// A strong entity tag for a document: the quoted hex of the first 128 bits
-/// of its SHA-256, so it changes whenever a byte of the document does.
+/// An entity tag for a document: the quoted hex of the first 128 bits of
+/// its SHA-256, so it changes whenever a byte of the document does. Weak,
+/// as every tag of the gateway's bodies (`server::conditional::body_etag`):
+/// the document may go out compressed.
 pub fn etag(document: &str) -> String {
     let digest = Sha256::digest(document.as_bytes());
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    format!("W/\"{hex}\"")
 }
 
 /// Whether an `If-None-Match` header value matches `etag` (`*`, or one of
@@ -63,14 +65,15 @@ mod tests {
         assert_eq!(etag("abc"), etag("abc"));
         assert_ne!(etag("abc"), etag("abd"));
         let tag = etag("abc");
-        assert!(tag.starts_with('"') && tag.ends_with('"') && tag.len() == 34);
+        assert!(tag.starts_with("W/\"") && tag.ends_with('"') && tag.len() == 36);
     }
 
     #[test]
     fn if_none_match_lists_and_wildcards() {
         let tag = etag("x");
         assert!(if_none_match(&tag, &tag));
-        assert!(if_none_match(&format!("\"other\", W/{tag}"), &tag));
+        assert!(if_none_match(&format!("\"other\", {tag}"), &tag));
+        assert!(if_none_match(tag.trim_start_matches("W/"), &tag));
         assert!(if_none_match("*", &tag));
         assert!(!if_none_match("\"other\"", &tag));
     }

@@ -16,19 +16,25 @@ pub const VARY: &str = "Authorization, Accept, Accept-Encoding, Prefer, OData-Ma
 /// serve data older than the gateway's own bound without asking.
 pub const CACHE_CONTROL_PRIVATE: &str = "private, no-cache";
 
-/// A strong entity tag over a response body: the first 128 bits of its
-/// BLAKE3 hash, so equal bodies, and only equal bodies, share a tag. (A
+/// An entity tag over a response body: the first 128 bits of its BLAKE3
+/// hash, so equal bodies, and only equal bodies, share a tag. (A
 /// cryptographic hash, so that no one who can write data can make a
 /// changed page keep its tag; BLAKE3 rather than SHA-256 because the tag
 /// is computed over every page of up to a MiB before it is sent, and
 /// BLAKE3 takes a third of the time.)
-pub fn strong_etag(body: &[u8]) -> String {
+///
+/// Weak (`W/"..."`): the compression layer may send the body gzip- or
+/// deflate-coded, and a strong tag names one coding's bytes (RFC 9110
+/// 8.8.1). Weak from the start, the tag is the same on the 200 in any
+/// coding and on the 304 that stands in for it (RFC 9110 15.4.5), which
+/// could not tell which coding the 200 would have had.
+pub fn body_etag(body: &[u8]) -> String {
     let mut tag = BodyTag::new();
     tag.update(body);
     tag.finish()
 }
 
-/// [`strong_etag`] computed piece by piece, as a body is written: a page
+/// [`body_etag`] computed piece by piece, as a body is written: a page
 /// hashes each chunk once it is full, while ZeyOS is still sending the
 /// rows of the next, so that after the last row only the last chunk is
 /// left to hash before the response can start (for the 100-transaction
@@ -51,8 +57,8 @@ impl BodyTag {
     pub fn finish(&self) -> String {
         let digest = self.0.finalize();
         let digest = digest.as_bytes();
-        let mut tag = String::with_capacity(24);
-        tag.push('"');
+        let mut tag = String::with_capacity(26);
+        tag.push_str("W/\"");
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&digest[..16], &mut tag);
         tag.push('"');
         tag
@@ -141,24 +147,6 @@ pub fn mark_private(headers: &mut HeaderMap) {
     }
 }
 
-/// A strong tag of an identity body does not validate its gzip form (RFC
-/// 9110 8.8.1): after the compression layer encoded a body, its tag becomes
-/// weak, which `If-None-Match` (weak comparison) still matches.
-pub fn weaken_if_encoded(headers: &mut HeaderMap) {
-    if !headers.contains_key(header::CONTENT_ENCODING) {
-        return;
-    }
-    let Some(tag) = headers.get(header::ETAG).and_then(|v| v.to_str().ok()) else {
-        return;
-    };
-    if tag.starts_with("W/") {
-        return;
-    }
-    if let Ok(v) = HeaderValue::from_str(&format!("W/{tag}")) {
-        headers.insert(header::ETAG, v);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,12 +160,12 @@ mod tests {
     }
 
     #[test]
-    fn strong_etags_are_quoted_and_follow_the_bytes() {
-        let a = strong_etag(b"{\"value\":[]}");
-        assert!(a.starts_with('"') && a.ends_with('"') && !a.starts_with("W/"));
-        assert_eq!(a.len(), 24);
-        assert_eq!(a, strong_etag(b"{\"value\":[]}"));
-        assert_ne!(a, strong_etag(b"{\"value\":[1]}"));
+    fn body_etags_are_weak_and_follow_the_bytes() {
+        let a = body_etag(b"{\"value\":[]}");
+        assert!(a.starts_with("W/\"") && a.ends_with('"'));
+        assert_eq!(a.len(), 26);
+        assert_eq!(a, body_etag(b"{\"value\":[]}"));
+        assert_ne!(a, body_etag(b"{\"value\":[1]}"));
         let mut pieces = BodyTag::new();
         for part in [&b"{\"val"[..], b"", b"ue\":[]}"] {
             pieces.update(part);
@@ -202,10 +190,10 @@ mod tests {
 
     #[test]
     fn if_none_match_compares_weakly_and_accepts_lists() {
-        let tag = strong_etag(b"x");
+        let tag = body_etag(b"x");
         assert!(none_match(&headers(&[("if-none-match", &tag)]), &tag));
         assert!(none_match(
-            &headers(&[("if-none-match", &format!("\"a\", W/{tag}"))]),
+            &headers(&[("if-none-match", &format!("\"a\", {tag}"))]),
             &tag
         ));
         assert!(none_match(&headers(&[("if-none-match", "*")]), &tag));
@@ -230,18 +218,5 @@ mod tests {
             ("cache-control", "max-age=5")
         ])));
         assert!(!wants_fresh(&HeaderMap::new()));
-    }
-
-    #[test]
-    fn encoded_bodies_get_weak_tags() {
-        let mut h = headers(&[("etag", "\"abc\""), ("content-encoding", "gzip")]);
-        weaken_if_encoded(&mut h);
-        assert_eq!(h.get("etag").unwrap(), "W/\"abc\"");
-        let mut h = headers(&[("etag", "\"abc\"")]);
-        weaken_if_encoded(&mut h);
-        assert_eq!(h.get("etag").unwrap(), "\"abc\"");
-        let mut h = headers(&[("etag", "W/\"1\""), ("content-encoding", "gzip")]);
-        weaken_if_encoded(&mut h);
-        assert_eq!(h.get("etag").unwrap(), "W/\"1\"");
     }
 }

@@ -116,7 +116,7 @@ impl RequestCtx<'_> {
         } else {
             out = entity;
         }
-        let etag = entity_tag.unwrap_or_else(|| conditional::strong_etag(&out));
+        let etag = entity_tag.unwrap_or_else(|| conditional::body_etag(&out));
         if let Some(answer) = precondition_answer(&self.parts.headers, &etag)? {
             return Ok(answer);
         }

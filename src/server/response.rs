@@ -25,7 +25,7 @@ pub(super) const ETAG_BUFFER_LIMIT: usize = 1 << 20;
 pub(super) enum PageHead {
     /// The whole page: it ended before reaching [`ETAG_BUFFER_LIMIT`]
     /// (checked after each batch of rows), in the chunks it was written in,
-    /// and its strong entity tag.
+    /// and its entity tag.
     Complete(Vec<Bytes>, String),
     /// The page is larger and follows through the body channel.
     Streaming,

@@ -5,8 +5,7 @@
 //! Layers, outermost first: request logging (one line per request with
 //! method, path, status, upstream calls and duration; never headers, so no
 //! credentials), then response compression when the client accepts it,
-//! then the gateway itself. Entity tags of compressed bodies are made weak
-//! on the way out (see [`conditional::weaken_if_encoded`]).
+//! then the gateway itself.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -24,7 +23,6 @@ use tower::ServiceBuilder;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use super::body::Body;
-use super::conditional;
 use super::gateway::{elapsed_ms, Gateway};
 
 /// The address a request's connection was accepted on: the authority of
@@ -143,10 +141,6 @@ async fn serve_connection(
     let header_read_timeout = gateway.config.header_read_timeout;
     let local = stream.local_addr().ok().map(LocalAddr);
     let service = ServiceBuilder::new()
-        .map_response(|mut r: Response<_>| {
-            conditional::weaken_if_encoded(r.headers_mut());
-            r
-        })
         .layer(compression)
         .service(tower::service_fn(move |mut req: Request<Incoming>| {
             if let Some(local) = local {
