@@ -789,6 +789,43 @@ async fn urls_name_the_connection_address_without_a_host_header() {
     env.stop().await;
 }
 
+/// RFC 9112 3.2: an HTTP/1.1 request without `Host`, and any request with
+/// two, is 400; the host names the links of the answer, so two hosts would
+/// let a proxy and the gateway disagree about whose they are.
+#[tokio::test]
+async fn a_missing_or_doubled_host_is_a_bad_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = Env::start(20, |_| {}).await;
+    let addr = env.server.as_ref().expect("running").addr();
+    let auth = basic("demo", "demo");
+    for (head, status) in [
+        ("HTTP/1.1\r\nConnection: close", "400"),
+        (
+            "HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close",
+            "400",
+        ),
+        ("HTTP/1.1\r\nHost: a.example\r\nConnection: close", "200"),
+        ("HTTP/1.0", "200"),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "GET /odata/Accounts?$top=1&$select=Id {head}\r\nAuthorization: {auth}\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let text = String::from_utf8_lossy(&answer);
+        assert_eq!(text.get(9..12), Some(status), "{head}: {text}");
+        if status == "400" {
+            let body = &text[text.find("\r\n\r\n").expect("a head") + 4..];
+            let j: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert_eq!(j["error"]["code"], "InvalidHost", "{j}");
+            assert_eq!(j["error"]["target"], "Host", "{j}");
+        }
+    }
+    env.stop().await;
+}
+
 /// A complex-typed property read on its own is the complex value itself,
 /// its properties beside `@odata.context` (JSON Format 11), and the same
 /// value its entity holds.

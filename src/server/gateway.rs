@@ -168,6 +168,9 @@ impl Gateway {
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        if let Err(e) = host_is_usable(&req) {
+            return finish(Err(e), req.method() == Method::HEAD, 0);
+        }
         if req.uri().path() == METRICS_PATH {
             return self.handle_admitted(req).await;
         }
@@ -483,6 +486,32 @@ fn finish(
     conditional::mark_private(response.headers_mut());
     set_odata_version(response.headers_mut());
     (response, RequestStats { upstream_calls })
+}
+
+/// The `Host` rules of RFC 9112 3.2: an HTTP/1.1 request needs one (unless
+/// its target is in absolute form), and no request may have two. The host
+/// names the URLs the gateway writes (`@odata.context`, nextLinks), and two
+/// of them are how a proxy and the gateway are made to disagree about
+/// which host a response, and its links, belong to.
+fn host_is_usable<B>(req: &Request<B>) -> Result<(), GatewayError> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(GatewayError::bad_request(
+            "InvalidHost",
+            "the request has more than one Host header (RFC 9112 3.2)",
+            Some("Host"),
+        ));
+    }
+    if first.is_none() && req.version() == http::Version::HTTP_11 && req.uri().authority().is_none()
+    {
+        return Err(GatewayError::bad_request(
+            "InvalidHost",
+            "an HTTP/1.1 request needs a Host header (RFC 9112 3.2)",
+            Some("Host"),
+        ));
+    }
+    Ok(())
 }
 
 /// Why a batch body could not be read.
