@@ -6,11 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::{basic, Env};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 fn demo() -> (&'static str, String) {
     ("authorization", basic("demo", "demo"))
@@ -20,31 +16,10 @@ fn viewer() -> (&'static str, String) {
     ("authorization", basic("viewer", "viewer"))
 }
 
-/// Sends a write to ZeyOS directly, behind the gateway's back.
-async fn write_upstream(env: &Env, method: &str, path: &str, body: Option<serde_json::Value>) {
-    let token = env.sim.login("demo", "demo").await.expect("sim login");
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let req = http::Request::builder()
-        .method(method)
-        .uri(format!("{}/{path}", env.sim.api_url()))
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .unwrap();
-    let resp = client.request(req).await.expect("request sent");
-    let status = resp.status();
-    let text = resp.into_body().collect().await.unwrap().to_bytes();
-    assert!(
-        status.is_success(),
-        "{method} {path}: {status} {}",
-        String::from_utf8_lossy(&text)
-    );
-}
-
 /// Changes a record in ZeyOS directly.
 async fn patch_upstream(env: &Env, entity: &str, id: i64, body: serde_json::Value) {
-    write_upstream(env, "PATCH", &format!("{entity}/{id}"), Some(body)).await;
+    env.write_upstream("PATCH", &format!("{entity}/{id}"), Some(body))
+        .await;
 }
 
 /// Upstream requests made by `f`, as zeyos-sim counted them.
@@ -120,7 +95,7 @@ async fn records_are_revalidated_after_the_freshness_window() {
 async fn a_record_deleted_upstream_is_gone_after_the_freshness_window() {
     let env = Env::start(20, |c| c.cache.entity_fresh_secs = 1).await;
     assert_eq!(env.get("/odata/Notes(3)").await.status, 200);
-    write_upstream(&env, "DELETE", "notes/3", None).await;
+    env.write_upstream("DELETE", "notes/3", None).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let r = env.get("/odata/Notes(3)").await;
     assert_eq!(r.status, 404, "{}", r.text());

@@ -826,6 +826,48 @@ async fn a_missing_or_doubled_host_is_a_bad_request() {
     env.stop().await;
 }
 
+/// Free JSON (`JsonObject`) holds whatever ZeyOS users wrote; keys that are
+/// no property names, above all ones that read as OData annotations, are
+/// escaped as `_xHHHH_`, in pages, entities and the property read alone.
+#[tokio::test]
+async fn keys_of_free_json_cannot_pose_as_control_information() {
+    let env = Env::start(20, |c| c.cache.enabled = false).await;
+    let meta = r##"{"@odata.id":"evil","a@odata.type":"#Edm.Int32","x.y":1,"":2,"ok":{"c@d":[{"e.f":3}]}}"##;
+    env.write_upstream(
+        "PATCH",
+        "records/1",
+        Some(serde_json::json!({ "meta": meta })),
+    )
+    .await;
+    let expected = serde_json::json!({
+        "_x0040_odata_x002E_id": "evil",
+        "a_x0040_odata_x002E_type": "#Edm.Int32",
+        "x_x002E_y": 1,
+        "_x0000_": 2,
+        "ok": {"c_x0040_d": [{"e_x002E_f": 3}]}
+    });
+    let page = env
+        .get("/odata/Records?$filter=Id eq 1&$select=Id,Meta")
+        .await
+        .json();
+    assert_eq!(page["value"][0]["Meta"], expected, "{page}");
+    let entity = env.get("/odata/Records(1)?$select=Id,Meta").await.json();
+    assert_eq!(entity["Meta"], expected, "{entity}");
+    let alone = env.get("/odata/Records(1)/Meta").await;
+    assert_eq!(alone.status, 200, "{}", alone.text());
+    let alone = alone.json();
+    for (key, value) in expected.as_object().into_iter().flatten() {
+        assert_eq!(&alone[key], value, "{alone}");
+    }
+    for text in [page.to_string(), entity.to_string(), alone.to_string()] {
+        assert!(
+            !text.contains("\"@odata.id\"") && !text.contains("a@odata"),
+            "{text}"
+        );
+    }
+    env.stop().await;
+}
+
 /// A complex-typed property read on its own is the complex value itself,
 /// its properties beside `@odata.context` (JSON Format 11), and the same
 /// value its entity holds.

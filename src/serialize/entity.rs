@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value as Json};
 
+use super::open_json::write_open_json;
 use crate::values::composite;
 
 use super::value::{
@@ -461,7 +462,8 @@ pub fn write_structured(
         }
         (EdmType::Complex(id), Json::Object(map)) => {
             if model.complex_type(*id).properties.is_empty() {
-                write_json(out, value.as_ref());
+                // Free JSON: its keys become dynamic property names.
+                write_open_json(out, value.as_ref());
                 return;
             }
             write_complex(out, model, keys, *id, map, None, ieee754);
@@ -495,7 +497,7 @@ fn write_record_list(
         );
     };
     if model.complex_type(*id).properties.is_empty() {
-        return write_field(out, FieldRef::List(list));
+        return write_open_json(out, &FieldRef::List(list).as_json());
     }
     // Writing an item's values never writes another list of records, so
     // nothing else asks for these positions while they are locked.

@@ -2,4 +2,5 @@
 
 pub mod entity;
 mod number;
+pub mod open_json;
 pub mod value;

@@ -78,6 +78,31 @@ impl Env {
         self.http.get(&url, headers).await
     }
 
+    /// Sends a write to ZeyOS directly, behind the gateway's back, as the
+    /// demo user; panics unless ZeyOS accepts it.
+    pub async fn write_upstream(&self, method: &str, path: &str, body: Option<serde_json::Value>) {
+        let token = self.sim.login("demo", "demo").await.expect("sim login");
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let r = self
+            .http
+            .send_body(
+                method,
+                &format!("{}/{path}", self.sim.api_url()),
+                &[
+                    ("authorization", format!("Bearer {token}")),
+                    ("content-type", "application/json".to_string()),
+                ],
+                body,
+            )
+            .await;
+        assert!(
+            (200..300).contains(&r.status),
+            "{method} {path}: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+
     /// Stops the gateway and the backend.
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
