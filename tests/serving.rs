@@ -789,6 +789,48 @@ async fn urls_name_the_connection_address_without_a_host_header() {
     env.stop().await;
 }
 
+/// Modifications: 404 for what does not exist, 405 (with `Allow`) where the
+/// protocol defines no such modification, 501 only where it does and the
+/// gateway does not do it yet; credentials first, as for reads.
+#[tokio::test]
+async fn modifications_are_404_405_or_501_by_what_they_address() {
+    let env = Env::start(20, |_| {}).await;
+    let auth = [("authorization", basic("demo", "demo"))];
+    for (method, path, status, allow) in [
+        ("POST", "/v1/$metadata", 405, Some("GET, HEAD")),
+        ("DELETE", "/v1/", 405, Some("GET, HEAD")),
+        ("POST", "/v1/Companies/$count", 405, Some("GET, HEAD")),
+        ("PUT", "/v1/Companies", 405, Some("GET, HEAD")),
+        ("POST", "/odata/Accounts(1)", 405, Some("GET, HEAD")),
+        ("DELETE", "/", 405, Some("GET, HEAD")),
+        ("GET", "/v1/Companies/$query", 405, Some("POST")),
+        ("OPTIONS", "/v1/$batch", 405, Some("POST")),
+        ("PUT", "/v1/$batch", 405, Some("POST")),
+        ("POST", "/v1/NoSuchSet", 404, None),
+        ("POST", "/v1/Token", 404, None),
+        ("DELETE", "/odata/Accounts(1)/NoSuchProperty", 404, None),
+        ("POST", "/odata/Accounts", 501, None),
+        ("PATCH", "/odata/Accounts(1)", 501, None),
+        ("DELETE", "/odata/Accounts(1)", 501, None),
+        ("PUT", "/odata/Accounts(1)/LastName/$value", 501, None),
+        ("DELETE", "/odata/Transactions(1)/Account/$ref", 501, None),
+    ] {
+        let r = env
+            .http
+            .send(method, &format!("{}{path}", env.base), &auth)
+            .await;
+        assert_eq!(r.status, status, "{method} {path}: {}", r.text());
+        assert_eq!(r.header("allow").as_deref(), allow, "{method} {path}");
+        assert!(r.json()["error"]["code"].is_string(), "{method} {path}");
+    }
+    let r = env
+        .http
+        .send("PATCH", &format!("{}/odata/Accounts(1)", env.base), &[])
+        .await;
+    assert_eq!(r.status, 401);
+    env.stop().await;
+}
+
 /// RFC 9112 3.2: an HTTP/1.1 request without `Host`, and any request with
 /// two, is 400; the host names the links of the answer, so two hosts would
 /// let a proxy and the gateway disagree about whose they are.

@@ -21,6 +21,7 @@ use super::response::{json_response, login_error, parse_error, set_odata_version
 use super::skiptoken::TokenSigner;
 use super::version;
 use crate::bind::binder::{Binder, ExpandLimits};
+use crate::bind::query::{PropertyForm, Resource};
 use crate::cache::ResponseCache;
 use crate::config::{Config, StringOrdering};
 use crate::edm::{MetadataDocuments, ServiceModel};
@@ -295,6 +296,15 @@ impl Gateway {
             path.starts_with(s.model.root.as_str()) || path == s.model.root.trim_end_matches('/')
         }) else {
             if path == "/" {
+                if parts.method != Method::GET && parts.method != Method::HEAD {
+                    return Err(GatewayError::MethodNotAllowed {
+                        message: format!(
+                            "{} is not supported on the list of services",
+                            parts.method
+                        ),
+                        allow: "GET, HEAD",
+                    });
+                }
                 return Ok(self.index());
             }
             return Err(GatewayError::not_found(
@@ -314,20 +324,31 @@ impl Gateway {
             }
             return Ok(r);
         }
-        match parts.method {
-            Method::GET | Method::HEAD => {}
-            Method::POST | Method::PUT | Method::PATCH | Method::DELETE => {
-                return Err(GatewayError::not_implemented(
-                    WRITES_NOT_SUPPORTED,
-                    None::<String>,
-                ))
-            }
+        let modifies = match parts.method {
+            Method::GET | Method::HEAD => false,
+            Method::POST | Method::PUT | Method::PATCH | Method::DELETE => true,
             _ => {
+                let rel = &path[service.model.root.len()..];
+                let allow = if is_batch(rel) || query_in_body::resource_of(path).is_some() {
+                    "POST"
+                } else {
+                    "GET, HEAD"
+                };
                 return Err(GatewayError::MethodNotAllowed {
                     message: format!("{} is not supported", parts.method),
-                    allow: "GET, HEAD",
-                })
+                    allow,
+                });
             }
+        };
+        if query_in_body::resource_of(path).is_some() {
+            // A POST to `/$query` was answered before routing.
+            return Err(GatewayError::MethodNotAllowed {
+                message: format!(
+                    "{} is not defined on $query; POST the query options in the body",
+                    parts.method
+                ),
+                allow: "POST",
+            });
         }
         let version_header = |name: &'static str| {
             parts
@@ -353,6 +374,11 @@ impl Gateway {
         let bound = Binder::new(&service.model, &uri.query.aliases, self.expand_limits)
             .with_syntax_limits(self.limits)
             .bind(&uri)?;
+        if modifies {
+            // Addressed like a read first, so that a misspelt set is 404
+            // and `$metadata` is 405, whatever the method.
+            return Err(modification_refused(&bound.resource, &parts.method));
+        }
 
         let req = RequestCtx {
             gateway: self,
@@ -468,6 +494,49 @@ pub use super::response::{elapsed_ms, error_response};
 /// The answer to a data modification, alone or in a batch's change set.
 pub(super) const WRITES_NOT_SUPPORTED: &str =
     "this gateway serves reads; creating, changing and deleting through it is not supported yet";
+
+/// The answer to a POST, PUT, PATCH or DELETE of a resource that exists:
+/// 501 where the protocol defines that modification (creating in a
+/// collection, updating or deleting an entity, a property or a
+/// reference), which the gateway does not do yet; 405 where it does not
+/// (the service document, `$metadata` and counts change by no method; no
+/// entity is created by a POST to an entity, nor a collection replaced by
+/// a PUT), since no later version of the gateway will accept those either.
+fn modification_refused(resource: &Resource, method: &Method) -> GatewayError {
+    let (defined, what) = match resource {
+        Resource::ServiceDocument => (false, "the service document"),
+        Resource::Metadata => (false, "$metadata"),
+        Resource::Count(_) => (false, "/$count"),
+        Resource::Property {
+            form: PropertyForm::Count,
+            ..
+        } => (false, "/$count"),
+        Resource::Collection(_) => (method != Method::PUT, "a collection of entities"),
+        Resource::Entity(_) => (method != Method::POST, "an entity"),
+        Resource::Property {
+            form: PropertyForm::Raw,
+            ..
+        } => (method == Method::PUT, "a raw value"),
+        // POST adds to a collection-valued property (Protocol 11.4.9.4).
+        Resource::Property { .. } => (true, "a property"),
+        Resource::CollectionReferences(_) => (
+            method == Method::POST || method == Method::DELETE,
+            "references",
+        ),
+        Resource::EntityReference(_) => (
+            method == Method::PUT || method == Method::DELETE,
+            "a reference",
+        ),
+    };
+    if defined {
+        GatewayError::not_implemented(WRITES_NOT_SUPPORTED, None::<String>)
+    } else {
+        GatewayError::MethodNotAllowed {
+            message: format!("{method} is not defined on {what}"),
+            allow: "GET, HEAD",
+        }
+    }
+}
 
 /// The response for a route's result, with the headers every response
 /// carries.
