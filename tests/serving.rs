@@ -104,6 +104,29 @@ async fn missing_credentials_prompt_for_basic() {
         .await;
     assert_eq!(r.status, 401);
     assert!(!r.text().contains("wrong"));
+    let challenges = |r: &common::reqwest_lite::Response| -> Vec<String> {
+        r.headers
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(challenges(&r).len(), 1, "{:?}", challenges(&r));
+    // A rejected token is told so in its own scheme, beside Basic.
+    let r = env
+        .get_with(
+            "/odata/Accounts",
+            &[("authorization", "Bearer not-a-token".to_string())],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let c = challenges(&r);
+    assert!(c.iter().any(|c| c.starts_with("Basic realm=")), "{c:?}");
+    assert!(
+        c.iter()
+            .any(|c| c == "Bearer realm=\"ZeyOS OData\", error=\"invalid_token\""),
+        "{c:?}"
+    );
     // An empty password (Excel sends one when the field is left empty) is
     // asked for again, and a request that would fail to bind still gets
     // the challenge first: no names of the model without credentials.

@@ -158,9 +158,15 @@ impl<'m> Binder<'m> {
                 Some(ast::SegmentKind::Entity)
             )
         {
+            let example = self
+                .model
+                .entity_sets
+                .first()
+                .map(|set| format!(" (`$entity?$id={}(5)`)", set.name))
+                .unwrap_or_default();
             return Err(bad(
                 "InvalidQuery",
-                "$id applies to $entity (`$entity?$id=Accounts(5)`), not to this resource",
+                format!("$id applies to $entity{example}, not to this resource"),
                 "$id",
             ));
         }

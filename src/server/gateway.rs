@@ -233,11 +233,13 @@ impl Gateway {
     ) -> (Response<Body>, RequestStats) {
         let calls = Arc::new(AtomicU64::new(0));
         let result = self.route(parts, calls.clone()).await;
-        finish(
+        let (mut response, stats) = finish(
             result,
             parts.method == Method::HEAD,
             calls.load(Ordering::Relaxed),
-        )
+        );
+        challenge_bearer(parts, &mut response);
+        (response, stats)
     }
 
     /// The service whose `$batch` resource `path` is.
@@ -555,6 +557,24 @@ fn finish(
     conditional::mark_private(response.headers_mut());
     set_odata_version(response.headers_mut());
     (response, RequestStats { upstream_calls })
+}
+
+/// A rejected bearer token is told so in its own scheme (RFC 6750 3.1),
+/// beside the Basic challenge every 401 carries (which Excel and Power BI
+/// need to ask for a user name and password).
+fn challenge_bearer(parts: &http::request::Parts, response: &mut Response<Body>) {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim_start().get(..7))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "));
+    if bearer && response.status() == StatusCode::UNAUTHORIZED {
+        response.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"ZeyOS OData\", error=\"invalid_token\""),
+        );
+    }
 }
 
 /// The `Host` rules of RFC 9112 3.2: an HTTP/1.1 request needs one (unless
