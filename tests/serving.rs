@@ -891,6 +891,44 @@ async fn a_missing_or_doubled_host_is_a_bad_request() {
     env.stop().await;
 }
 
+/// Every stored enum value has a member name: the one field where the
+/// reference's listed values and described members disagree
+/// (`records.flag`, `0, 1, 2, 4` against `3=MONITOR`) takes the listed
+/// value, which is what ZeyOS stores.
+#[tokio::test]
+async fn every_record_flag_is_a_member_and_monitor_finds_its_rows() {
+    let env = Env::start(300, |_| {}).await;
+    let all = env
+        .get_with(
+            "/odata/Records?$select=Id,Flag",
+            &[
+                ("authorization", basic("demo", "demo")),
+                ("prefer", "odata.maxpagesize=10000".to_string()),
+            ],
+        )
+        .await
+        .json();
+    let rows = all["value"].as_array().cloned().unwrap_or_default();
+    let members = ["REGULAR", "ASSOCONLY", "MINDLOGONLY", "MONITOR"];
+    assert!(
+        rows.iter()
+            .all(|r| r["Flag"].as_str().is_some_and(|f| members.contains(&f))),
+        "{all}"
+    );
+    let monitored = rows.iter().filter(|r| r["Flag"] == "MONITOR").count();
+    assert!(monitored > 0, "no MONITOR record in the demo data");
+    let page = env
+        .get("/odata/Records?$select=Id,Flag&$filter=Flag eq ZeyOS.RecordFlag'MONITOR'&$count=true")
+        .await
+        .json();
+    assert_eq!(
+        page["@odata.count"].as_u64(),
+        Some(monitored as u64),
+        "{page}"
+    );
+    env.stop().await;
+}
+
 /// Free JSON (`JsonObject`) holds whatever ZeyOS users wrote; keys that are
 /// no property names, above all ones that read as OData annotations, are
 /// escaped as `_xHHHH_`, in pages, entities and the property read alone.

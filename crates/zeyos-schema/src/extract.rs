@@ -730,6 +730,7 @@ fn classify(field: &mut Field, titles: &[(String, String)], is_entity: bool) {
     }
     if field.field_type == FieldType::Integer && !members.is_empty() {
         field.members = members;
+        reconcile(&mut field.members, &field.allowed_values);
         field.semantic = Semantic::Enum;
         return;
     }
@@ -742,6 +743,29 @@ fn classify(field: &mut Field, titles: &[(String, String)], is_entity: bool) {
             field.semantic = Semantic::ForeignKey;
             field.references = Some(target);
         }
+    }
+}
+
+/// Settles the one place where the reference contradicts itself: a field
+/// whose listed values and described members disagree (`records.flag`:
+/// `integer 0, 1, 2, 4`, described as `3=MONITOR`). The listed values are
+/// what ZeyOS accepts and stores, so when exactly one described member has
+/// a value not listed and exactly one listed value has no member, the
+/// member takes that value; otherwise the members stay as described.
+fn reconcile(members: &mut [EnumMember], allowed: &[i64]) {
+    if allowed.is_empty() {
+        return;
+    }
+    let unlisted: Vec<usize> = (0..members.len())
+        .filter(|&i| !allowed.contains(&members[i].value))
+        .collect();
+    let unnamed: Vec<i64> = allowed
+        .iter()
+        .copied()
+        .filter(|v| !members.iter().any(|m| m.value == *v))
+        .collect();
+    if let ([i], [value]) = (unlisted.as_slice(), unnamed.as_slice()) {
+        members[*i].value = *value;
     }
 }
 
@@ -801,6 +825,27 @@ mod tests {
             description: vec![],
             opens_object: false,
         }
+    }
+
+    #[test]
+    fn a_described_member_takes_the_listed_value_no_member_has() {
+        let member = |value, name: &str| EnumMember {
+            value,
+            name: name.into(),
+        };
+        let mut m = vec![
+            member(0, "REGULAR"),
+            member(2, "MINDLOGONLY"),
+            member(3, "MONITOR"),
+        ];
+        reconcile(&mut m, &[0, 2, 4]);
+        assert_eq!(m[2], member(4, "MONITOR"));
+        // Nothing to pair, or no listed values: as described.
+        let mut m = vec![member(0, "A"), member(5, "B"), member(6, "C")];
+        reconcile(&mut m, &[0, 1, 2]);
+        assert_eq!((m[1].value, m[2].value), (5, 6));
+        reconcile(&mut m, &[]);
+        assert_eq!(m[1].value, 5);
     }
 
     #[test]
