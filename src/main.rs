@@ -127,6 +127,11 @@ async fn run(args: Args) -> Result<(), String> {
             "  upstream ZeyOS            {}",
             gateway.upstream.settings().base_url
         );
+        if gateway.config.upstream.appsecret.is_none() {
+            tracing::warn!(
+                "upstream.appsecret is not set; ZeyOS instances ask for the application's secret at every login"
+            );
+        }
     }
     stop_requested().await;
     eprintln!("stopping");

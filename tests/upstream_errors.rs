@@ -92,3 +92,20 @@ async fn unreadable_list_bodies_become_502_odata_errors() {
         server.shutdown().await;
     }
 }
+
+/// Without `upstream.appsecret` ZeyOS refuses the gateway's login as
+/// malformed: a 502 that names the configuration, not the user's password.
+#[tokio::test]
+async fn a_login_refused_for_a_missing_appsecret_names_the_setting() {
+    let env = common::Env::start(20, |c| c.upstream.appsecret = None).await;
+    let r = env.get("/odata/Accounts?$top=1").await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    let error = r.json();
+    assert_eq!(error["error"]["code"], "UpstreamRejected", "{error}");
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("appsecret") && message.contains("upstream.appsecret"),
+        "{message}"
+    );
+    env.stop().await;
+}

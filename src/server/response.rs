@@ -266,6 +266,18 @@ pub(super) fn login_error(e: UpstreamError) -> GatewayError {
             tracing::info!(status = status.as_u16(), reason = %message, "ZeyOS refused a login");
             GatewayError::Unauthorized("ZeyOS did not accept the user name and password".into())
         }
+        // Any other refusal of the login request itself (`Missing
+        // parameter: appsecret`) is the gateway's configuration: say so,
+        // for the operator who reads the Power BI user's error.
+        UpstreamError::Status { status, message } if status.is_client_error() => {
+            tracing::warn!(status = status.as_u16(), reason = %message, "ZeyOS refused the gateway's login request");
+            GatewayError::Upstream(UpstreamError::Status {
+                status: *status,
+                message: format!(
+                    "{message} (the gateway's login request was refused: check upstream.appsecret and upstream.identifier in its configuration)"
+                ),
+            })
+        }
         _ => GatewayError::Upstream(e),
     }
 }
