@@ -137,3 +137,31 @@ async fn hq_guide_examples_answer_as_documented() {
     env.stop().await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A feature the profile marks unsupported gets its configured message
+/// when addressed as a path too, not a 404 that claims it does not exist.
+#[tokio::test]
+async fn an_unsupported_feature_inside_a_property_is_501_as_a_path() {
+    let env = Env::start(50, |_| {}).await;
+    let expanded = env
+        .get("/v1/Invoices?$expand=Positions($expand=CustomFields)")
+        .await;
+    assert_eq!(expanded.status, 501, "{}", expanded.text());
+    let message = expanded.json()["error"]["message"].clone();
+    let invoice = env.get("/v1/Invoices?$top=1&$select=Id").await.json()["value"][0]["Id"]
+        .as_i64()
+        .expect("an invoice exists");
+    let path = env
+        .get(&format!("/v1/Invoices({invoice})/Positions/CustomFields"))
+        .await;
+    assert_eq!(path.status, 501, "{}", path.text());
+    let error = path.json();
+    assert_eq!(error["error"]["message"], message, "{error}");
+    assert_eq!(error["error"]["target"], "CustomFields", "{error}");
+    // Anything else inside the line items is still not there.
+    let other = env
+        .get(&format!("/v1/Invoices({invoice})/Positions/Nothing"))
+        .await;
+    assert_eq!(other.status, 404, "{}", other.text());
+    env.stop().await;
+}

@@ -170,6 +170,19 @@ impl Binder<'_> {
                         Some("$ref"),
                     ))
                 }
+                // A path the configuration names as unsupported
+                // (`Positions/CustomFields` in the HQ profile) gets its
+                // message, as in `$select`, `$expand` and `$filter`.
+                (PathState::Property { entity, property }, SegmentKind::Name(n))
+                    if self
+                        .configured_unsupported(&entity, property, &n.name)
+                        .is_some() =>
+                {
+                    let message = self
+                        .configured_unsupported(&entity, property, &n.name)
+                        .unwrap_or_default();
+                    return Err(GatewayError::not_implemented(message, Some(n.to_string())));
+                }
                 (PathState::Property { entity, property }, SegmentKind::Name(n))
                     if matches!(
                         self.model
@@ -285,6 +298,22 @@ impl Binder<'_> {
             self.check_cast(entity.set(), cast)?;
         }
         Ok(Resource::Entity(entity))
+    }
+
+    /// The configured message for `name` inside the property (the path
+    /// `Property/name`), if the configuration marks it unsupported.
+    fn configured_unsupported(
+        &self,
+        entity: &EntityRef,
+        property: usize,
+        name: &str,
+    ) -> Option<String> {
+        let ty = self
+            .model
+            .entity_type(self.model.set(entity.set()).entity_type);
+        let prop = ty.properties.get(property)?;
+        ty.unsupported_feature(&format!("{}/{name}", prop.name))
+            .map(|u| u.message.clone())
     }
 
     fn check_cast(&self, set: EntitySetId, name: &ast::QualifiedName) -> Result<(), GatewayError> {
