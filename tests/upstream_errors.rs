@@ -1,6 +1,7 @@
-//! A ZeyOS that answers list requests with bodies the gateway cannot read.
+//! A ZeyOS that answers list requests with bodies the gateway cannot read:
+//! broken from the start, or cut off in the middle of a streamed page.
 //!
-//! zeyos-sim always answers well-formed JSON, so this test puts a small
+//! zeyos-sim always answers well-formed JSON, so most tests here put a small
 //! HTTP server on 127.0.0.1 in its place: it accepts the login and answers
 //! every API request with one fixed broken body. The gateway must turn each
 //! into a 502 OData error that names no internals, never a panic, a hang
@@ -107,5 +108,55 @@ async fn a_login_refused_for_a_missing_appsecret_names_the_setting() {
         message.contains("appsecret") && message.contains("upstream.appsecret"),
         "{message}"
     );
+    env.stop().await;
+}
+
+/// ZeyOS failing in the middle of a page the gateway is already streaming:
+/// the 200 head is out, so the body breaks off without its final chunk
+/// (the client sees an incomplete download, not a page that looks whole),
+/// the cut is counted, and the next request is answered.
+#[tokio::test]
+async fn a_page_cut_off_by_zeyos_mid_stream_ends_incomplete_and_is_counted() {
+    use http_body_util::BodyExt;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let env = common::Env::start(300, |c| c.cache.enabled = false).await;
+    assert_eq!(env.get("/odata/Transactions?$top=1").await.status, 200); // logs in
+    env.sim.set_faults(zeyos_sim::Faults {
+        cut_lists_after: Some(2 << 20),
+        ..Default::default()
+    });
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let request = Request::get(format!("{}/odata/Transactions", env.base))
+        .header("authorization", common::basic("demo", "demo"))
+        .header("prefer", "odata.maxpagesize=3000")
+        .body(Full::new(Bytes::new()))
+        .expect("a valid request");
+    let response = client.request(request).await.expect("a response head");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers().get("etag").is_none(),
+        "a page this large is streamed"
+    );
+    let body = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        response.into_body().collect(),
+    )
+    .await
+    .expect("the body ends, it does not hang");
+    assert!(body.is_err(), "a cut page must not read as complete");
+
+    let metrics = env.get("/metrics").await;
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        text.lines()
+            .any(|l| l == "zeyos_odata_responses_cut_total 1"),
+        "{text}"
+    );
+    env.sim.set_faults(zeyos_sim::Faults::default());
+    let r = env.get("/odata/Transactions?$top=5&$select=Id").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["value"].as_array().map(Vec::len), Some(5));
     env.stop().await;
 }

@@ -1,4 +1,5 @@
-//! Fault injection for tests: latency, errors and dropped connections.
+//! Fault injection for tests: latency, errors, dropped connections and
+//! list answers cut off mid-body.
 //!
 //! All off by default. The dice are a seeded PRNG, so a test that sets the
 //! same faults and sends the same sequence of requests sees the same faults.
@@ -20,6 +21,10 @@ pub struct Faults {
     pub error_rate: f64,
     /// Probability (0..=1) of closing the connection without any response.
     pub drop_rate: f64,
+    /// Streamed list answers break off (the body ends with an error, so
+    /// the connection closes without the final chunk) once this many bytes
+    /// of them are sent: ZeyOS failing in the middle of a page.
+    pub cut_lists_after: Option<usize>,
     /// Seed of the dice.
     pub seed: u64,
 }
@@ -49,6 +54,15 @@ impl FaultState {
     pub fn set(&self, faults: Faults) {
         let rng = Rng::new(faults.seed);
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = (faults, rng);
+    }
+
+    /// Where streamed list answers break off, if they do.
+    pub fn cut_lists_after(&self) -> Option<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .cut_lists_after
     }
 
     /// Rolls the dice for one request: the latency to add and the fault.

@@ -41,6 +41,9 @@ struct Cli {
     /// Probability of dropping the connection without a response.
     #[arg(long, default_value_t = 0.0)]
     drop_rate: f64,
+    /// Streamed list answers break off after this many bytes.
+    #[arg(long)]
+    cut_lists_after: Option<usize>,
     /// Gzip response bodies for clients that accept it.
     #[arg(long)]
     gzip: bool,
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
                 latency: Duration::from_millis(cli.latency_ms),
                 error_rate: cli.error_rate,
                 drop_rate: cli.drop_rate,
+                cut_lists_after: cli.cut_lists_after,
                 seed: cli.seed,
             },
             seed: cli.seed,

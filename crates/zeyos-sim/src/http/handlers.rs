@@ -154,7 +154,8 @@ async fn dispatch(state: &Arc<AppState>, parts: &Parts, bytes: Bytes) -> ApiResu
             let params = body::parse_object(content_type, &bytes)?;
             let req = ListRequest::parse(&params)?;
             if !req.count {
-                let streamed = super::stream::list(state, entity, req).await?;
+                let cut = state.faults.cut_lists_after();
+                let streamed = super::stream::list(state, entity, req, cut).await?;
                 return if state.buffer_lists {
                     response::gathered(streamed).await
                 } else {

@@ -36,18 +36,21 @@ const CHUNK_BYTES: usize = 32 * 1024;
 /// scan stops.
 const CHUNKS_AHEAD: usize = 4;
 
-/// Answers a list request (without `count`) with its records streamed.
+/// Answers a list request (without `count`) with its records streamed;
+/// with `cut`, the body breaks off once that many bytes are sent (an
+/// injected fault).
 pub async fn list(
     state: &Arc<AppState>,
     entity: &'static Entity,
     req: ListRequest,
+    cut: Option<usize>,
 ) -> ApiResult<Resp> {
     let (started_tx, started_rx) = oneshot::channel::<ApiResult<()>>();
     let (chunks_tx, chunks_rx) = mpsc::channel::<Result<Bytes, BodyError>>(CHUNKS_AHEAD);
     let db = Arc::clone(&state.db);
     tokio::spawn(async move {
         let scan = db.read(move |conn| {
-            scan(conn, entity, &req, started_tx, &chunks_tx);
+            scan(conn, entity, &req, cut, started_tx, &chunks_tx);
             Ok(())
         });
         if let Err(e) = scan.await {
@@ -77,6 +80,7 @@ fn scan(
     conn: &rusqlite::Connection,
     entity: &Entity,
     req: &ListRequest,
+    cut: Option<usize>,
     started: oneshot::Sender<ApiResult<()>>,
     chunks: &mpsc::Sender<Result<Bytes, BodyError>>,
 ) {
@@ -84,15 +88,18 @@ fn scan(
     let mut buf = Vec::with_capacity(CHUNK_BYTES * 2);
     buf.push(b'[');
     let mut first = true;
+    let mut sent = 0usize;
     let send = |buf: &mut Vec<u8>, started: &mut Option<oneshot::Sender<ApiResult<()>>>| {
         if let Some(s) = started.take() {
             // The handler may have gone (client disconnected): nothing to do.
             let _ = s.send(Ok(()));
         }
         let chunk = Bytes::from(std::mem::replace(buf, Vec::with_capacity(CHUNK_BYTES * 2)));
+        let len = chunk.len();
         chunks
             .blocking_send(Ok(chunk))
-            .map_err(|_| ApiError::Internal("the client went away".into()))
+            .map_err(|_| ApiError::Internal("the client went away".into()))?;
+        Ok(len)
     };
     let result = list::for_each(conn, entity, req, &mut |record| {
         if !first {
@@ -102,13 +109,18 @@ fn scan(
         serde_json::to_writer(&mut buf, &record)
             .map_err(|e| ApiError::Internal(format!("encoding a record: {e}")))?;
         if buf.len() >= CHUNK_BYTES {
-            send(&mut buf, &mut started)?;
+            sent += send(&mut buf, &mut started)?;
+            if cut.is_some_and(|limit| sent >= limit) {
+                return Err(ApiError::Internal(
+                    "injected fault: the answer breaks off".into(),
+                ));
+            }
         }
         Ok(())
     })
     .and_then(|()| {
         buf.push(b']');
-        send(&mut buf, &mut started)
+        send(&mut buf, &mut started).map(|_| ())
     });
     if let Err(e) = result {
         match started.take() {
