@@ -12,8 +12,9 @@
 //! that SharePoint's OData feeds use for field names with spaces, so Power
 //! BI users know it: `Kunden-Nr` is `Kunden_x002D_Nr`. A `_` that starts
 //! what reads as such an escape is escaped itself (`_x005F_`), so the
-//! encoding is reversible and two keys never meet. The empty key, which no
-//! character can spell, is `_x0000_`.
+//! encoding is reversible and two keys never meet, but for the empty key,
+//! which no character can spell: it is `_x0000_`, as a key of one NUL
+//! would be. Names longer than CSDL's 128 characters are left long.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -78,8 +79,9 @@ pub fn property_name(key: &str) -> Cow<'_, str> {
 }
 
 /// Whether a name may hold `c` (at its start when `first`): letters and
-/// `_` anywhere, digits and combining marks after the first character
-/// (CSDL's identifier characters, in Unicode).
+/// `_` anywhere, digits after the first character (CSDL's identifier
+/// characters, less the rarer connector and format classes, which are
+/// escaped).
 fn allowed(c: char, first: bool) -> bool {
     c == '_' || c.is_alphabetic() || (!first && c.is_numeric())
 }
