@@ -100,10 +100,20 @@ impl Admission {
     }
 }
 
+/// The largest frame handed to hyper at once. hyper asks for the next
+/// frame when it has written the last one, so a body of one large frame
+/// (a `$batch` answer of 20 MB, a page written whole) would be taken,
+/// and its place freed, while nearly all of it still waits in hyper's
+/// buffer for a slow client. Handed out in slices of this size (no
+/// copies: `Bytes` slices share the buffer), the body lives, and holds
+/// its place, until its last slice is taken.
+const FRAME_BYTES: usize = 64 * 1024;
+
 /// `body`, holding `place` until the body has been sent or dropped.
 pub fn holding(body: Body, place: Place) -> Body {
     Holding {
         body,
+        rest: Bytes::new(),
         _place: place,
     }
     .boxed()
@@ -111,6 +121,8 @@ pub fn holding(body: Body, place: Place) -> Body {
 
 struct Holding {
     body: Body,
+    /// What is left of a frame larger than [`FRAME_BYTES`].
+    rest: Bytes,
     _place: Place,
 }
 
@@ -122,15 +134,33 @@ impl HttpBody for Holding {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        if self.rest.is_empty() {
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => self.rest = data,
+                    Err(other) => return Poll::Ready(Some(Ok(other))),
+                },
+                other => return other,
+            }
+        }
+        let take = self.rest.len().min(FRAME_BYTES);
+        let slice = self.rest.split_to(take);
+        Poll::Ready(Some(Ok(Frame::data(slice))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.rest.is_empty() && self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        let rest = self.rest.len() as u64;
+        let inner = self.body.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower() + rest);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + rest);
+        }
+        hint
     }
 }
 
@@ -152,12 +182,36 @@ mod tests {
         assert_eq!(bytes.ok().as_deref(), Some(&b"{}"[..]));
         assert!(admission.try_admit().is_some());
 
+        // A large body is handed out in slices, and its place held until
+        // the last one is taken.
+        let big = holding(
+            body::full(vec![b'x'; 2 * FRAME_BYTES + 5]),
+            admission.try_admit().expect("the place is free"),
+        );
+        assert_eq!(big.size_hint().exact(), Some(2 * FRAME_BYTES as u64 + 5));
+        let mut big = big;
+        let mut sizes = Vec::new();
+        while let Some(frame) = big.frame().await {
+            let data = frame
+                .ok()
+                .and_then(|f| f.into_data().ok())
+                .unwrap_or_default();
+            sizes.push(data.len());
+            assert!(
+                admission.try_admit().is_none(),
+                "the place is held while frames remain"
+            );
+        }
+        assert_eq!(sizes, vec![FRAME_BYTES, FRAME_BYTES, 5]);
+        drop(big);
+        assert!(admission.try_admit().is_some());
+
         let mut out = String::new();
         admission.render(&mut out);
         for line in [
             "zeyos_odata_requests_in_progress 0",
             "zeyos_odata_requests_in_progress_limit 1",
-            "zeyos_odata_requests_refused_busy_total 2",
+            "zeyos_odata_requests_refused_busy_total 5",
         ] {
             assert!(out.lines().any(|l| l == line), "{line} missing:\n{out}");
         }
