@@ -127,6 +127,24 @@ async fn missing_credentials_prompt_for_basic() {
             .any(|c| c == "Bearer realm=\"ZeyOS OData\", error=\"invalid_token\""),
         "{c:?}"
     );
+    // Also where no request reaches ZeyOS: a made-up token unlocks nothing.
+    let made_up = [("authorization", "Bearer not-a-token".to_string())];
+    for path in [
+        "/odata/$metadata",
+        "/odata/",
+        "/v1/$metadata",
+        "/odata/Nope",
+    ] {
+        let r = env.get_with(path, &made_up).await;
+        assert_eq!(r.status, 401, "{path}: {}", r.text());
+        assert_eq!(challenges(&r).len(), 2, "{path}");
+    }
+    let token = env.sim.login("demo", "demo").await.expect("sim login");
+    let real = [("authorization", format!("Bearer {token}"))];
+    for path in ["/odata/$metadata", "/odata/", "/odata/Accounts?$top=1"] {
+        let r = env.get_with(path, &real).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
     // An empty password (Excel sends one when the field is left empty) is
     // asked for again, and a request that would fail to bind still gets
     // the challenge first: no names of the model without credentials.

@@ -279,10 +279,20 @@ impl Gateway {
         }
         let credential = Credential::from_header(parts.headers.get(header::AUTHORIZATION))
             .map_err(|e| GatewayError::Unauthorized(format!("{e}: send your ZeyOS user name and password (HTTP Basic) or a ZeyOS token (Bearer)")))?;
+        let bearer = matches!(credential, Credential::Bearer(_));
         self.auth
             .authenticate(credential)
             .await
-            .map_err(login_error)
+            .map_err(|e| match e {
+                UpstreamError::Status { status, .. }
+                    if bearer
+                        && (status == StatusCode::UNAUTHORIZED
+                            || status == StatusCode::FORBIDDEN) =>
+                {
+                    GatewayError::Unauthorized("ZeyOS did not accept the bearer token".into())
+                }
+                e => login_error(e),
+            })
     }
 
     async fn route(

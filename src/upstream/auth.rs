@@ -174,12 +174,27 @@ impl Authenticator {
     }
 
     /// Resolves a credential to a principal, logging in for Basic
-    /// credentials unless a token is cached. Concurrent first requests of
-    /// one user share one login.
+    /// credentials and asking ZeyOS once whether it knows a bearer token,
+    /// unless the token (or the verdict) is cached. Concurrent first
+    /// requests of one user share one login.
     pub async fn authenticate(&self, credential: Credential) -> Result<Principal, UpstreamError> {
         let key = self.principal_key(&credential);
         let token: Arc<str> = match &credential {
-            Credential::Bearer(t) => t.as_str().into(),
+            Credential::Bearer(t) => {
+                let client = self.client.clone();
+                let token: Arc<str> = t.as_str().into();
+                let verified = token.clone();
+                self.tokens
+                    .try_get_with(key.clone(), async move {
+                        client.verify_token(&verified).await.map(|()| verified)
+                    })
+                    .await
+                    .map_err(|e| match Arc::try_unwrap(e) {
+                        Ok(e) => e,
+                        Err(shared) => (*shared).clone(),
+                    })?;
+                token
+            }
             Credential::Basic { user, password } => {
                 let client = self.client.clone();
                 let (user, password) = (user.clone(), password.clone());

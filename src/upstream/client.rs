@@ -391,6 +391,32 @@ impl UpstreamClient {
         Ok(GetResponse::Found { row, etag })
     }
 
+    /// Whether ZeyOS accepts a bearer token: `GET /config`, which every
+    /// user may read and which answers 401 for a token it does not know.
+    /// Asked once per token (the answer is cached), so that a made-up token
+    /// is refused on requests that never reach ZeyOS (`$metadata`, the
+    /// service document) as a wrong password is.
+    pub async fn verify_token(&self, token: &str) -> Result<(), UpstreamError> {
+        self.retrying(|| async {
+            let request = Request::builder()
+                .method(Method::GET)
+                .uri(format!("{}/config", self.api_base))
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::ACCEPT, "application/json")
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| {
+                    UpstreamError::InvalidResponse(format!("cannot build request: {e}"))
+                })?;
+            let (status, _headers, body) = self.send(request).await?;
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(status_error(status, &body))
+            }
+        })
+        .await
+    }
+
     /// `POST /auth/v1/login`: exchanges a user name and password for a token.
     pub async fn login(&self, name: &str, password: &str) -> Result<Login, UpstreamError> {
         let form = form_urlencoded::Serializer::new(String::new())
