@@ -855,6 +855,22 @@ async fn modifications_are_404_405_or_501_by_what_they_address() {
         ("DELETE", "/odata/Accounts(1)", 501, None),
         ("PUT", "/odata/Accounts(1)/LastName/$value", 501, None),
         ("DELETE", "/odata/Transactions(1)/Account/$ref", 501, None),
+        // Protocol 11.4.9: a raw value is set to null by DELETE; PATCH is
+        // for complex values only, POST for collections only.
+        ("DELETE", "/odata/Records(1)/Text/$value", 501, None),
+        (
+            "PATCH",
+            "/odata/Transactions(1)/Items",
+            405,
+            Some("GET, HEAD"),
+        ),
+        ("POST", "/odata/Transactions(1)/Items", 501, None),
+        ("POST", "/odata/Records(1)/Text", 405, Some("GET, HEAD")),
+        ("PATCH", "/odata/Records(1)/Text", 405, Some("GET, HEAD")),
+        ("POST", "/odata/Records(1)/Meta", 405, Some("GET, HEAD")),
+        ("PATCH", "/odata/Records(1)/Meta", 501, None),
+        // Many entities are deleted through /$each only (11.4.14).
+        ("DELETE", "/odata/Records", 405, Some("GET, HEAD")),
     ] {
         let r = env
             .http
@@ -864,11 +880,26 @@ async fn modifications_are_404_405_or_501_by_what_they_address() {
         assert_eq!(r.header("allow").as_deref(), allow, "{method} {path}");
         assert!(r.json()["error"]["code"].is_string(), "{method} {path}");
     }
-    let r = env
-        .http
-        .send("PATCH", &format!("{}/odata/Accounts(1)", env.base), &[])
-        .await;
-    assert_eq!(r.status, 401);
+    assert_eq!(
+        env.http
+            .send("GET", &format!("{}/v1/Nope/$query", env.base), &auth)
+            .await
+            .status,
+        404
+    );
+    for (method, path) in [
+        ("PATCH", "/odata/Accounts(1)"),
+        ("PATCH", "/odata/Accounts/$query"),
+        ("GET", "/odata/Nope/$query"),
+        // No Content-Type either: credentials are asked for first.
+        ("POST", "/odata/Accounts/$query"),
+    ] {
+        let r = env
+            .http
+            .send(method, &format!("{}{path}", env.base), &[])
+            .await;
+        assert_eq!(r.status, 401, "{method} {path}: {}", r.text());
+    }
     env.stop().await;
 }
 

@@ -24,7 +24,7 @@ use crate::bind::binder::{Binder, ExpandLimits};
 use crate::bind::query::{PropertyForm, Resource};
 use crate::cache::ResponseCache;
 use crate::config::{Config, StringOrdering};
-use crate::edm::{MetadataDocuments, ServiceModel};
+use crate::edm::{EdmType, MetadataDocuments, ServiceModel};
 use crate::error::GatewayError;
 use crate::exec::join_access::JoinAccess;
 use crate::plan::pushdown::FilterCapabilities;
@@ -218,7 +218,17 @@ impl Gateway {
                 };
                 return match get {
                     Ok(get) => self.handle_parts(&get).await,
-                    Err(e) => finish(Err(e), false, 0),
+                    Err(e) => {
+                        // Credentials first, as for every request: no
+                        // 415 or 413 to a caller who would get 401.
+                        let e = match self.principal(&parts).await {
+                            Err(refused) => refused,
+                            Ok(_) => e,
+                        };
+                        let (mut response, stats) = finish(Err(e), false, 0);
+                        challenge_bearer(&parts, &mut response);
+                        (response, stats)
+                    }
                 };
             }
         }
@@ -352,16 +362,6 @@ impl Gateway {
                 });
             }
         };
-        if query_in_body::resource_of(path).is_some() {
-            // A POST to `/$query` was answered before routing.
-            return Err(GatewayError::MethodNotAllowed {
-                message: format!(
-                    "{} is not defined on $query; POST the query options in the body",
-                    parts.method
-                ),
-                allow: "POST",
-            });
-        }
         let version_header = |name: &'static str| {
             parts
                 .headers
@@ -376,6 +376,22 @@ impl Gateway {
         // (the challenge Excel and Power BI need), and the model's names
         // are not given away in the errors of unauthenticated requests.
         let principal = self.principal(parts).await?;
+        if let Some(resource) = query_in_body::resource_of(path) {
+            // A POST to `/$query` was answered before routing; any other
+            // method is 405, once the resource it names exists.
+            let rel = resource.get(service.model.root.len()..).unwrap_or_default();
+            let uri = odata_syntax::parse_uri(rel, &self.limits).map_err(parse_error)?;
+            Binder::new(&service.model, &uri.query.aliases, self.expand_limits)
+                .with_syntax_limits(self.limits)
+                .bind(&uri)?;
+            return Err(GatewayError::MethodNotAllowed {
+                message: format!(
+                    "{} is not defined on $query; POST the query options in the body",
+                    parts.method
+                ),
+                allow: "POST",
+            });
+        }
         let rel = &path[service.model.root.len()..];
         let raw_query = parts.uri.query();
         let target = match raw_query {
@@ -389,7 +405,11 @@ impl Gateway {
         if modifies {
             // Addressed like a read first, so that a misspelt set is 404
             // and `$metadata` is 405, whatever the method.
-            return Err(modification_refused(&bound.resource, &parts.method));
+            return Err(modification_refused(
+                &service.model,
+                &bound.resource,
+                &parts.method,
+            ));
         }
 
         let req = RequestCtx {
@@ -508,13 +528,20 @@ pub(super) const WRITES_NOT_SUPPORTED: &str =
     "this gateway serves reads; creating, changing and deleting through it is not supported yet";
 
 /// The answer to a POST, PUT, PATCH or DELETE of a resource that exists:
-/// 501 where the protocol defines that modification (creating in a
-/// collection, updating or deleting an entity, a property or a
-/// reference), which the gateway does not do yet; 405 where it does not
-/// (the service document, `$metadata` and counts change by no method; no
-/// entity is created by a POST to an entity, nor a collection replaced by
-/// a PUT), since no later version of the gateway will accept those either.
-fn modification_refused(resource: &Resource, method: &Method) -> GatewayError {
+/// 501 where the protocol defines that modification (Protocol 11.4:
+/// creating in a collection, updating or deleting an entity, a property,
+/// a raw value or a reference), which the gateway does not do yet; 405
+/// where it does not (the service document, `$metadata` and counts change
+/// by no method; no entity is created by a POST to an entity, nor a
+/// collection replaced by a PUT or deleted without `/$each`; a PATCH of a
+/// collection property or of a primitive, a POST to a single value), since
+/// no later version of the gateway will accept those either.
+fn modification_refused(
+    model: &ServiceModel,
+    resource: &Resource,
+    method: &Method,
+) -> GatewayError {
+    let is = |m: Method| *method == m;
     let (defined, what) = match resource {
         Resource::ServiceDocument => (false, "the service document"),
         Resource::Metadata => (false, "$metadata"),
@@ -523,22 +550,38 @@ fn modification_refused(resource: &Resource, method: &Method) -> GatewayError {
             form: PropertyForm::Count,
             ..
         } => (false, "/$count"),
-        Resource::Collection(_) => (method != Method::PUT, "a collection of entities"),
-        Resource::Entity(_) => (method != Method::POST, "an entity"),
+        // POST creates (11.4.2), PATCH applies a delta (11.4.12).
+        Resource::Collection(_) => (
+            is(Method::POST) || is(Method::PATCH),
+            "a collection of entities",
+        ),
+        Resource::Entity(_) => (!is(Method::POST), "an entity"),
+        // PUT replaces a raw value, DELETE sets it to null (11.4.9.1-2).
         Resource::Property {
             form: PropertyForm::Raw,
             ..
-        } => (method == Method::PUT, "a raw value"),
-        // POST adds to a collection-valued property (Protocol 11.4.9.4).
-        Resource::Property { .. } => (true, "a property"),
-        Resource::CollectionReferences(_) => (
-            method == Method::POST || method == Method::DELETE,
-            "references",
-        ),
-        Resource::EntityReference(_) => (
-            method == Method::PUT || method == Method::DELETE,
-            "a reference",
-        ),
+        } => (is(Method::PUT) || is(Method::DELETE), "a raw value"),
+        Resource::Property {
+            entity, property, ..
+        } => {
+            let ty = &model
+                .entity_type(model.set(entity.set()).entity_type)
+                .properties
+                .get(*property)
+                .map(|p| p.ty.clone());
+            match ty {
+                // PUT replaces, POST adds, DELETE empties (11.4.9.4).
+                Some(EdmType::Collection(_)) => (!is(Method::PATCH), "a collection property"),
+                // PATCH merges into a complex value (11.4.9.3).
+                Some(EdmType::Complex(_)) => (!is(Method::POST), "a complex property"),
+                _ => (
+                    is(Method::PUT) || is(Method::DELETE),
+                    "a primitive property",
+                ),
+            }
+        }
+        Resource::CollectionReferences(_) => (is(Method::POST) || is(Method::DELETE), "references"),
+        Resource::EntityReference(_) => (is(Method::PUT) || is(Method::DELETE), "a reference"),
     };
     if defined {
         GatewayError::not_implemented(WRITES_NOT_SUPPORTED, None::<String>)
