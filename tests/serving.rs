@@ -995,7 +995,7 @@ async fn keys_of_free_json_cannot_pose_as_control_information() {
         "_x0040_odata_x002E_id": "evil",
         "a_x0040_odata_x002E_type": "#Edm.Int32",
         "x_x002E_y": 1,
-        "_x0000_": 2,
+        "_x005F_": 2,
         "ok": {"c_x0040_d": [{"e_x002E_f": 3}]}
     });
     let page = env

@@ -12,9 +12,10 @@
 //! that SharePoint's OData feeds use for field names with spaces, so Power
 //! BI users know it: `Kunden-Nr` is `Kunden_x002D_Nr`. A `_` that starts
 //! what reads as such an escape is escaped itself (`_x005F_`), so the
-//! encoding is reversible and two keys never meet, but for the empty key,
-//! which no character can spell: it is `_x0000_`, as a key of one NUL
-//! would be. Names longer than CSDL's 128 characters are left long.
+//! encoding is reversible and two keys never meet. The empty key, which no
+//! character can spell, is `_x005F_`: a name no other key is written as
+//! (a lone `_` stays `_`, and one that starts an escape is followed by
+//! more). Names longer than CSDL's 128 characters are left long.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -56,7 +57,7 @@ pub fn write_open_json(out: &mut Vec<u8>, value: &Json) {
 /// otherwise (see the module documentation).
 pub fn property_name(key: &str) -> Cow<'_, str> {
     if key.is_empty() {
-        return Cow::Borrowed("_x0000_");
+        return Cow::Borrowed("_x005F_");
     }
     let needs = key
         .char_indices()
@@ -118,7 +119,9 @@ mod tests {
             ("x.y", "x_x002E_y"),
             ("Kunden-Nr", "Kunden_x002D_Nr"),
             ("1st", "_x0031_st"),
-            ("", "_x0000_"),
+            ("", "_x005F_"),
+            ("\u{0}", "_x0000_"),
+            ("_", "_"),
             ("a b", "a_x0020_b"),
             ("_x002E_", "_x005F_x002E_"),
             ("😀", "_xD83D__xDE00_"),

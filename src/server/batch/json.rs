@@ -242,13 +242,27 @@ fn write_object(out: &mut Vec<u8>, answer: &Answer, id: &str, group: Option<&str
     out.extend_from_slice(answer.status.as_str().as_bytes());
     out.extend_from_slice(b",\"headers\":{");
     let mut content_type = "";
-    for (n, (name, value)) in answer.headers.iter().enumerate() {
-        if n > 0 {
+    // A header sent more than once (two `WWW-Authenticate` challenges) is
+    // one member whose value lists them (RFC 9110 5.3): a JSON object
+    // with a name twice would keep only one of them in most readers.
+    let mut written: Vec<&http::HeaderName> = Vec::new();
+    for (name, value) in &answer.headers {
+        if written.contains(&name) {
+            continue;
+        }
+        if !written.is_empty() {
             out.push(b',');
         }
+        written.push(name);
         write_string(out, name.as_str());
         out.push(b':');
-        write_string(out, value);
+        let values: Vec<&str> = answer
+            .headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        write_string(out, &values.join(", "));
         if name == http::header::CONTENT_TYPE {
             content_type = value;
         }
@@ -367,6 +381,33 @@ mod tests {
         assert_eq!(bodies[2], "PGEvPg");
         assert_eq!(doc["responses"][0]["id"], "1");
         assert_eq!(doc["responses"][0]["status"], 200);
+    }
+
+    #[test]
+    fn a_header_sent_twice_is_one_member_listing_both() {
+        let challenge = http::header::WWW_AUTHENTICATE;
+        let written = write(&[Outcome::Single(Answer {
+            id: Some("1".into()),
+            group: None,
+            status: http::StatusCode::UNAUTHORIZED,
+            headers: vec![
+                (challenge.clone(), "Basic realm=\"a\"".to_string()),
+                (http::header::CONTENT_TYPE, "application/json".to_string()),
+                (challenge, "Bearer error=\"invalid_token\"".to_string()),
+            ],
+            body: bytes::Bytes::new(),
+        })]);
+        let text = String::from_utf8_lossy(&written);
+        assert_eq!(text.matches("www-authenticate").count(), 1, "{text}");
+        let doc: Json = serde_json::from_slice(&written).unwrap_or_default();
+        assert_eq!(
+            doc["responses"][0]["headers"]["www-authenticate"],
+            "Basic realm=\"a\", Bearer error=\"invalid_token\""
+        );
+        assert_eq!(
+            doc["responses"][0]["headers"]["content-type"],
+            "application/json"
+        );
     }
 
     #[test]
