@@ -903,38 +903,63 @@ async fn modifications_are_404_405_or_501_by_what_they_address() {
     env.stop().await;
 }
 
-/// RFC 9112 3.2: an HTTP/1.1 request without `Host`, and any request with
-/// two, is 400; the host names the links of the answer, so two hosts would
-/// let a proxy and the gateway disagree about whose they are.
+/// RFC 9112 3.2: an HTTP/1.1 request without `Host`, any request with
+/// two, and a `Host` that is no host with an optional port are 400; the
+/// host names the links of the answer, so a proxy and the gateway must not
+/// disagree about it. An absolute request target names the host itself.
 #[tokio::test]
-async fn a_missing_or_doubled_host_is_a_bad_request() {
+async fn a_missing_doubled_or_malformed_host_is_a_bad_request() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let env = Env::start(20, |_| {}).await;
     let addr = env.server.as_ref().expect("running").addr();
     let auth = basic("demo", "demo");
-    for (head, status) in [
-        ("HTTP/1.1\r\nConnection: close", "400"),
+    let path = "/odata/Accounts?$top=1&$select=Id";
+    for (target, head, status) in [
+        (path, "HTTP/1.1\r\nConnection: close", "400"),
         (
+            path,
             "HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close",
             "400",
         ),
-        ("HTTP/1.1\r\nHost: a.example\r\nConnection: close", "200"),
-        ("HTTP/1.0", "200"),
+        (path, "HTTP/1.1\r\nHost: a b\r\nConnection: close", "400"),
+        (
+            path,
+            "HTTP/1.1\r\nHost: user@evil.example\r\nConnection: close",
+            "400",
+        ),
+        (path, "HTTP/1.1\r\nHost: a:xyz\r\nConnection: close", "400"),
+        (
+            path,
+            "HTTP/1.1\r\nHost: a.example\r\nConnection: close",
+            "200",
+        ),
+        (path, "HTTP/1.0", "200"),
+        // An absolute target names the host; Host is ignored (3.2.2).
+        (
+            "http://abs.example/odata/Accounts?$top=1&$select=Id",
+            "HTTP/1.1\r\nHost: other.example\r\nConnection: close",
+            "200",
+        ),
     ] {
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let request = format!(
-            "GET /odata/Accounts?$top=1&$select=Id {head}\r\nAuthorization: {auth}\r\n\r\n"
-        );
+        let request = format!("GET {target} {head}\r\nAuthorization: {auth}\r\n\r\n");
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).await.unwrap();
         let text = String::from_utf8_lossy(&answer);
         assert_eq!(text.get(9..12), Some(status), "{head}: {text}");
+        let body = &text[text.find("\r\n\r\n").expect("a head") + 4..];
+        let j: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
         if status == "400" {
-            let body = &text[text.find("\r\n\r\n").expect("a head") + 4..];
-            let j: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
             assert_eq!(j["error"]["code"], "InvalidHost", "{j}");
             assert_eq!(j["error"]["target"], "Host", "{j}");
+        } else if target.starts_with("http://") {
+            assert!(
+                j["@odata.context"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("http://abs.example/odata/")),
+                "{j}"
+            );
         }
     }
     env.stop().await;

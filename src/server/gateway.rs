@@ -496,17 +496,24 @@ impl Gateway {
         let base = match &self.config.public_url {
             Some(u) => u.trim_end_matches('/').to_string(),
             None => {
+                // An absolute request target names the host; Host is then
+                // ignored (RFC 9112 3.2.2). `host_is_usable` has checked it.
                 let host = parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .filter(|h| {
-                        !h.is_empty()
-                            && h.chars()
-                                .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+                    .uri
+                    .authority()
+                    .map(|a| a.to_string())
+                    .or_else(|| {
+                        parts
+                            .headers
+                            .get(header::HOST)
+                            .and_then(|h| h.to_str().ok())
+                            .filter(|h| {
+                                !h.is_empty()
+                                    && h.chars()
+                                        .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+                            })
+                            .map(str::to_string)
                     })
-                    .map(str::to_string)
-                    .or_else(|| parts.uri.authority().map(|a| a.to_string()))
                     .or_else(|| {
                         parts
                             .extensions
@@ -636,24 +643,52 @@ fn challenge_bearer(parts: &http::request::Parts, response: &mut Response<Body>)
 /// of them are how a proxy and the gateway are made to disagree about
 /// which host a response, and its links, belong to.
 fn host_is_usable<B>(req: &Request<B>) -> Result<(), GatewayError> {
+    let invalid = |why: &str| {
+        Err(GatewayError::bad_request(
+            "InvalidHost",
+            format!("{why} (RFC 9112 3.2)"),
+            Some("Host"),
+        ))
+    };
     let mut hosts = req.headers().get_all(header::HOST).iter();
     let first = hosts.next();
     if hosts.next().is_some() {
-        return Err(GatewayError::bad_request(
-            "InvalidHost",
-            "the request has more than one Host header (RFC 9112 3.2)",
-            Some("Host"),
-        ));
+        return invalid("the request has more than one Host header");
     }
-    if first.is_none() && req.version() == http::Version::HTTP_11 && req.uri().authority().is_none()
-    {
-        return Err(GatewayError::bad_request(
-            "InvalidHost",
-            "an HTTP/1.1 request needs a Host header (RFC 9112 3.2)",
-            Some("Host"),
-        ));
+    match first {
+        None if req.version() == http::Version::HTTP_11 => {
+            invalid("an HTTP/1.1 request needs a Host header")
+        }
+        None => Ok(()),
+        Some(value) => {
+            // host [ ":" port ]: no user, path, spaces or list.
+            let usable = value
+                .to_str()
+                .ok()
+                .filter(|h| !h.is_empty() && !h.contains('@'))
+                .and_then(|h| h.parse::<http::uri::Authority>().ok())
+                .is_some_and(|a| {
+                    // What follows the host (an IPv6 literal's `]`, else
+                    // the last `:`) must be nothing or `:` and a port.
+                    let text = a.as_str();
+                    let after = match text.strip_prefix('[') {
+                        Some(_) => text.rfind(']').map(|i| &text[i + 1..]),
+                        None => text.rfind(':').map(|i| &text[i..]),
+                    };
+                    match after {
+                        None | Some("") => true,
+                        Some(port) => port
+                            .strip_prefix(':')
+                            .is_some_and(|p| p.parse::<u16>().is_ok()),
+                    }
+                });
+            if usable {
+                Ok(())
+            } else {
+                invalid("the Host header is not a host with an optional port")
+            }
+        }
     }
-    Ok(())
 }
 
 /// Why a batch body could not be read.
@@ -679,4 +714,48 @@ pub(super) fn is_batch(resource: &str) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case("%24"))
         && resource.get(3..) == Some("batch");
     resource == "$batch" || encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_is_a_host_with_an_optional_port() {
+        let with_host = |host: &str| {
+            Request::get("/odata/")
+                .header(header::HOST, host)
+                .body(())
+                .map(|r| host_is_usable(&r).is_ok())
+                .unwrap_or(false)
+        };
+        for good in [
+            "example.com",
+            "example.com:8080",
+            "127.0.0.1",
+            "[::1]:80",
+            "[::1]",
+        ] {
+            assert!(with_host(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "a\"b",
+            "a, b",
+            "evil.com/x?y=",
+            "user@evil.com",
+            "a:xyz",
+            "a:99999",
+        ] {
+            assert!(!with_host(bad), "{bad:?}");
+        }
+        let absolute = Request::get("http://abs.example/odata/").body(()).ok();
+        assert!(absolute.is_some_and(|r| host_is_usable(&r).is_err()));
+        let old = Request::get("/odata/")
+            .version(http::Version::HTTP_10)
+            .body(())
+            .ok();
+        assert!(old.is_some_and(|r| host_is_usable(&r).is_ok()));
+    }
 }
