@@ -90,13 +90,12 @@ type Http = Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Byt
 fn request(url: &str, headers: &[(&str, &str)]) -> http::Request<Empty<Bytes>> {
     let mut b = http::Request::builder().uri(url);
     // HTTP/1.1 requests carry Host (RFC 9112 3.2), in-process ones too.
-    if let Some(authority) = url
+    let authority = url
         .parse::<http::Uri>()
         .ok()
-        .and_then(|u| u.authority().cloned())
-    {
-        b = b.header(http::header::HOST, authority.as_str());
-    }
+        .and_then(|u| u.authority().cloned());
+    let host = authority.as_ref().map_or("localhost", |a| a.as_str());
+    b = b.header(http::header::HOST, host);
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
