@@ -21,7 +21,7 @@ use super::response::{json_response, login_error, parse_error, set_odata_version
 use super::skiptoken::TokenSigner;
 use super::version;
 use crate::bind::binder::{Binder, ExpandLimits};
-use crate::bind::query::{PropertyForm, Resource};
+use crate::bind::query::{BoundRequest, PropertyForm, Resource};
 use crate::cache::ResponseCache;
 use crate::config::{Config, StringOrdering};
 use crate::edm::{EdmType, MetadataDocuments, ServiceModel};
@@ -380,10 +380,7 @@ impl Gateway {
             // A POST to `/$query` was answered before routing; any other
             // method is 405, once the resource it names exists.
             let rel = resource.get(service.model.root.len()..).unwrap_or_default();
-            let uri = odata_syntax::parse_uri(rel, &self.limits).map_err(parse_error)?;
-            Binder::new(&service.model, &uri.query.aliases, self.expand_limits)
-                .with_syntax_limits(self.limits)
-                .bind(&uri)?;
+            self.bind(service, rel)?;
             return Err(GatewayError::MethodNotAllowed {
                 message: format!(
                     "{} is not defined on $query; POST the query options in the body",
@@ -398,10 +395,7 @@ impl Gateway {
             Some(q) => format!("{rel}?{q}"),
             None => rel.to_string(),
         };
-        let uri = odata_syntax::parse_uri(&target, &self.limits).map_err(parse_error)?;
-        let bound = Binder::new(&service.model, &uri.query.aliases, self.expand_limits)
-            .with_syntax_limits(self.limits)
-            .bind(&uri)?;
+        let bound = self.bind(service, &target)?;
         if modifies {
             // Addressed like a read first, so that a misspelt set is 404
             // and `$metadata` is 405, whatever the method.
@@ -437,6 +431,14 @@ impl Gateway {
             }
             other => other,
         }
+    }
+
+    /// Parses a URL relative to a service root and binds it to the model.
+    fn bind(&self, service: &Service, target: &str) -> Result<BoundRequest, GatewayError> {
+        let uri = odata_syntax::parse_uri(target, &self.limits).map_err(parse_error)?;
+        Binder::new(&service.model, &uri.query.aliases, self.expand_limits)
+            .with_syntax_limits(self.limits)
+            .bind(&uri)
     }
 
     /// `/metrics`: Prometheus text, without authentication (it holds

@@ -363,18 +363,7 @@ impl UpstreamClient {
             uri.push('?');
             uri.push_str(&ser.finish());
         }
-        let mut builder = Request::builder()
-            .method(Method::GET)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(header::ACCEPT, "application/json");
-        if let Some(tag) = if_none_match {
-            builder = builder.header(header::IF_NONE_MATCH, tag);
-        }
-        let request = builder
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| UpstreamError::InvalidResponse(format!("cannot build request: {e}")))?;
-        let (status, headers, body) = self.send(request).await?;
+        let (status, headers, body) = self.send(get_request(uri, token, if_none_match)?).await?;
         if status == StatusCode::NOT_MODIFIED {
             return Ok(GetResponse::NotModified);
         }
@@ -398,15 +387,7 @@ impl UpstreamClient {
     /// service document) as a wrong password is.
     pub async fn verify_token(&self, token: &str) -> Result<(), UpstreamError> {
         self.retrying(|| async {
-            let request = Request::builder()
-                .method(Method::GET)
-                .uri(format!("{}/config", self.api_base))
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .header(header::ACCEPT, "application/json")
-                .body(Full::new(Bytes::new()))
-                .map_err(|e| {
-                    UpstreamError::InvalidResponse(format!("cannot build request: {e}"))
-                })?;
+            let request = get_request(format!("{}/config", self.api_base), token, None)?;
             let (status, _headers, body) = self.send(request).await?;
             if status.is_success() {
                 Ok(())
@@ -597,6 +578,26 @@ fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// A `GET` of `uri` as the holder of `token`, conditional on
+/// `if_none_match`.
+fn get_request(
+    uri: String,
+    token: &str,
+    if_none_match: Option<&str>,
+) -> Result<Request<Full<Bytes>>, UpstreamError> {
+    let mut builder = Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::ACCEPT, "application/json");
+    if let Some(tag) = if_none_match {
+        builder = builder.header(header::IF_NONE_MATCH, tag);
+    }
+    builder
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| UpstreamError::InvalidResponse(format!("cannot build request: {e}")))
 }
 
 fn status_error(status: StatusCode, body: &Bytes) -> UpstreamError {
